@@ -1,0 +1,193 @@
+"""The seam between the user's side (``rptui``) and the compute side (``cluster``).
+
+Everything that crosses the line is plain data: the frozen dataclasses below, holding
+numpy arrays and numbers. The app codes against :class:`Backend`; the Ray actors are
+the production implementation and :mod:`cluster.local` runs the same engine in the
+calling process (tests, debugging, single-process use).
+
+Label images use one encoding everywhere: ``UNLABELLED`` (0) for pixels the user did
+not paint, and ``class index + 1`` for painted ones, so a binary project has
+``BACKGROUND`` (1) and ``FOREGROUND`` (2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+UNLABELLED = 0
+BACKGROUND = 1
+FOREGROUND = 2
+
+Split = Literal["train", "val"]
+
+
+class TrainerState(str, Enum):
+    """What the trainer is doing."""
+
+    IDLE = "idle"  # started, waiting for enough annotations (one per split)
+    TRAINING = "training"
+    STOPPED = "stopped"  # stopped by the user, or never started
+    FINISHED = "finished"  # early stopping: patience used up with no improvement
+    FAILED = "failed"  # an error ended training; ``last_error`` says which
+
+
+@dataclass(frozen=True)
+class AnnotatedImage:
+    """One image with the user's labels, as the trainer needs it.
+
+    ``image`` is HxWx3 uint8 RGB; ``labels`` is HxW uint8 in the encoding above.
+    """
+
+    name: str
+    image: np.ndarray
+    labels: np.ndarray
+    split: Split
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+            raise ValueError(f"{self.name}: image must be HxWx3 uint8, got {self.image.shape}")
+        if self.labels.shape != self.image.shape[:2]:
+            raise ValueError(
+                f"{self.name}: labels {self.labels.shape} do not match image "
+                f"{self.image.shape[:2]}"
+            )
+        if self.split not in ("train", "val"):
+            raise ValueError(f"{self.name}: split must be 'train' or 'val', got {self.split!r}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How to train. ``None`` fields are chosen from the device (see cluster.devices)."""
+
+    classes: tuple[str, ...] = ("background", "foreground")
+    tile_size: int | None = None  # network input size; a valid size (cluster.model)
+    batch_size: int | None = None
+    epoch_tiles: int | None = None  # fixed epoch length; None: METHOD.md's rule
+    target_epoch_seconds: float = 30.0  # the timing rule on slow devices
+    patience: int = 60  # epochs without improvement before training finishes
+    learning_rate: float = 0.01
+    momentum: float = 0.99
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """Model weights with what is known about them.
+
+    ``version`` counts up from 1 (the starting model) as RootPainter's ``NNNNNN``
+    file names do. ``state_dict`` maps parameter names to numpy arrays.
+    """
+
+    version: int
+    state_dict: dict[str, np.ndarray]
+    created: float
+    f1: float | None = None
+    parent: str | None = None
+    classes: tuple[str, ...] = ("background", "foreground")
+    tile_size: int = 572
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One line of the training log."""
+
+    epoch: int
+    time: float  # unix time at the end of the epoch
+    train_loss: float
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+    precision: float
+    recall: float
+    f1: float
+    duration: float  # seconds
+    tiles: int
+    tile_size: int
+    batch_size: int
+    improved: bool
+
+
+@dataclass(frozen=True)
+class TrainerStatus:
+    """A snapshot of the trainer, cheap to ask for."""
+
+    state: TrainerState
+    epoch: int = 0
+    best_f1: float | None = None
+    epochs_since_best: int = 0
+    n_train: int = 0
+    n_val: int = 0
+    model_version: int = 0
+    last_error: str | None = None
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class SegmentationRequest:
+    """Ask for an image to be segmented; a lower ``priority`` number goes first."""
+
+    name: str
+    image: np.ndarray
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """The result of segmenting one image, tagged with the model that made it.
+
+    ``probability`` is the HxW foreground probability (float16 to stay small);
+    ``mask`` is HxW uint8, 0 background and 1 foreground (0..K for multi-class).
+    """
+
+    name: str
+    mask: np.ndarray
+    probability: np.ndarray
+    model_version: int
+    seconds: float = 0.0
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the app calls. Every method is awaited; none may block the event loop."""
+
+    async def add_annotation(self, item: AnnotatedImage) -> None:
+        """Add or replace (by name) an annotation; it reaches the sampler at once."""
+
+    async def remove_annotation(self, name: str) -> None:
+        """Forget an annotation."""
+
+    async def start_training(
+        self, config: TrainingConfig, start_model: ModelSnapshot | None = None
+    ) -> None:
+        """Start (or resume) training; a running trainer keeps its model."""
+
+    async def stop_training(self) -> None:
+        """Stop after the current batch; the best model is kept."""
+
+    async def status(self) -> TrainerStatus:
+        """Where training stands."""
+
+    async def newest_model(self, newer_than: int = 0) -> ModelSnapshot | None:
+        """The best model so far if its version is above ``newer_than``."""
+
+    async def epoch_log(self, since_epoch: int = 0) -> list[EpochRecord]:
+        """Epoch records with ``epoch > since_epoch``."""
+
+    async def request_segmentation(self, request: SegmentationRequest) -> None:
+        """Queue an image; a repeated name updates its priority instead of queuing twice."""
+
+    async def cancel_segmentation(self, name: str) -> None:
+        """Drop a queued request the user has moved away from."""
+
+    async def segmentation(self, name: str, timeout: float) -> Segmentation | None:
+        """The newest result for ``name``, waiting up to ``timeout`` seconds for it."""
+
+    async def close(self) -> None:
+        """Release what this client holds (the Ray implementation leaves actors running)."""
