@@ -1,0 +1,220 @@
+"""Tiled segmentation: batched tiles, flip test-time augmentation, model ensembles.
+
+Memory grows with the tile batch, not with the image's model count: every output pixel
+belongs to exactly one tile, whose probability (summed over models and flip passes on
+the device) is written once into a single float32 map.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from cluster.devices import DeviceInfo, autocast, memory_format, pick_device, prepare_model
+from cluster.model import DEFAULT_TILE, is_valid_input_size
+from cluster.modelfile import ModelFileError, load_model_file
+from cluster.snapshot import model_from_snapshot
+from cluster.tiles import (
+    AxisTile,
+    choose_tile_shape,
+    crop_reflected,
+    normalise_tile,
+    tile_grid,
+)
+
+log = logging.getLogger(__name__)
+
+FOREGROUND_CHANNEL = 1
+CPU_BATCH_PIXELS = 480_000  # input pixels per forward call on a CPU: peak RSS < 1 GB at fp32
+MAX_TILE_PIXELS = 4 * DEFAULT_TILE**2  # GroupNorm sees at most ~2x the training tile's side
+GPU_BYTES_PER_PIXEL = 4096  # generous per input pixel at fp32, for the GPU batch bound
+THRESHOLD = 0.5
+
+
+class Cancelled(Exception):
+    """Segmentation was stopped by ``should_stop``."""
+
+
+def model_device(models: Sequence[nn.Module]) -> DeviceInfo:
+    """Where the first model's weights live (CPU for models without any)."""
+    for model in models:
+        for tensor in model.parameters():
+            return DeviceInfo(tensor.device, 0, 0)
+    return DeviceInfo(torch.device("cpu"), 0, 0)
+
+
+def default_batch_pixels(device: DeviceInfo) -> int:
+    """Input pixels per forward call: about 1.5 tiles of 572 on a CPU, more on a GPU."""
+    if device.kind == "cuda" and device.memory_bytes:
+        return max(CPU_BATCH_PIXELS, device.memory_bytes // GPU_BYTES_PER_PIXEL)
+    return CPU_BATCH_PIXELS
+
+
+def plan_tiles(
+    height: int, width: int, *, tile_size: int | None, max_batch_pixels: int
+) -> tuple[int, int]:
+    """The input tile shape: ``tile_size`` square if given, else the least wasteful shape."""
+    if tile_size is not None:
+        if not is_valid_input_size(tile_size):
+            raise ValueError(f"tile_size {tile_size} is not a valid network input size")
+        return tile_size, tile_size
+    bound = min(max_batch_pixels, MAX_TILE_PIXELS)
+    return choose_tile_shape(height, width, max_tile_pixels=bound)
+
+
+def _foreground(
+    model: nn.Module, batch: torch.Tensor, tta: bool, fmt: torch.memory_format
+) -> torch.Tensor:
+    """Foreground probability for a batch (N x h x w, float32), summed over flip passes."""
+    probs = torch.softmax(model(batch).float(), dim=1)[:, FOREGROUND_CHANNEL]
+    if tta:
+        flipped = batch.flip(3).contiguous(memory_format=fmt)
+        flipped_probs = torch.softmax(model(flipped).float(), dim=1)[:, FOREGROUND_CHANNEL]
+        probs = probs + flipped_probs.flip(2)
+    return probs
+
+
+def segment_probability(
+    models: Sequence[nn.Module],
+    image: np.ndarray,
+    *,
+    tile_size: int | None = None,
+    batch_size: int = 2,
+    tta: bool = True,
+    device: DeviceInfo | None = None,
+    dtype: torch.dtype | None = None,
+    only_where: np.ndarray | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    max_batch_pixels: int | None = None,
+) -> np.ndarray:
+    """Foreground probability (HxW float32 in [0, 1]) of an HxWx3 image.
+
+    Averages softmax channel 1 over the models and (with ``tta``) a horizontally
+    flipped pass. Models must already sit on ``device`` in eval mode. ``tile_size``
+    forces square tiles of that input side; by default the tile shape is chosen per
+    image to waste little output while one forward call holds at most
+    ``max_batch_pixels`` input pixels. Tiles whose pixels are all False in
+    ``only_where`` are skipped (probability 0 there). ``should_stop`` is asked between
+    tile batches and raises :class:`Cancelled`; ``progress(done, total)`` counts tiles.
+    """
+    if not models:
+        raise ValueError("segment_probability needs at least one model")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be HxWx3, got {image.shape}")
+    height, width = image.shape[:2]
+    if height < 1 or width < 1:
+        raise ValueError(f"empty image {image.shape}")
+    if only_where is not None and only_where.shape != (height, width):
+        raise ValueError(f"only_where {only_where.shape} does not match image {(height, width)}")
+    device = device or model_device(models)
+    max_batch_pixels = max_batch_pixels or default_batch_pixels(device)
+    shape = plan_tiles(height, width, tile_size=tile_size, max_batch_pixels=max_batch_pixels)
+    per_call = max(1, min(batch_size, max_batch_pixels // (shape[0] * shape[1])))
+    tiles = tile_grid(height, width, shape)
+    if only_where is not None:
+        tiles = [(r, c) for r, c in tiles if only_where[_owned(r, c)].any()]
+    log.debug(
+        "segmenting %dx%d: %d tiles of %s, %d per call", height, width, len(tiles), shape, per_call
+    )
+
+    result = np.zeros((height, width), dtype=np.float32)
+    scale = 1.0 / (len(models) * (2 if tta else 1))
+    fmt = memory_format(device)
+    with torch.inference_mode(), autocast(device, dtype):
+        for start in range(0, len(tiles), per_call):
+            if should_stop is not None and should_stop():
+                raise Cancelled(f"stopped after {start} of {len(tiles)} tiles")
+            group = tiles[start : start + per_call]
+            inputs = np.stack(
+                [
+                    normalise_tile(crop_reflected(image, r.input_start, c.input_start, *shape))
+                    for r, c in group
+                ]
+            )
+            batch = torch.from_numpy(inputs).permute(0, 3, 1, 2)  # NHWC memory: channels_last
+            batch = batch.to(device.device, memory_format=fmt)
+            total = _foreground(models[0], batch, tta, fmt)
+            for model in models[1:]:
+                total += _foreground(model, batch, tta, fmt)
+            total = (total * scale).cpu().numpy()
+            for (r, c), probs in zip(group, total, strict=True):
+                result[_owned(r, c)] = probs[
+                    r.own_start - r.output_start : r.own_stop - r.output_start,
+                    c.own_start - c.output_start : c.own_stop - c.output_start,
+                ]
+            if progress is not None:
+                progress(start + len(group), len(tiles))
+    return result
+
+
+def _owned(row: AxisTile, col: AxisTile) -> tuple[slice, slice]:
+    return slice(row.own_start, row.own_stop), slice(col.own_start, col.own_stop)
+
+
+def segment(
+    models: Sequence[nn.Module],
+    image: np.ndarray,
+    *,
+    threshold: float = THRESHOLD,
+    **kwargs: object,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mask uint8 0/1, probability float16) for an image; options as segment_probability."""
+    probability = segment_probability(models, image, **kwargs)  # type: ignore[arg-type]
+    mask = (probability > threshold).astype(np.uint8)
+    return mask, probability.astype(np.float16)
+
+
+class ModelCache:
+    """Model files loaded once and kept ready on the device, least recently used first out.
+
+    A file is reloaded only when its modification time or size changes.
+    """
+
+    def __init__(self, device: DeviceInfo | None = None, *, max_models: int = 8) -> None:
+        self.device = device or pick_device()
+        self.max_models = max_models
+        self.loads = 0  # files read from disk so far
+        self._models: OrderedDict[Path, tuple[tuple[int, int], nn.Module]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: str | os.PathLike[str]) -> nn.Module:
+        """The model in a file, on the device in eval mode."""
+        path = Path(path).resolve()
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        key = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._models.get(path)
+            if cached is not None and cached[0] == key:
+                self._models.move_to_end(path)
+                return cached[1]
+            model = self._load(path)
+            self._models[path] = (key, model)
+            self._models.move_to_end(path)
+            while len(self._models) > self.max_models:
+                self._models.popitem(last=False)
+            return model
+
+    def get_many(self, paths: Sequence[str | os.PathLike[str]]) -> list[nn.Module]:
+        """Models for an ensemble, in order."""
+        return [self.get(p) for p in paths]
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def _load(self, path: Path) -> nn.Module:
+        snapshot = load_model_file(path)
+        self.loads += 1
+        log.info("loaded model %s (version %d)", path.name, snapshot.version)
+        return prepare_model(model_from_snapshot(snapshot), self.device).eval()

@@ -1,0 +1,214 @@
+"""The in-process implementation of the seam: the engine in the calling process.
+
+Training runs on one background thread, segmentation on another; every method is a
+coroutine that hands blocking work to a thread, so an event loop never waits on torch.
+Used by the app's tests, by debugging, and wherever no Ray is wanted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+from cluster.api import (
+    AnnotatedImage,
+    EpochRecord,
+    ModelSnapshot,
+    Segmentation,
+    SegmentationRequest,
+    TrainerState,
+    TrainerStatus,
+    TrainingConfig,
+)
+from cluster.devices import DeviceInfo, pick_device, resolve_precision
+from cluster.infer import segment
+from cluster.model import UNetGNRes
+from cluster.segment_queue import SegmentationQueue
+from cluster.snapshot import model_from_snapshot, snapshot_from_model
+from cluster.train import TrainingEngine
+
+log = logging.getLogger(__name__)
+
+QUEUE_POLL_S = 0.2
+
+
+class LocalBackend:
+    """Trainer and segmenter threads in this process, behind the :class:`Backend` seam."""
+
+    def __init__(
+        self,
+        *,
+        start_model: ModelSnapshot | None = None,
+        device: DeviceInfo | None = None,
+        segment_tile_size: int | None = None,
+        tta: bool = True,
+    ) -> None:
+        self._device = device or pick_device()
+        self._lock = threading.RLock()
+        self._annotations: dict[str, AnnotatedImage] = {}
+        self._engine: TrainingEngine | None = None
+        self._best = start_model
+        self._log: list[EpochRecord] = []
+        self._state = TrainerState.STOPPED
+        self._error: str | None = None
+        self._stop_training = threading.Event()
+        self._train_thread: threading.Thread | None = None
+        self._queue = SegmentationQueue()
+        self._closed = threading.Event()
+        self._segment_tile_size = segment_tile_size
+        self._tta = tta
+        self._segmenter_model: tuple[int, UNetGNRes] | None = None
+        self._segment_thread = threading.Thread(
+            target=self._segment_forever, name="rptui-segmenter", daemon=True
+        )
+        self._segment_thread.start()
+
+    # -- annotations -------------------------------------------------------------------
+    async def add_annotation(self, item: AnnotatedImage) -> None:
+        with self._lock:
+            self._annotations[item.name] = item
+            if self._engine is not None:
+                self._engine.set_annotation(item)
+
+    async def remove_annotation(self, name: str) -> None:
+        with self._lock:
+            self._annotations.pop(name, None)
+            if self._engine is not None:
+                self._engine.remove_annotation(name)
+
+    # -- training ------------------------------------------------------------------------
+    async def start_training(
+        self, config: TrainingConfig, start_model: ModelSnapshot | None = None
+    ) -> None:
+        await asyncio.to_thread(self._start_training, config, start_model)
+
+    def _start_training(self, config: TrainingConfig, start_model: ModelSnapshot | None) -> None:
+        with self._lock:
+            if self._train_thread is not None and self._train_thread.is_alive():
+                return
+            if self._engine is None:
+                start = start_model or self._best
+                self._engine = TrainingEngine(config, start=start, device=self._device)
+                for item in self._annotations.values():
+                    self._engine.set_annotation(item)
+                if self._best is None:
+                    self._best = self._engine.best_snapshot()
+            self._stop_training.clear()
+            self._error = None
+            self._state = TrainerState.TRAINING
+            self._train_thread = threading.Thread(
+                target=self._train_forever, name="rptui-trainer", daemon=True
+            )
+            self._train_thread.start()
+
+    def _train_forever(self) -> None:
+        engine = self._engine
+        assert engine is not None
+        try:
+            while not self._stop_training.is_set():
+                if not engine.ready:
+                    self._state = TrainerState.IDLE
+                    self._stop_training.wait(QUEUE_POLL_S)
+                    continue
+                self._state = TrainerState.TRAINING
+                record = engine.run_epoch(should_stop=self._stop_training.is_set)
+                if record is None:
+                    break
+                with self._lock:
+                    self._log.append(record)
+                    if record.improved:
+                        self._best = engine.best_snapshot()
+                if record.improved:
+                    self._queue.requeue_stale(self._best.version if self._best else 0)
+                if engine.finished:
+                    self._state = TrainerState.FINISHED
+                    return
+            self._state = TrainerState.STOPPED
+        except Exception as error:  # reported through status(), never lost in a thread
+            log.exception("training failed")
+            self._error = f"{type(error).__name__}: {error}"
+            self._state = TrainerState.FAILED
+
+    async def stop_training(self) -> None:
+        self._stop_training.set()
+        thread = self._train_thread
+        if thread is not None:
+            await asyncio.to_thread(thread.join)
+
+    async def status(self) -> TrainerStatus:
+        with self._lock:
+            engine = self._engine
+            n_train = sum(a.split == "train" for a in self._annotations.values())
+            n_val = len(self._annotations) - n_train
+            best = self._best
+            last = self._log[-1] if self._log else None
+        return TrainerStatus(
+            state=self._state,
+            epoch=last.epoch if last else 0,
+            best_f1=best.f1 if best else None,
+            epochs_since_best=engine.epochs_since_best if engine else 0,
+            n_train=n_train,
+            n_val=n_val,
+            model_version=best.version if best else 0,
+            last_error=self._error,
+            device=self._device.describe(),
+        )
+
+    async def newest_model(self, newer_than: int = 0) -> ModelSnapshot | None:
+        with self._lock:
+            best = self._best
+        return best if best is not None and best.version > newer_than else None
+
+    async def epoch_log(self, since_epoch: int = 0) -> list[EpochRecord]:
+        with self._lock:
+            return [r for r in self._log if r.epoch > since_epoch]
+
+    # -- segmentation --------------------------------------------------------------------
+    async def request_segmentation(self, request: SegmentationRequest) -> None:
+        self._queue.put(request)
+
+    async def cancel_segmentation(self, name: str) -> None:
+        self._queue.cancel(name)
+
+    async def segmentation(self, name: str, timeout: float) -> Segmentation | None:
+        return await asyncio.to_thread(self._queue.wait_result, name, timeout)
+
+    def _current_model(self) -> tuple[int, UNetGNRes]:
+        with self._lock:
+            if self._best is None:
+                self._best = snapshot_from_model(UNetGNRes(), version=1)
+            best = self._best
+        if self._segmenter_model is None or self._segmenter_model[0] != best.version:
+            model = model_from_snapshot(best).to(self._device.device).eval()
+            self._segmenter_model = (best.version, model)
+        return self._segmenter_model
+
+    def _segment_forever(self) -> None:
+        while not self._closed.is_set():
+            request = self._queue.take(timeout=QUEUE_POLL_S)
+            if request is None:
+                continue
+            try:
+                version, model = self._current_model()
+                started = time.perf_counter()
+                mask, probability = segment(
+                    [model],
+                    request.image,
+                    tile_size=self._segment_tile_size,
+                    tta=self._tta,
+                    device=self._device,
+                    dtype=resolve_precision(self._device, "auto"),
+                )
+                result = Segmentation(
+                    request.name, mask, probability, version, time.perf_counter() - started
+                )
+                self._queue.store(result, request.image)
+            except Exception:  # one bad image must not end the segmenter
+                log.exception("segmenting %s failed", request.name)
+
+    async def close(self) -> None:
+        self._closed.set()
+        await self.stop_training()
+        await asyncio.to_thread(self._segment_thread.join, 5)

@@ -1,0 +1,310 @@
+"""The training engine: pure torch, step-wise, safe to feed annotations while it runs.
+
+One :class:`TrainingEngine` trains one project's model epoch by epoch (METHOD.md:
+SGD 0.01 with Nesterov momentum 0.99, validation F1 on labelled pixels after every
+epoch, a new model version only when F1 improves, patience 60). It holds no files:
+the caller saves :meth:`TrainingEngine.best_snapshot` (named by :func:`model_file_name`)
+and the epoch records. Another thread may call ``set_annotation`` / ``remove_annotation``
+at any time; a new annotation is used from the next tile on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from cluster.annotation_store import AnnotationStore
+from cluster.api import (
+    AnnotatedImage,
+    EpochRecord,
+    ModelSnapshot,
+    TrainerState,
+    TrainerStatus,
+    TrainingConfig,
+)
+from cluster.devices import (
+    DeviceInfo,
+    default_batch_size,
+    pick_device,
+    prepare_model,
+    resolve_precision,
+    set_cpu_threads,
+)
+from cluster.epoch_plan import epoch_complete, epoch_length, is_slow_device, plan_tile_for
+from cluster.infer import Cancelled
+from cluster.model import DEFAULT_TILE, UNetGNRes, is_valid_input_size
+from cluster.optimise import Stepper
+from cluster.sampler import NoAnnotations
+from cluster.snapshot import model_from_snapshot, snapshot_from_model
+from cluster.validate import Confusion, validate
+
+log = logging.getLogger(__name__)
+
+SPEED_SMOOTHING = 0.5  # weight of the newest epoch in the seconds-per-tile estimate
+IDLE_WAIT_SECONDS = 0.5
+
+
+def model_file_name(version: int, unix_time: float, ext: str = "pt") -> str:
+    """RootPainter's model file name: ``NNNNNN_<unix time>.<ext>``."""
+    return f"{version:06d}_{int(unix_time)}.{ext}"
+
+
+class TrainingEngine:
+    """Trains a U-Net on corrective annotations, one epoch per :meth:`run_epoch` call."""
+
+    def __init__(
+        self,
+        config: TrainingConfig,
+        *,
+        start: ModelSnapshot | None = None,
+        device: DeviceInfo | None = None,
+        threads: int | None = None,
+    ) -> None:
+        if len(config.classes) != 2:
+            raise ValueError("the training engine handles two classes (background, foreground)")
+        self.config = config
+        self.device = device or pick_device()
+        self.threads = set_cpu_threads(threads) if self.device.kind == "cpu" else None
+        self._slow = is_slow_device(self.device)
+        self.dtype = resolve_precision(self.device, config.precision)
+        self._rng = np.random.default_rng(config.seed)
+        with torch.random.fork_rng(devices=[]):
+            if config.seed is not None:
+                torch.manual_seed(config.seed)
+            network = model_from_snapshot(start) if start is not None else UNetGNRes()
+        self._model = prepare_model(network, self.device)
+        self._stepper = Stepper(
+            self._model,
+            self.device,
+            learning_rate=config.learning_rate,
+            momentum=config.momentum,
+            dtype=self.dtype,
+        )
+        self._seconds_per_tile: float | None = None
+        self.batch_size = config.batch_size or default_batch_size(
+            self.device, config.tile_size or DEFAULT_TILE
+        )
+        if config.tile_size is None:
+            self.tile_size, self._seconds_per_tile = plan_tile_for(
+                self._model,
+                self.device,
+                batch_size=self.batch_size,
+                dtype=self.dtype,
+                target_epoch_seconds=config.target_epoch_seconds,
+            )
+            if config.batch_size is None:
+                self.batch_size = default_batch_size(self.device, self.tile_size)
+        else:
+            self.tile_size = config.tile_size
+        if not is_valid_input_size(self.tile_size):
+            raise ValueError(f"tile size {self.tile_size} is not a valid network input size")
+        self._annotations = AnnotationStore(self.tile_size)
+        self._lock = threading.Lock()
+        self._best = start or snapshot_from_model(
+            self._model, version=1, classes=config.classes, tile_size=self.tile_size
+        )
+        self.epoch = 0
+        self.epochs_since_best = 0
+        self.epoch_log: list[EpochRecord] = []
+
+    # -- annotations ---------------------------------------------------------------------
+    def set_annotation(self, item: AnnotatedImage) -> None:
+        """Add or replace an annotation by name; a new or changed one resets the patience."""
+        if self._annotations.set(item):
+            with self._lock:
+                self.epochs_since_best = 0
+
+    def remove_annotation(self, name: str) -> None:
+        """Forget an annotation (no error when it is not held)."""
+        self._annotations.remove(name)
+
+    @property
+    def n_train(self) -> int:
+        """Training annotations with at least one labelled pixel."""
+        return self._annotations.n_train
+
+    @property
+    def n_val(self) -> int:
+        return self._annotations.n_val
+
+    @property
+    def ready(self) -> bool:
+        """True with at least one training and one validation annotation."""
+        return self.n_train >= 1 and self.n_val >= 1
+
+    @property
+    def best_f1(self) -> float | None:
+        """Validation F1 of the best model, as measured when it was kept."""
+        return self._best.f1
+
+    @property
+    def finished(self) -> bool:
+        """True once ``patience`` epochs in a row brought no improvement."""
+        return self.epochs_since_best >= self.config.patience
+
+    def best_snapshot(self) -> ModelSnapshot:
+        """The best model so far (version 1 is the starting model)."""
+        return self._best
+
+    def status(self, state: TrainerState) -> TrainerStatus:
+        """Where training stands, for a trainer in ``state``."""
+        return TrainerStatus(
+            state=state,
+            epoch=self.epoch,
+            best_f1=self.best_f1,
+            epochs_since_best=self.epochs_since_best,
+            n_train=self.n_train,
+            n_val=self.n_val,
+            model_version=self._best.version,
+            device=self.device.describe(),
+        )
+
+    # -- training ------------------------------------------------------------------------
+    def planned_tiles(self) -> int:
+        """Tiles the next epoch is expected to train on (from the measured speed)."""
+        return epoch_length(
+            self.n_train,
+            seconds_per_tile=self._seconds_per_tile if self._slow else None,
+            target_epoch_seconds=self.config.target_epoch_seconds,
+            fixed=self.config.epoch_tiles,
+        )
+
+    def _epoch_complete(self, tiles: int, elapsed: float) -> bool:
+        return epoch_complete(
+            tiles,
+            elapsed,
+            n_train=self.n_train,
+            slow=self._slow,
+            target_epoch_seconds=self.config.target_epoch_seconds,
+            fixed=self.config.epoch_tiles,
+        )
+
+    def _validate(self, model: torch.nn.Module, should_stop: Callable[[], bool]) -> Confusion:
+        return validate(
+            model,
+            self._annotations.validation_items(),
+            tile_size=self.tile_size,
+            batch_size=self.batch_size,
+            device=self.device,
+            dtype=self.dtype,
+            should_stop=should_stop,
+        )
+
+    def _score_start_model(self, should_stop: Callable[[], bool]) -> None:
+        """Give the starting model an F1 once, so an epoch must beat it to be kept."""
+        start = prepare_model(model_from_snapshot(self._best), self.device)
+        f1 = self._validate(start, should_stop).f1
+        self._best = dataclasses.replace(self._best, f1=f1)
+        log.info("starting model (version %d): F1 %.4f", self._best.version, f1)
+
+    def run_epoch(self, *, should_stop: Callable[[], bool] = lambda: False) -> EpochRecord | None:
+        """Train one epoch, then validate; None when stopped early or not ``ready``."""
+        if not self.ready:
+            return None
+        try:
+            if self._best.f1 is None:
+                self._score_start_model(should_stop)
+            started = time.perf_counter()
+            self._model.train()
+            tiles, losses = 0, []
+            while not self._epoch_complete(tiles, time.perf_counter() - started):
+                if should_stop():
+                    return None
+                inputs, labels = self._annotations.sampler.sample_batch(self._rng, self.batch_size)
+                loss = self._stepper.step(inputs, labels)
+                if loss is not None:
+                    losses.append(loss)
+                tiles += self.batch_size
+            train_seconds = time.perf_counter() - started
+            counts = self._validate(self._model, should_stop)
+        except (Cancelled, NoAnnotations):  # stopped, or the training set was emptied
+            return None
+        return self._finish_epoch(counts, losses, tiles, train_seconds, started)
+
+    def _finish_epoch(
+        self,
+        counts: Confusion,
+        losses: list[float],
+        tiles: int,
+        train_seconds: float,
+        started: float,
+    ) -> EpochRecord:
+        measured = train_seconds / max(tiles, 1)
+        previous = self._seconds_per_tile or measured
+        self._seconds_per_tile = SPEED_SMOOTHING * measured + (1 - SPEED_SMOOTHING) * previous
+        self.epoch += 1
+        best = self._best.f1
+        improved = best is None or counts.f1 > best
+        if improved:
+            self._best = snapshot_from_model(
+                self._model,
+                version=self._best.version + 1,
+                f1=counts.f1,
+                classes=self.config.classes,
+                tile_size=self.tile_size,
+                metadata={"epoch": str(self.epoch)},
+            )
+            with self._lock:
+                self.epochs_since_best = 0
+        else:
+            with self._lock:
+                self.epochs_since_best += 1
+        record = EpochRecord(
+            epoch=self.epoch,
+            time=time.time(),
+            train_loss=float(np.mean(losses)) if losses else float("nan"),
+            tp=counts.tp,
+            fp=counts.fp,
+            tn=counts.tn,
+            fn=counts.fn,
+            precision=counts.precision,
+            recall=counts.recall,
+            f1=counts.f1,
+            duration=time.perf_counter() - started,
+            tiles=tiles,
+            tile_size=self.tile_size,
+            batch_size=self.batch_size,
+            improved=improved,
+        )
+        self.epoch_log.append(record)
+        log.info(
+            "epoch %d: loss %.4f F1 %.4f (best %.4f) %d tiles of %d in %.1f s%s",
+            record.epoch,
+            record.train_loss,
+            record.f1,
+            self._best.f1 or 0.0,
+            tiles,
+            self.tile_size,
+            record.duration,
+            " (improved)" if improved else "",
+        )
+        return record
+
+
+def train_until(
+    engine: TrainingEngine,
+    *,
+    should_stop: Callable[[], bool],
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    idle_wait: float = IDLE_WAIT_SECONDS,
+) -> TrainerState:
+    """Run epochs until the engine finishes or ``should_stop``; waits while not ready.
+
+    Returns ``FINISHED`` (patience used up) or ``STOPPED``.
+    """
+    while not should_stop():
+        if engine.finished:
+            return TrainerState.FINISHED
+        if not engine.ready:
+            time.sleep(idle_wait)
+            continue
+        record = engine.run_epoch(should_stop=should_stop)
+        if record is not None and on_epoch is not None:
+            on_epoch(record)
+    return TrainerState.STOPPED

@@ -1,0 +1,164 @@
+"""The ``rptui`` command line: global options, subcommands, one-line user errors.
+
+Handlers live in :mod:`rptui.commands` and are imported only when their subcommand
+runs, so ``rptui --help`` answers at once without loading torch or Ray.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from rptui.errors import EXIT_USER_ERROR, user_error_types
+
+log = logging.getLogger(__name__)
+
+PROGRAM = "rptui"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _handler(module: str) -> str:
+    return f"rptui.commands.{module}"
+
+
+def _add_model_option(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=required,
+        metavar="M",
+        help="a model file (ours or RootPainter's), PROJECT (its best model) or PROJECT:N; "
+        "repeat for an ensemble",
+    )
+
+
+def build_parser() -> OneLineParser:
+    """The whole command-line contract."""
+    parser = OneLineParser(
+        prog=PROGRAM,
+        description="Corrective-annotation segmentation from a terminal, trained on Ray.",
+    )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="workspace folder (default: $RPTUI_WORKSPACE or ~/rptui)",
+    )
+    parser.add_argument(
+        "--address",
+        default=os.environ.get("RAY_ADDRESS"),
+        help="Ray cluster to join (default: $RAY_ADDRESS, or an embedded local Ray)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log more to stderr")
+    parser.set_defaults(handler=_handler("app"), project=None)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+
+    demo = sub.add_parser("demo", help="make a generated dataset and project, then train on it")
+    demo.add_argument("--images", type=int, default=24, help="generated images (default 24)")
+    demo.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    demo.add_argument(
+        "--seconds", type=float, default=120.0, help="training time budget (default 120)"
+    )
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=_handler("demo"))
+
+    open_ = sub.add_parser("open", help="open a project in the terminal app (the bare `rptui`)")
+    open_.add_argument("project", nargs="?", help="project name (default: choose in the app)")
+    open_.set_defaults(handler=_handler("app"))
+
+    dataset = sub.add_parser("dataset", help="datasets: folders of images")
+    dataset_sub = dataset.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = dataset_sub.add_parser("create", help="make a dataset from a folder of images")
+    create.add_argument("source", type=Path, help="folder of images (JPEG, PNG, TIFF)")
+    create.add_argument("name", help="dataset name")
+    create.add_argument("--sample", type=int, metavar="N", help="take a random N images")
+    create.add_argument("--tiles-per-image", type=int, metavar="K", help="at most K tiles each")
+    create.add_argument("--target-size", type=int, default=750, help="tile side (default 750)")
+    create.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    create.set_defaults(handler=_handler("datasets"))
+
+    project = sub.add_parser("project", help="projects: a dataset, annotations and models")
+    project_sub = project.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p_create = project_sub.add_parser("create", help="make a project on a dataset")
+    p_create.add_argument("name", help="project name")
+    p_create.add_argument("--dataset", required=True, help="dataset name in the workspace")
+    p_create.add_argument("--model", help="starting model file (default: random weights)")
+    p_create.add_argument("--seed", type=int, default=None, help="seed of the image order")
+    p_create.set_defaults(handler=_handler("projects"))
+    p_list = project_sub.add_parser("list", help="list the workspace's projects")
+    p_list.set_defaults(handler=_handler("projects"))
+    p_import = project_sub.add_parser("import", help="open a RootPainter project (.seg_proj)")
+    p_import.add_argument("seg_proj", type=Path, help="the RootPainter .seg_proj file")
+    p_import.set_defaults(handler=_handler("projects"))
+
+    train = sub.add_parser("train", help="train a project's model headless, with progress")
+    train.add_argument("project", help="project name")
+    train.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    train.add_argument("--tile-size", type=int, default=None, help="network input side")
+    train.add_argument("--batch-size", type=int, default=None)
+    train.set_defaults(handler=_handler("training"))
+
+    status = sub.add_parser("status", help="show the embedded Ray and what runs on it")
+    status.set_defaults(handler=_handler("ray_admin"))
+    stop = sub.add_parser("stop", help="stop the embedded Ray of this workspace")
+    stop.set_defaults(handler=_handler("ray_admin"))
+
+    segment = sub.add_parser("segment", help="segment a folder of images with a model ensemble")
+    segment.add_argument("input", type=Path, help="folder of images")
+    segment.add_argument("output", type=Path, help="folder for the masks")
+    _add_model_option(segment, required=True)
+    segment.add_argument(
+        "--format",
+        choices=("png", "rootpainter", "rve", "npz"),
+        default="png",
+        help="mask format (default png: 0 background, 255 foreground)",
+    )
+    segment.add_argument("--no-tta", action="store_true", help="skip the flipped pass")
+    segment.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto")
+    segment.set_defaults(handler=_handler("segmenting"))
+
+    measure = sub.add_parser("measure", help="measure masks: length, count, tips, regions")
+    measure.add_argument("seg_dir", type=Path)
+    measure.set_defaults(handler=_handler("not_yet"))
+    correlate = sub.add_parser("correlate", help="compare measurements with manual ones")
+    correlate.add_argument("auto_csv", type=Path)
+    correlate.add_argument("manual_csv", type=Path)
+    correlate.set_defaults(handler=_handler("not_yet"))
+    bench = sub.add_parser("bench", help="the paper's experiment with a simulated annotator")
+    bench.set_defaults(handler=_handler("not_yet"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    module = importlib.import_module(args.handler)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{PROGRAM}: interrupted", file=sys.stderr)
+        return 130
+    except user_error_types() as error:
+        print(f"{PROGRAM}: error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per subcommand family; each exposes ``run(args) -> int``."""

@@ -1,0 +1,34 @@
+"""``rptui dataset create``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from rptui.commands.common import workspace_from
+from rptui.dataset import create_dataset
+from rptui.errors import UserError
+from rptui.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.source.is_dir():
+        raise UserError(f"no such folder: {args.source}")
+    workspace = workspace_from(args)
+    destination = workspace.datasets_dir / args.name
+    with progress_bar(f"dataset {args.name}") as progress:
+        report = create_dataset(
+            args.source,
+            destination,
+            sample=args.sample,
+            tiles_per_image=args.tiles_per_image,
+            target_size=args.target_size,
+            seed=args.seed,
+            progress=progress,
+        )
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}")
+    print(f"dataset {args.name}: {len(report.written)} images in {destination}")
+    return 0

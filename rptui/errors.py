@@ -1,0 +1,31 @@
+"""The user's errors: what the command line reports in one line, exit status 2."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Something the user can fix: a missing folder, a bad option, a corrupt file."""
+
+
+EXIT_USER_ERROR = 2
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Every exception type that means "the user's input is wrong", not "a bug"."""
+    types: list[type[BaseException]] = [UserError, FileNotFoundError, NotADirectoryError]
+    for module, name in (
+        ("rptui.workspace", "WorkspaceError"),
+        ("rptui.dataset", "DatasetError"),
+        ("rptui.annotation", "AnnotationError"),
+        ("cluster.images", "ImageReadError"),
+        ("cluster.modelfile", "ModelFileError"),
+        ("cluster.connect", "ConnectError"),
+    ):
+        try:
+            imported = __import__(module, fromlist=[name])
+        except ImportError:
+            continue
+        error = getattr(imported, name, None)
+        if isinstance(error, type) and issubclass(error, BaseException):
+            types.append(error)
+    return tuple(types)

@@ -1,0 +1,159 @@
+"""The driver's side of training: the project on disk is the truth, the backend learns.
+
+Only the driver touches the project: it reads images and annotations and sends them
+to the backend as plain data, and writes back what the backend makes (each new best
+model as ``NNNNNN_<unix>.pt`` with its F1, epoch records into ``logs/epochs.csv``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from cluster.api import (
+    AnnotatedImage,
+    Backend,
+    EpochRecord,
+    ModelSnapshot,
+    TrainerState,
+    TrainerStatus,
+    TrainingConfig,
+)
+from cluster.images import read_image
+from cluster.model import UNetGNRes
+from cluster.modelfile import load_model_file, model_to_bytes
+from cluster.snapshot import snapshot_from_model
+from rptui.annotation import from_png_bytes
+from rptui.atomic import write_bytes_atomic
+from rptui.project import Project
+
+log = logging.getLogger(__name__)
+
+EPOCH_LOG_NAME = "epochs.csv"
+EPOCH_LOG_COLUMNS = [f.name for f in fields(EpochRecord)]
+POLL_SECONDS = 1.0
+ENDED = (TrainerState.FINISHED, TrainerState.FAILED)
+
+
+def annotated_image(project: Project, stem: str) -> AnnotatedImage | None:
+    """The image and saved labels of ``stem``, or None when it has no annotation."""
+    png = project.load_annotation_png(stem)
+    split = project.split_of(stem)
+    if png is None or split is None:
+        return None
+    image = read_image(project.image_path(project.index_of(stem)))
+    labels = from_png_bytes(png, expected_shape=image.shape[:2])
+    return AnnotatedImage(stem, image, labels, split)
+
+
+def annotated_images(project: Project) -> list[AnnotatedImage]:
+    """Every saved annotation of the project, in project order; bad files are logged."""
+    items: list[AnnotatedImage] = []
+    for stem in project.annotated():
+        try:
+            item = annotated_image(project, stem)
+        except Exception as error:  # one bad file must not stop training on the rest
+            log.warning("skipping the annotation of %s: %s", stem, error)
+            continue
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def ensure_start_model(project: Project) -> ModelSnapshot:
+    """The newest saved model; the first time, random He weights saved as number 1.
+
+    A starting model given at creation was copied in as number 1 already.
+    """
+    newest = project.newest_model()
+    if newest is not None:
+        return load_model_file(newest.path)
+    snapshot = snapshot_from_model(UNetGNRes(), version=1, classes=tuple(project.config.classes))
+    save_model(project, snapshot)
+    return snapshot
+
+
+def save_model(project: Project, snapshot: ModelSnapshot) -> Path:
+    """Write a model atomically as the project's next ``NNNNNN_<unix>.pt``."""
+    path = project.next_model_path(snapshot.created)
+    write_bytes_atomic(path, model_to_bytes(snapshot))
+    log.info("saved model %s (F1 %s)", path.name, snapshot.f1)
+    return path
+
+
+def append_epoch_log(project: Project, records: list[EpochRecord]) -> None:
+    """Append epoch records to ``logs/epochs.csv`` (the whole file is rewritten atomically)."""
+    if not records:
+        return
+    path = project.logs_dir / EPOCH_LOG_NAME
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    buffer = io.StringIO()
+    buffer.write(existing)
+    writer = csv.DictWriter(buffer, fieldnames=EPOCH_LOG_COLUMNS)
+    if not existing:
+        writer.writeheader()
+    for record in records:
+        writer.writerow(asdict(record))
+    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
+
+
+class TrainingSync:
+    """Streams what a backend makes into the project: new best models and epoch records."""
+
+    def __init__(self, project: Project, backend: Backend, *, model_version: int) -> None:
+        self.project = project
+        self.backend = backend
+        self.model_version = model_version
+        self.last_epoch = 0
+
+    async def send_annotations(self) -> int:
+        """Send every saved annotation (the backend replaces ones it has by name)."""
+        items = await asyncio.to_thread(annotated_images, self.project)
+        for item in items:
+            await self.backend.add_annotation(item)
+        return len(items)
+
+    async def pull(self) -> TrainerStatus:
+        """Save new epoch records and a new best model, if any; return the status."""
+        records = await self.backend.epoch_log(self.last_epoch)
+        if records:
+            await asyncio.to_thread(append_epoch_log, self.project, records)
+            self.last_epoch = records[-1].epoch
+        snapshot = await self.backend.newest_model(self.model_version)
+        if snapshot is not None:
+            await asyncio.to_thread(save_model, self.project, snapshot)
+            self.model_version = snapshot.version
+        return await self.backend.status()
+
+
+async def train_project(
+    project: Project,
+    backend: Backend,
+    config: TrainingConfig,
+    *,
+    seconds: float | None = None,
+    on_status: Callable[[TrainerStatus], None] | None = None,
+) -> TrainerStatus:
+    """Train until early stopping, failure or ``seconds``; everything made lands on disk."""
+    start = await asyncio.to_thread(ensure_start_model, project)
+    sync = TrainingSync(project, backend, model_version=start.version)
+    await sync.send_annotations()
+    await backend.start_training(config, start)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            status = await sync.pull()
+            if on_status is not None:
+                on_status(status)
+            if status.state in ENDED or (deadline is not None and time.monotonic() > deadline):
+                break
+    finally:
+        await backend.stop_training()
+    return await sync.pull()

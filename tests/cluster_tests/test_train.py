@@ -1,0 +1,220 @@
+"""The training engine: patience, best-model keeping, validation on labels, threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainerState, TrainingConfig
+from cluster.devices import pick_device
+from cluster.model import BORDER
+from cluster.train import TrainingEngine, model_file_name, train_until
+from cluster.validate import Confusion, confusion, validate
+
+TILE = 108
+CPU = pick_device("cpu")
+
+
+def _item(name: str, split: str, seed: int, size: int = 64) -> AnnotatedImage:
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    labels = np.zeros((size, size), dtype=np.uint8)
+    labels[: size // 2, : size // 2] = BACKGROUND
+    labels[size // 2 :, size // 2 :] = FOREGROUND
+    image[labels == FOREGROUND] = 240
+    return AnnotatedImage(name, image, labels, split)  # type: ignore[arg-type]
+
+
+def _engine(**options: object) -> TrainingEngine:
+    config = TrainingConfig(tile_size=TILE, batch_size=2, epoch_tiles=2, seed=0, **options)  # type: ignore[arg-type]
+    engine = TrainingEngine(config, device=CPU, threads=2)
+    engine.set_annotation(_item("t", "train", 0))
+    engine.set_annotation(_item("v", "val", 1))
+    return engine
+
+
+class _Constant(nn.Module):
+    """Says 'foreground' everywhere, with the U-Net's output size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = x[:, :2, BORDER:-BORDER, BORDER:-BORDER] * 0 + self.anchor
+        out[:, 1] += 5.0
+        return out
+
+
+def test_model_files_are_named_like_rootpainters() -> None:
+    assert model_file_name(7, 1_700_000_000.9) == "000007_1700000000.pt"
+
+
+def test_f1_counts_labelled_pixels_only() -> None:
+    labels = np.array([[0, 0, 1, 2], [2, 2, 1, 0]], dtype=np.uint8)
+    prediction = np.array([[1, 1, 1, 1], [0, 1, 0, 1]], dtype=bool)
+    counts = confusion(prediction, labels)
+    assert (counts.tp, counts.fp, counts.tn, counts.fn) == (2, 1, 1, 1)
+    assert counts.f1 == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
+
+
+def test_validation_ignores_unlabelled_pixels() -> None:
+    """An all-foreground model is judged only where the user painted."""
+    item = _item("v", "val", 2, size=80)
+    counts = validate(_Constant(), [item], tile_size=TILE, batch_size=2, device=CPU, dtype=None)
+    assert counts == Confusion(tp=40 * 40, fp=40 * 40, tn=0, fn=0)
+    assert counts.f1 == pytest.approx(2 / 3)
+
+
+def test_engine_is_ready_with_one_annotation_per_split() -> None:
+    engine = TrainingEngine(TrainingConfig(tile_size=TILE, seed=0), device=CPU, threads=2)
+    assert not engine.ready
+    engine.set_annotation(_item("a", "train", 0))
+    assert not engine.ready
+    engine.set_annotation(_item("b", "val", 1))
+    assert engine.ready
+    engine.set_annotation(_item("b", "train", 1))  # moving splits leaves none in val
+    assert (engine.n_train, engine.n_val, engine.ready) == (2, 0, False)
+    assert engine.run_epoch() is None
+
+
+def test_a_worse_epoch_keeps_the_best_model_and_its_f1(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine()
+    scores = iter([Confusion(1, 9, 0, 9), Confusion(8, 1, 5, 1), Confusion(5, 3, 3, 4)])
+    monkeypatch.setattr(engine, "_validate", lambda model, stop: next(scores))
+    first = engine.run_epoch()  # the start model is scored first, then epoch 1
+    assert first is not None and first.improved
+    best = engine.best_snapshot()
+    assert best.version == 2 and best.f1 == pytest.approx(Confusion(8, 1, 5, 1).f1)
+    worse = engine.run_epoch()
+    assert worse is not None and not worse.improved and worse.f1 < best.f1
+    assert engine.best_snapshot() is best  # same weights, F1 kept, not recomputed
+    assert engine.epochs_since_best == 1
+    assert [r.epoch for r in engine.epoch_log] == [1, 2]
+    assert engine.status(TrainerState.TRAINING).model_version == 2
+
+
+def test_patience_runs_out_and_a_new_annotation_resets_it() -> None:
+    engine = _engine(patience=2, learning_rate=0.0)  # no learning: F1 never improves
+    for _ in range(2):
+        record = engine.run_epoch()
+        assert record is not None and not record.improved
+    assert engine.finished and engine.best_snapshot().version == 1
+    engine.set_annotation(_item("t", "train", 0))  # the same annotation again
+    assert engine.finished
+    engine.set_annotation(_item("t2", "train", 5))
+    assert engine.epochs_since_best == 0 and not engine.finished
+    state = train_until(engine, should_stop=lambda: False)
+    assert state is TrainerState.FINISHED and engine.epoch == 4
+
+
+def test_stopping_mid_epoch_returns_none_and_keeps_the_best() -> None:
+    engine = _engine()
+    best = engine.best_snapshot()
+    calls = iter([False, True])
+    assert engine.run_epoch(should_stop=lambda: next(calls, True)) is None
+    assert engine.best_snapshot().version == best.version and engine.epoch == 0
+
+
+def test_annotations_change_safely_while_an_epoch_runs() -> None:
+    engine = TrainingEngine(
+        TrainingConfig(tile_size=TILE, batch_size=2, epoch_tiles=16, seed=0),
+        device=CPU,
+        threads=2,
+    )
+    engine.set_annotation(_item("t", "train", 0))
+    engine.set_annotation(_item("v", "val", 1))
+    errors: list[BaseException] = []
+    changes: list[int] = []
+    done = threading.Event()
+
+    def feed() -> None:
+        try:
+            index = 0
+            while not done.is_set():
+                changes.append(index)
+                engine.set_annotation(_item(f"n{index % 4}", "train", index))
+                engine.set_annotation(_item(f"w{index % 2}", "val", index))
+                engine.remove_annotation(f"n{(index + 2) % 4}")
+                index += 1
+                time.sleep(0.005)  # a busy user, not a busy loop holding the GIL
+        except BaseException as error:  # reported to the main thread
+            errors.append(error)
+
+    thread = threading.Thread(target=feed)
+    thread.start()
+    try:
+        record = engine.run_epoch()
+    finally:
+        done.set()
+        thread.join()
+    assert not errors and len(changes) > 10
+    assert record is not None and record.tiles == 16
+    assert record.tp + record.fp + record.tn + record.fn > 0
+
+
+def _strokes(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sparse annotation a careful user might paint: root cores, background lines."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    root = mask.astype(bool)
+    core = skeletonize(root) | ndimage.binary_erosion(root)
+    clear = ndimage.distance_transform_edt(~root) > 2
+    blocks = rng.random((mask.shape[0] // 32 + 1, mask.shape[1] // 32 + 1)) < 0.6
+    painted = np.kron(blocks, np.ones((32, 32), dtype=bool))[: mask.shape[0], : mask.shape[1]]
+    rows, cols = np.indices(mask.shape)
+    lines = ((rows + cols) % 8 == 0) | ((rows - cols) % 8 == 0)
+    labels = np.zeros(mask.shape, dtype=np.uint8)
+    labels[clear & lines & painted] = BACKGROUND
+    labels[core & painted] = FOREGROUND
+    return labels
+
+
+LEARN_TILE = 124
+LEARN_EPOCHS = 8
+LEARN_EPOCH_TILES = 100
+# Measured on the 2-core dev CPU: 0.84 on the labelled-style pixels of unseen images and
+# 0.66 over every pixel (pebbles and dark roots are the errors left); predicting
+# foreground everywhere scores ~0.2 and ~0.1.
+LEARN_MIN_F1 = 0.75
+LEARN_MIN_WHOLE_F1 = 0.5
+
+
+def test_cpu_training_learns_roots_from_sparse_strokes() -> None:
+    """Train ~60 s on CPU from strokes on 6 images; segment 4 unseen ones."""
+    from cluster.infer import segment_probability
+    from cluster.snapshot import model_from_snapshot
+    from cluster.synthetic import generate_root_image
+
+    rng = np.random.default_rng(0)
+    config = TrainingConfig(
+        tile_size=LEARN_TILE, batch_size=2, epoch_tiles=LEARN_EPOCH_TILES, seed=0
+    )
+    engine = TrainingEngine(config, device=CPU, threads=2)
+    for index in range(8):
+        image, mask = generate_root_image(seed=100 + index, root_probability=1.0)
+        split = "val" if index < 2 else "train"
+        engine.set_annotation(AnnotatedImage(f"r{index}", image, _strokes(mask, rng), split))
+    for _ in range(LEARN_EPOCHS):
+        assert engine.run_epoch() is not None
+
+    model = model_from_snapshot(engine.best_snapshot()).eval()
+    model = model.to(memory_format=torch.channels_last)
+    held_out, whole = Confusion(), Confusion()
+    for seed in range(900, 904):
+        image, mask = generate_root_image(seed=seed, root_probability=1.0)
+        probability = segment_probability(
+            [model], image, tile_size=LEARN_TILE, tta=False, device=CPU, dtype=engine.dtype
+        )
+        predicted = probability > 0.5
+        held_out = held_out + confusion(predicted, _strokes(mask, np.random.default_rng(seed)))
+        whole = whole + confusion(predicted, mask.astype(np.uint8) + 1)
+    scores = f"held-out F1: labelled pixels {held_out.f1:.3f}, every pixel {whole.f1:.3f}"
+    assert held_out.f1 >= LEARN_MIN_F1, scores
+    assert whole.f1 >= LEARN_MIN_WHOLE_F1, scores
