@@ -9,6 +9,7 @@ nearest-neighbour sampling, so they stay exactly in {unlabelled, background, for
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -21,6 +22,7 @@ FLIP_P = 0.5
 ELASTIC_ALPHA = (200.0, 2500.0)  # displacement strength, pixels
 ELASTIC_SIGMA = (15.0, 60.0)  # displacement smoothness, pixels
 ELASTIC_ALPHA_SCALE = (0.4, 1.0)
+ELASTIC_TRUNCATE = 3.0  # smoothing kernel radius in sigmas
 ELASTIC_GRID_FACTOR = 8  # the field is made at 1/8 of the tile size, then interpolated up
 NOISE_SIGMA = 0.09
 SALT_PEPPER_AMOUNT = 0.008
@@ -41,9 +43,18 @@ def _small_field(
         max(2, -(-height // ELASTIC_GRID_FACTOR)),
         max(2, -(-width // ELASTIC_GRID_FACTOR)),
     )
-    field = rng.uniform(-1.0, 1.0, size=(2, *small))
     smoothing = sigma / ELASTIC_GRID_FACTOR
-    return np.stack([gaussian_filter(f, smoothing, mode="reflect") for f in field]) * alpha
+    # Noise is drawn on a grid at least as wide as the smoothing kernel and the middle is
+    # kept, so a small tile gets the same local field as a large one (on a 16-cell grid
+    # the mirrored edges made the field a near-uniform shift of up to ~20 px rms).
+    margin = math.ceil(ELASTIC_TRUNCATE * smoothing)
+    noise = rng.uniform(-1.0, 1.0, size=(2, small[0] + 2 * margin, small[1] + 2 * margin))
+    # One coarse cell stands for 8 x 8 full-resolution noise pixels, whose mean varies 8x
+    # less: dividing by 8 keeps alpha's meaning at full resolution (rms 2-8 px at 572, as
+    # a full-size field gives; without it 17-70 px).
+    gain = alpha / ELASTIC_GRID_FACTOR
+    smooth = np.stack([gaussian_filter(f, smoothing, truncate=ELASTIC_TRUNCATE) for f in noise])
+    return smooth[:, margin : margin + small[0], margin : margin + small[1]] * gain
 
 
 def _upsample(field: np.ndarray, height: int, width: int) -> torch.Tensor:

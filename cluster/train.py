@@ -3,7 +3,7 @@
 One :class:`TrainingEngine` trains one project's model epoch by epoch (METHOD.md:
 SGD 0.01 with Nesterov momentum 0.99, validation F1 on labelled pixels after every
 epoch, a new model version only when F1 improves, patience 60). It holds no files:
-the caller saves :meth:`TrainingEngine.best_snapshot` (named by :func:`model_file_name`)
+the caller saves :meth:`TrainingEngine.best_snapshot` (see :mod:`cluster.modelfile`)
 and the epoch records. Another thread may call ``set_annotation`` / ``remove_annotation``
 at any time; a new annotation is used from the next tile on.
 """
@@ -48,11 +48,6 @@ log = logging.getLogger(__name__)
 
 SPEED_SMOOTHING = 0.5  # weight of the newest epoch in the seconds-per-tile estimate
 IDLE_WAIT_SECONDS = 0.5
-
-
-def model_file_name(version: int, unix_time: float, ext: str = "pt") -> str:
-    """RootPainter's model file name: ``NNNNNN_<unix time>.<ext>``."""
-    return f"{version:06d}_{int(unix_time)}.{ext}"
 
 
 class TrainingEngine:

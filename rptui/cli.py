@@ -108,6 +108,10 @@ def build_parser() -> OneLineParser:
     train.add_argument("--seconds", type=float, default=None, help="stop after this long")
     train.add_argument("--tile-size", type=int, default=None, help="network input side")
     train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument(
+        "--epoch-tiles", type=int, default=None,
+        help="tiles per epoch (default: about 30 s of work on slow devices, else 612)",
+    )
     train.set_defaults(handler=_handler("training"))
 
     status = sub.add_parser("status", help="show the embedded Ray and what runs on it")
@@ -130,12 +134,34 @@ def build_parser() -> OneLineParser:
     segment.set_defaults(handler=_handler("segmenting"))
 
     measure = sub.add_parser("measure", help="measure masks: length, count, tips, regions")
-    measure.add_argument("seg_dir", type=Path)
-    measure.set_defaults(handler=_handler("not_yet"))
+    measure.add_argument("seg_dir", type=Path, help="folder of masks (ours, RootPainter, RVE)")
+    measure.add_argument(
+        "--kind",
+        default="length,count,tips",
+        help="comma-separated: length, count, tips (one row per image), or regions "
+        "(one row per region) (default length,count,tips)",
+    )
+    measure.add_argument("--px-per-mm", type=float, default=None, help="also report mm")
+    measure.add_argument(
+        "--min-area", type=int, default=0, help="ignore regions smaller than this (px)"
+    )
+    measure.add_argument(
+        "-o", "--output", type=Path, required=True, help="table to write: .csv or .parquet"
+    )
+    measure.set_defaults(handler=_handler("measuring"))
     correlate = sub.add_parser("correlate", help="compare measurements with manual ones")
-    correlate.add_argument("auto_csv", type=Path)
-    correlate.add_argument("manual_csv", type=Path)
-    correlate.set_defaults(handler=_handler("not_yet"))
+    correlate.add_argument("auto_csv", type=Path, help="automatic measurements (.csv/.parquet)")
+    correlate.add_argument("manual_csv", type=Path, help="manual measurements (.csv/.parquet)")
+    correlate.add_argument("--auto-column", required=True, help="column of the automatic table")
+    correlate.add_argument("--manual-column", required=True, help="column of the manual table")
+    correlate.add_argument("--on", default="file", help="column to match rows on (default file)")
+    correlate.add_argument(
+        "--plot", type=Path, default=None, help="scatter PNG (default AUTO_correlation.png)"
+    )
+    correlate.add_argument(
+        "--no-text-plot", action="store_true", help="do not draw the plot in the terminal"
+    )
+    correlate.set_defaults(handler=_handler("measuring"))
     bench = sub.add_parser("bench", help="the paper's experiment with a simulated annotator")
     bench.set_defaults(handler=_handler("not_yet"))
     return parser

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from cluster.images import IMAGE_SUFFIXES
+from cluster.modelfile import parse_model_name
 
 MAX_NAME_LENGTH = 255
-MODEL_NUMBER_DIGITS = 6
-_MODEL_NAME = re.compile(r"^(\d{6,})_(\d+)\.([A-Za-z0-9]+)$")
 
 
 class WorkspaceError(Exception):
@@ -103,14 +102,7 @@ class ModelFileInfo:
 
 def parse_model_file_name(path: Path) -> ModelFileInfo | None:
     """Parse ``NNNNNN_<unix>.<ext>``; None when the name does not match."""
-    match = _MODEL_NAME.match(Path(path).name)
-    if match is None:
+    parsed = parse_model_name(Path(path).name)
+    if parsed is None:
         return None
-    return ModelFileInfo(number=int(match[1]), unix_time=int(match[2]), path=Path(path))
-
-
-def model_file_name(number: int, unix_time: float, *, suffix: str = ".pt") -> str:
-    """The file name of model ``number`` saved at ``unix_time``."""
-    if number < 1:
-        raise ValueError(f"model numbers start at 1, got {number}")
-    return f"{number:0{MODEL_NUMBER_DIGITS}d}_{round(unix_time)}{suffix}"
+    return ModelFileInfo(number=parsed[0], unix_time=parsed[1], path=Path(path))

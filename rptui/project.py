@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from cluster.api import Split
+from cluster.modelfile import model_file_name
+from rptui.annotation import assign_split
 from rptui.atomic import write_bytes_atomic, write_json_atomic
 from rptui.lock import LockInfo, ProjectLock
 from rptui.paths import (
@@ -25,7 +27,6 @@ from rptui.paths import (
     ModelFileInfo,
     ReadOnlyProjectError,
     WorkspaceError,
-    model_file_name,
     parse_model_file_name,
     stem_of,
     validate_name,
@@ -44,8 +45,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 MODEL_SUFFIX = ".pt"
 SEGMENTATION_RECORD_SUFFIX = ".json"
-# Validation gets an image once n_train >= VAL_RATIO * n_val (METHOD.md).
-VAL_RATIO = 5
 
 
 class NewerSchemaError(WorkspaceError):
@@ -61,10 +60,9 @@ class NewerSchemaError(WorkspaceError):
 
 
 def choose_split(splits: dict[str, Split]) -> Split:
-    """The split for a newly annotated image: validation when n_train >= 5 * n_val."""
+    """The split for a newly annotated image, by METHOD.md's rule (see assign_split)."""
     n_val = sum(1 for split in splits.values() if split == "val")
-    n_train = len(splits) - n_val
-    return "val" if n_train >= VAL_RATIO * n_val else "train"
+    return assign_split(len(splits) - n_val, n_val)
 
 
 @dataclass

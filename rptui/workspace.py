@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.images import list_images
+from cluster.modelfile import model_file_name
 from rptui.atomic import remove_stale_temp_files, write_bytes_atomic
 from rptui.lock import LockHeld, LockInfo, ProjectLock, is_stale
 from rptui.paths import (
@@ -30,7 +31,6 @@ from rptui.paths import (
     ReadOnlyProjectError,
     WorkspaceError,
     child_path,
-    model_file_name,
     validate_name,
 )
 from rptui.project import (

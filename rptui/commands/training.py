@@ -8,7 +8,7 @@ import asyncio
 from rich.console import Console
 
 from cluster.api import TrainerStatus, TrainingConfig
-from rptui.commands.common import workspace_from
+from rptui.commands.common import make_backend, workspace_from
 from rptui.errors import UserError
 from rptui.training import train_project
 
@@ -23,15 +23,15 @@ def describe(status: TrainerStatus) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cluster.local import LocalBackend
-
     workspace = workspace_from(args)
     project = workspace.open_project(args.project)
     if project.read_only:
         raise UserError(f"project {project.name} is read-only: {project.read_only_reason}")
-    config = TrainingConfig(tile_size=args.tile_size, batch_size=args.batch_size)
+    config = TrainingConfig(
+        tile_size=args.tile_size, batch_size=args.batch_size, epoch_tiles=args.epoch_tiles
+    )
     console = Console(stderr=True)
-    backend = LocalBackend()
+    backend = make_backend(args, project.name)
 
     async def main() -> TrainerStatus:
         try:

@@ -13,7 +13,7 @@ from torch import nn
 from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainerState, TrainingConfig
 from cluster.devices import pick_device
 from cluster.model import BORDER
-from cluster.train import TrainingEngine, model_file_name, train_until
+from cluster.train import TrainingEngine, train_until
 from cluster.validate import Confusion, confusion, validate
 
 TILE = 108
@@ -49,10 +49,6 @@ class _Constant(nn.Module):
         out = x[:, :2, BORDER:-BORDER, BORDER:-BORDER] * 0 + self.anchor
         out[:, 1] += 5.0
         return out
-
-
-def test_model_files_are_named_like_rootpainters() -> None:
-    assert model_file_name(7, 1_700_000_000.9) == "000007_1700000000.pt"
 
 
 def test_f1_counts_labelled_pixels_only() -> None:

@@ -1,0 +1,151 @@
+"""Learning curve on CPU: train on synthetic roots with sparse strokes, score unseen images.
+
+Trains the engine on ``--train`` synthetic images (plus ``--val`` for validation) with
+simulated clear-example strokes (:func:`cluster.simulate.clear_example_labels`) or the
+learning test's denser block strokes, then after every epoch segments ``--held-out``
+unseen images and prints F1 over every pixel (mask vs prediction), F1 on labelled-style
+pixels (clear-example strokes on the held-out images), and where the errors are.
+
+    nice -n 10 python benchmarks/learning.py [--tile 124] [--epochs 8] [--epoch-tiles 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+import cluster.augment
+from cluster.api import AnnotatedImage, TrainingConfig
+from cluster.devices import pick_device
+from cluster.infer import segment_probability
+from cluster.simulate import clear_example_labels
+from cluster.snapshot import model_from_snapshot
+from cluster.synthetic import generate_root_image
+from cluster.train import TrainingEngine
+from cluster.validate import Confusion, confusion
+
+log = logging.getLogger(__name__)
+
+TRAIN_SEED = 100
+HELD_OUT_SEED = 900
+EDGE_PX = 1  # errors this close to the mask's edge count as boundary errors
+
+
+def block_strokes(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The learning test's older, denser annotation: root cores and diagonal bg lines."""
+    from skimage.morphology import skeletonize
+
+    root = mask.astype(bool)
+    core = skeletonize(root) | ndimage.binary_erosion(root)
+    clear = ndimage.distance_transform_edt(~root) > 2
+    blocks = rng.random((mask.shape[0] // 32 + 1, mask.shape[1] // 32 + 1)) < 0.6
+    painted = np.kron(blocks, np.ones((32, 32), dtype=bool))[: mask.shape[0], : mask.shape[1]]
+    rows, cols = np.indices(mask.shape)
+    lines = ((rows + cols) % 8 == 0) | ((rows - cols) % 8 == 0)
+    labels = np.zeros(mask.shape, dtype=np.uint8)
+    labels[clear & lines & painted] = 1
+    labels[core & painted] = 2
+    return labels
+
+
+def _labels(kind: str, mask: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return block_strokes(mask, rng) if kind == "blocks" else clear_example_labels(mask, rng=rng)
+
+
+def evaluate(
+    model: torch.nn.Module, args: argparse.Namespace, dtype: torch.dtype | None
+) -> tuple[Confusion, Confusion, int, int]:
+    """(every-pixel counts, labelled-style counts, boundary errors, other errors)."""
+    whole, labelled, edge_errors, far_errors = Confusion(), Confusion(), 0, 0
+    for seed in range(HELD_OUT_SEED, HELD_OUT_SEED + args.held_out):
+        image, mask = generate_root_image(seed=seed, root_probability=1.0)
+        probability = segment_probability(
+            [model],
+            image,
+            tile_size=args.infer_tile or None,
+            tta=False,
+            device=pick_device("cpu"),
+            dtype=dtype,
+        )
+        predicted = probability > 0.5
+        whole = whole + confusion(predicted, mask.astype(np.uint8) + 1)
+        labelled = labelled + confusion(predicted, _labels(args.labels, mask, seed))
+        root = mask.astype(bool)
+        edge = ndimage.binary_dilation(root, iterations=EDGE_PX) & ~ndimage.binary_erosion(
+            root, iterations=EDGE_PX
+        )
+        wrong = predicted != root
+        edge_errors += int(np.count_nonzero(wrong & edge))
+        far_errors += int(np.count_nonzero(wrong & ~edge))
+    return whole, labelled, edge_errors, far_errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tile", type=int, default=124)
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epoch-tiles", type=int, default=100)
+    parser.add_argument("--train", type=int, default=6)
+    parser.add_argument("--val", type=int, default=2)
+    parser.add_argument("--held-out", type=int, default=4)
+    parser.add_argument("--labels", choices=("clear", "blocks"), default="clear")
+    parser.add_argument("--infer-tile", type=int, default=0, help="0: the training tile")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--elastic-gain", type=float, default=1.0, help="0 turns elastic off")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.infer_tile = args.infer_tile or args.tile
+    logging.basicConfig(level=logging.WARNING)
+    if args.elastic_gain != 1.0:
+        original = cluster.augment._small_field
+
+        def scaled(*a: object, **k: object) -> np.ndarray:
+            return original(*a, **k) * args.elastic_gain  # type: ignore[arg-type]
+
+        cluster.augment._small_field = scaled  # type: ignore[assignment]
+
+    config = TrainingConfig(
+        tile_size=args.tile,
+        batch_size=args.batch,
+        epoch_tiles=args.epoch_tiles,
+        seed=args.seed,
+        precision=args.precision,
+    )
+    engine = TrainingEngine(config, device=pick_device("cpu"), threads=args.threads)
+    for index in range(args.val + args.train):
+        image, mask = generate_root_image(seed=TRAIN_SEED + index, root_probability=1.0)
+        split = "val" if index < args.val else "train"
+        labels = _labels(args.labels, mask, TRAIN_SEED + index)
+        engine.set_annotation(AnnotatedImage(f"r{index}", image, labels, split))
+    print(f"# {vars(args)}")
+    print("epoch  tiles  train_s  tiles/s  val_f1  whole_f1  labelled_f1  edge_err  far_err")
+    train_seconds = 0.0
+    for _ in range(args.epochs):
+        record = engine.run_epoch()
+        assert record is not None
+        train_seconds += record.duration
+        model = model_from_snapshot(engine.best_snapshot()).eval()
+        model = model.to(memory_format=torch.channels_last)
+        whole, labelled, edge, far = evaluate(model, args, engine.dtype)
+        print(
+            f"{record.epoch:5d}  {record.tiles:5d}  {train_seconds:7.1f}  "
+            f"{record.tiles / record.duration:7.1f}  {record.f1:6.3f}  {whole.f1:8.3f}  "
+            f"{labelled.f1:11.3f}  {edge:8d}  {far:7d}",
+            flush=True,
+        )
+    started = time.perf_counter()
+    evaluate(model, args, engine.dtype)
+    print(f"# held-out inference {time.perf_counter() - started:.1f} s (best model)")
+    print(f"# precision {whole.precision:.3f} recall {whole.recall:.3f} (every pixel)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""``rptui demo``: a generated dataset and project, trained on embedded defaults."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from rich.console import Console
+
+from cluster.api import TrainerStatus, TrainingConfig
+from rptui.commands.common import make_backend, workspace_from
+from rptui.commands.training import describe
+from rptui.demo import CLEAR_EXAMPLES, held_out_f1, prepare_demo
+from rptui.training import train_project
+
+
+def run(args: argparse.Namespace) -> int:
+    workspace = workspace_from(args)
+    console = Console(stderr=True)
+    with console.status("generating the demo dataset and project"):
+        setup = prepare_demo(
+            workspace, images=args.images, size=args.size, seed=args.seed,
+            clear_examples=CLEAR_EXAMPLES,
+        )
+    project = setup.project
+    print(
+        f"workspace {workspace.root}: project {project.name}, {len(project)} generated images, "
+        f"{len(setup.annotated)} annotated as clear examples"
+    )
+    backend = make_backend(args, project.name)
+
+    async def train() -> TrainerStatus:
+        try:
+            with console.status("training") as live:
+                return await train_project(
+                    project, backend, TrainingConfig(), seconds=args.seconds,
+                    on_status=lambda status: live.update(describe(status)),
+                )
+        finally:
+            await backend.close()
+
+    try:
+        final = asyncio.run(train())
+        print(describe(final))
+        with console.status("segmenting images nobody annotated"):
+            f1, count = held_out_f1(setup)
+        print(f"F1 of model #{final.model_version} on {count} unannotated images: {f1:.3f}")
+        print(f"models and epoch log: {project.root}")
+    finally:
+        project.close()
+    return 0

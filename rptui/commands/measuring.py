@@ -1,0 +1,136 @@
+"""``rptui measure SEG_DIR`` and ``rptui correlate AUTO MANUAL``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from rptui.atomic import write_bytes_atomic
+from rptui.errors import UserError
+from rptui.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+PARQUET_SUFFIX = ".parquet"
+TABLE_SUFFIXES = (".csv", PARQUET_SUFFIX)
+LISTED_AT_MOST = 20
+
+
+def _check_parquet_engine() -> None:
+    for engine in ("pyarrow", "fastparquet"):
+        try:
+            __import__(engine)
+        except ImportError:
+            continue
+        return
+    raise UserError("writing Parquet needs pyarrow (pip install pyarrow); or name the table .csv")
+
+
+def table_bytes(table: pd.DataFrame, path: Path) -> bytes:
+    """A table encoded as CSV, or Parquet when the name ends in .parquet."""
+    if path.suffix.lower() == PARQUET_SUFFIX:
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    return table.to_csv(index=False).encode("utf-8")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet table, with one-line errors for the user."""
+    if not path.is_file():
+        raise UserError(f"no such table: {path}")
+    try:
+        if path.suffix.lower() == PARQUET_SUFFIX:
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except ImportError as error:
+        raise UserError(f"reading {path} needs pyarrow (pip install pyarrow)") from error
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise UserError(f"cannot read table {path}: {error}") from error
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(names[:LISTED_AT_MOST])
+    more = len(names) - LISTED_AT_MOST
+    return shown + (f" ... and {more} more" if more > 0 else "")
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from cluster.images import list_images
+    from cluster.measure import ERROR_COLUMN, check_kinds, measure_files
+
+    try:
+        kinds = check_kinds(args.kind.split(","))
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    if args.px_per_mm is not None and args.px_per_mm <= 0:
+        raise UserError("--px-per-mm must be positive")
+    if args.min_area < 0:
+        raise UserError("--min-area must be 0 or more")
+    output: Path = args.output
+    if output.suffix.lower() not in TABLE_SUFFIXES:
+        raise UserError(f"the table must end in .csv or .parquet, not {output.name!r}")
+    if output.suffix.lower() == PARQUET_SUFFIX:
+        _check_parquet_engine()
+    if not args.seg_dir.is_dir():
+        raise UserError(f"no such folder: {args.seg_dir}")
+    paths, skipped = list_images(args.seg_dir)
+    for path, reason in skipped:
+        log.info("skipped %s: %s", path, reason)
+    if not paths:
+        raise UserError(f"no mask images in {args.seg_dir}")
+    with progress_bar(f"measuring {args.seg_dir}") as progress:
+        table = measure_files(
+            paths, kinds=kinds, px_per_mm=args.px_per_mm, min_area=args.min_area,
+            progress=progress,
+        )
+    write_bytes_atomic(output, table_bytes(table, output))
+    failed = table.loc[table[ERROR_COLUMN] != "", ["file", ERROR_COLUMN]]
+    for name, reason in failed.itertuples(index=False):
+        print(f"failed {name}: {reason}")
+    per = "region" if "regions" in kinds else "image"
+    print(
+        f"{len(paths) - len(failed)} of {len(paths)} masks measured ({', '.join(kinds)}): "
+        f"{len(table) - len(failed)} rows, one per {per}, written to {output}"
+    )
+    return 0
+
+
+def _correlate(args: argparse.Namespace) -> int:
+    from rptui.correlate import correlate, scatter_png, summary_lines, text_scatter
+
+    auto = read_table(args.auto_csv)
+    manual = read_table(args.manual_csv)
+    result = correlate(
+        auto, manual, auto_column=args.auto_column, manual_column=args.manual_column, on=args.on
+    )
+    plot: Path = args.plot or args.auto_csv.with_name(f"{args.auto_csv.stem}_correlation.png")
+    scatter_png(result, plot)
+    print(f"matched {result.n} rows on {args.on!r} (file names by stem)")
+    for line in summary_lines(result):
+        print(line)
+    if not args.no_text_plot:
+        print(text_scatter(result))
+    if result.unmatched_auto:
+        print(f"unmatched in {args.auto_csv.name} ({len(result.unmatched_auto)}): "
+              f"{_listed(result.unmatched_auto)}")
+    if result.unmatched_manual:
+        print(f"unmatched in {args.manual_csv.name} ({len(result.unmatched_manual)}): "
+              f"{_listed(result.unmatched_manual)}")
+    if result.missing_values:
+        print(f"matched but without a number ({len(result.missing_values)}): "
+              f"{_listed(result.missing_values)}")
+    print(f"scatter plot written to {plot}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "measure":
+        return _measure(args)
+    if args.command == "correlate":
+        return _correlate(args)
+    raise UserError(f"unknown measuring command {args.command!r}")

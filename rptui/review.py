@@ -1,0 +1,265 @@
+"""The review session without any UI: where the user is, what they painted, what to save.
+
+The terminal app drives a :class:`ReviewSession`; every decision (which image comes
+next, what is saved where, which images to pre-segment, the status line) lives here so
+that it is tested without Textual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from cluster.api import (
+    BACKGROUND,
+    FOREGROUND,
+    UNLABELLED,
+    AnnotatedImage,
+    Segmentation,
+    TrainerStatus,
+)
+from cluster.images import encode_png, read_image, read_mask
+from rptui.annotation import Annotation, from_png_bytes, to_png_bytes
+from rptui.paths import WorkspaceError
+from rptui.project import Project
+from rptui.undo import Box
+
+log = logging.getLogger(__name__)
+
+IMAGE_CACHE_SIZE = 8
+MAX_PRE_SEGMENT = 10
+MAX_BRUSH_RADIUS = 200
+MASK_WHITE = 255
+SEPARATOR = " · "
+BRUSH_SETTING = {
+    FOREGROUND: "foreground_brush_size",
+    BACKGROUND: "background_brush_size",
+    UNLABELLED: "background_brush_size",
+}
+BRUSH_NAMES = {FOREGROUND: "foreground", BACKGROUND: "background", UNLABELLED: "eraser"}
+
+ImageLoader = Callable[[Path], np.ndarray]
+
+
+@dataclass
+class PresegPlan:
+    """What to ask the segmenter for after moving: (index, priority) pairs and names to drop."""
+
+    requests: list[tuple[int, int]] = field(default_factory=list)
+    cancels: list[str] = field(default_factory=list)
+
+
+class ReviewSession:
+    """The user's place in a project, the image on screen and its annotation.
+
+    Args:
+        project: an open project (read-only projects can be browsed but save nothing).
+        image_loader: reads an image file as HxWx3 uint8 (``read_image`` by default).
+    """
+
+    def __init__(self, project: Project, *, image_loader: ImageLoader = read_image) -> None:
+        if len(project) == 0:
+            raise WorkspaceError(f"project {project.name} has no images")
+        self.project = project
+        self._load = image_loader
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._requested: set[str] = set()
+        self.index = min(max(project.config.position, 0), len(project) - 1)
+        self.image: np.ndarray = np.zeros((1, 1, 3), np.uint8)
+        self.annotation = Annotation.blank(1, 1)
+        self.segmentation: np.ndarray | None = None
+        self.segmentation_version: int | None = None
+        self.brush_value = FOREGROUND
+        self.box_mark: tuple[int, int] | None = None
+        self.show(self.index)
+
+    # -- where we are -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.project)
+
+    @property
+    def stem(self) -> str:
+        """The stem of the image on screen."""
+        return self.project.stem(self.index)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether nothing may be saved."""
+        return self.project.read_only
+
+    def load_image(self, index: int) -> np.ndarray:
+        """Image ``index`` (cached; a few recent images are kept)."""
+        image = self._cache.get(index)
+        if image is None:
+            image = self._load(self.project.image_path(index))
+            self._cache[index] = image
+            while len(self._cache) > IMAGE_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(index)
+        return image
+
+    def show(self, index: int) -> None:
+        """Load image ``index`` with its saved annotation and latest segmentation."""
+        if not 0 <= index < len(self):
+            raise WorkspaceError(f"image {index + 1} is not in 1..{len(self)}")
+        self.index = index
+        self.image = self.load_image(index)
+        shape = self.image.shape[:2]
+        png = self.project.load_annotation_png(self.stem)
+        labels = from_png_bytes(png, expected_shape=shape) if png is not None else None
+        self.annotation = Annotation(labels) if labels is not None else Annotation.blank(*shape)
+        self.segmentation, self.segmentation_version = self._saved_segmentation(shape)
+        self.box_mark = None
+        if not self.read_only and self.project.config.position != index:
+            self.project.set_position(index)
+
+    def _saved_segmentation(self, shape: tuple[int, ...]) -> tuple[np.ndarray | None, int | None]:
+        info = self.project.segmentation_info(self.stem)
+        if info is None:
+            return None, None
+        try:
+            mask = read_mask(info.path, kind="binary")
+        except (OSError, ValueError) as error:
+            log.warning("ignoring the saved segmentation of %s: %s", self.stem, error)
+            return None, None
+        return (mask, info.model_version) if mask.shape == shape else (None, None)
+
+    # -- moving -------------------------------------------------------------------------
+    def accept(self) -> AnnotatedImage | None:
+        """Save what was painted, mark the image reviewed and move on.
+
+        Returns the annotation for the trainer when one was saved, else None.
+        """
+        item = self.save_annotation()
+        if not self.read_only:
+            self.project.set_position(self.index, reviewed=True)
+        self.show(min(self.index + 1, len(self) - 1))
+        return item
+
+    def save_annotation(self) -> AnnotatedImage | None:
+        """Save the annotation if it changed and is not empty; its split is fixed by the project."""
+        ann = self.annotation
+        if self.read_only or not ann.dirty or ann.is_empty:
+            return None
+        split = self.project.save_annotation_png(self.stem, None, to_png_bytes(ann.labels))
+        ann.mark_saved()
+        return AnnotatedImage(self.stem, self.image, ann.labels.copy(), split)
+
+    def skip(self) -> None:
+        """Next image without saving."""
+        self.show(min(self.index + 1, len(self) - 1))
+
+    def previous(self) -> None:
+        """The image before."""
+        self.show(max(self.index - 1, 0))
+
+    def find(self, query: str) -> int:
+        """The index for a 1-based number, a stem or a file name; WorkspaceError if none."""
+        text = query.strip()
+        if text.isdigit():
+            number = int(text)
+            if 1 <= number <= len(self):
+                return number - 1
+            raise WorkspaceError(f"image {number} is not in 1..{len(self)}")
+        return self.project.index_of(Path(text).stem)
+
+    def goto(self, query: str) -> None:
+        """Show the image named by ``query`` (see :meth:`find`)."""
+        self.show(self.find(query))
+
+    # -- pre-segmentation ----------------------------------------------------------------
+    def presegment_plan(self) -> PresegPlan:
+        """The image on screen at priority 0 and the next N at 1..N; cancel the rest."""
+        ahead = int(self.project.config.settings.get("pre_segment", 1))
+        ahead = min(max(ahead, 0), MAX_PRE_SEGMENT)
+        last = min(self.index + ahead, len(self) - 1)
+        wanted = {i: i - self.index for i in range(self.index, last + 1)}
+        names = {self.project.stem(i) for i in wanted}
+        plan = PresegPlan(
+            requests=sorted(wanted.items(), key=lambda item: item[1]),
+            cancels=sorted(self._requested - names),
+        )
+        self._requested = names
+        return plan
+
+    def receive_segmentation(self, result: Segmentation) -> bool:
+        """Save a result to disk; True when it belongs to the image on screen (and is shown)."""
+        self._requested.discard(result.name)
+        mask = (np.asarray(result.mask) > 0).astype(np.uint8)
+        if not self.read_only:
+            png = encode_png(mask * MASK_WHITE)
+            self.project.save_segmentation(result.name, png, result.model_version)
+        if result.name != self.stem or mask.shape != self.image.shape[:2]:
+            return False
+        self.segmentation = mask
+        self.segmentation_version = result.model_version
+        return True
+
+    # -- painting -------------------------------------------------------------------------
+    @property
+    def brush_radius(self) -> int:
+        """The radius of the current brush (kept per brush in the project settings)."""
+        return int(self.project.config.settings.get(BRUSH_SETTING[self.brush_value], 3))
+
+    def set_brush_radius(self, radius: int) -> None:
+        """Change the current brush's radius (0..MAX_BRUSH_RADIUS)."""
+        radius = min(max(int(radius), 0), MAX_BRUSH_RADIUS)
+        self.project.config.settings[BRUSH_SETTING[self.brush_value]] = radius
+
+    def paint_point(self, y: int, x: int) -> Box:
+        """A dab of the current brush at (y, x)."""
+        return self.annotation.paint_point(y, x, radius=self.brush_radius, value=self.brush_value)
+
+    def paint_line(self, points: list[tuple[int, int]]) -> Box:
+        """A stroke of the current brush through ``points``."""
+        return self.annotation.paint_stroke(
+            points, radius=self.brush_radius, value=self.brush_value
+        )
+
+    def mark_false_positive(self, y: int, x: int) -> Box | None:
+        """Label the predicted region under (y, x) background; None when nothing is predicted."""
+        seg = self.segmentation
+        if seg is None or not seg[y, x]:
+            return None
+        regions, _ = ndimage.label(seg > 0, structure=np.ones((3, 3), bool))
+        return self.annotation.fill_mask(regions == regions[y, x], value=BACKGROUND)
+
+    def box_mark_or_fill(self, y: int, x: int) -> Box | None:
+        """First call marks a corner; the second fills the box between the marks."""
+        if self.box_mark is None:
+            self.box_mark = (y, x)
+            return None
+        (y0, x0), self.box_mark = self.box_mark, None
+        return self.annotation.fill_box(y0, x0, y, x, value=self.brush_value)
+
+    # -- what the user reads --------------------------------------------------------------
+    def status_line(
+        self, status: TrainerStatus | None, *, model_version: int = 0, offline: bool = False
+    ) -> str:
+        """``i / N · k annotated · model #m F1 0.xx · epoch e (n since best)`` and markers."""
+        n_annotated = len(self.project.config.splits)
+        version = max(model_version, status.model_version if status else 0)
+        f1 = f"{status.best_f1:.2f}" if status and status.best_f1 is not None else "–"
+        parts = [
+            f"{self.index + 1} / {len(self)}",
+            f"{n_annotated} annotated",
+            f"model #{version} F1 {f1}",
+            f"epoch {status.epoch if status else 0} "
+            f"({status.epochs_since_best if status else 0} since best)",
+        ]
+        if offline:
+            parts.append("offline")
+        if self.read_only:
+            parts.append(f"read-only: {self.project.read_only_reason or 'locked'}")
+        return SEPARATOR.join(parts)
+
+    def save_settings(self) -> None:
+        """Write the project's settings (brush sizes and the rest) if writable."""
+        if not self.read_only:
+            self.project.save_config()

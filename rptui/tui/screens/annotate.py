@@ -1,0 +1,412 @@
+"""The annotate/review screen: the canvas, the keys that paint, and the review flow."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any, ClassVar, TypeVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from cluster.api import (
+    BACKGROUND,
+    FOREGROUND,
+    UNLABELLED,
+    Backend,
+    Segmentation,
+    SegmentationRequest,
+    TrainerState,
+    TrainerStatus,
+    TrainingConfig,
+)
+from cluster.images import read_image
+from rptui.paths import WorkspaceError
+from rptui.review import BRUSH_NAMES, ReviewSession
+from rptui.training import TrainingSync, ensure_start_model
+from rptui.tui.canvas import AnnotationCanvas
+from rptui.tui.screens.goto import PromptScreen
+from rptui.tui.screens.help import HelpScreen, binding_rows
+from rptui.tui.widgets.status_line import StatusLine
+from rptui.tui.widgets.training_panel import TrainingPanel
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT_S = 10.0  # any backend call the app waits on
+STOP_TIMEOUT_S = 60.0  # stopping waits for the current batch
+SEGMENT_WAIT_S = 1.0  # one wait for a segmentation; repeated while the image stays on screen
+SYNC_INTERVAL_S = 2.0
+RUNNING = (TrainerState.TRAINING, TrainerState.IDLE)
+T = TypeVar("T")
+
+
+class AnnotateScreen(Screen[None]):
+    """Shows one image at a time; the user paints corrections and accepts or skips."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", f"brush({FOREGROUND})", "Foreground", id="annotate.brush_foreground"),
+        Binding("w", f"brush({BACKGROUND})", "Background", id="annotate.brush_background"),
+        Binding("e", f"brush({UNLABELLED})", "Eraser", id="annotate.brush_eraser"),
+        Binding("z", "undo", "Undo", id="annotate.undo"),
+        Binding("shift+z", "redo", "Redo", key_display="Z", id="annotate.redo"),
+        Binding("space", "point", "Point", show=False, id="annotate.point"),
+        Binding("d", "pen", "Pen down/up", show=False, id="annotate.pen"),
+        Binding(
+            "left_square_bracket",
+            "brush_size(-1)",
+            "Smaller brush",
+            key_display="[",
+            show=False,
+            id="annotate.brush_smaller",
+        ),
+        Binding(
+            "right_square_bracket",
+            "brush_size(1)",
+            "Larger brush",
+            key_display="]",
+            show=False,
+            id="annotate.brush_larger",
+        ),
+        Binding("enter", "accept", "Accept", id="annotate.accept"),
+        Binding("n", "skip", "Skip", id="annotate.skip"),
+        Binding("p", "previous", "Previous", show=False, id="annotate.previous"),
+        Binding("g", "goto", "Go to", show=False, id="annotate.goto"),
+        Binding("x", "false_positive", "Not a root", show=False, id="annotate.false_positive"),
+        Binding("r", "box", "Box fill", show=False, id="annotate.box_fill"),
+        Binding("t", "training", "Train", id="annotate.training"),
+        Binding("u", "resegment", "Re-segment", show=False, id="annotate.resegment"),
+        Binding("question_mark", "help", "Keys", key_display="?", id="annotate.help"),
+    ]
+
+    def __init__(
+        self,
+        session: ReviewSession,
+        backend: Backend | None,
+        *,
+        training_config: TrainingConfig | None = None,
+        animate: bool = True,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.backend = backend
+        self.training_config = training_config or TrainingConfig(
+            classes=tuple(session.project.config.classes)
+        )
+        self.animate = animate
+        self.offline = backend is None
+        self.status: TrainerStatus | None = None
+        newest = session.project.newest_model()
+        self.model_version = newest.number if newest is not None else 0
+        self.sync: TrainingSync | None = None
+        self.pen_down = False
+        self._syncing = False
+
+    # -- layout -----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        """Canvas and training panel side by side, the status line and the footer below."""
+        with Horizontal(id="main"):
+            yield AnnotationCanvas(id="canvas")
+            yield TrainingPanel(id="training")
+        yield StatusLine(animate=self.animate, id="status")
+        yield Footer()
+
+    @property
+    def canvas(self) -> AnnotationCanvas:
+        """The annotation canvas."""
+        return self.query_one(AnnotationCanvas)
+
+    def on_mount(self) -> None:
+        """Show where the user left off and start the trainer poll."""
+        self.canvas.set_opacity(
+            segmentation=float(self.session.project.config.settings.get("overlay_opacity", 0.5))
+        )
+        self.canvas.focus()
+        self._show_current()
+        if self.offline:
+            self.query_one(TrainingPanel).show_offline("annotation still works")
+        self.set_interval(SYNC_INTERVAL_S, self._poll)
+
+    def set_backend(self, backend: Backend | None) -> None:
+        """Attach a backend that became available (or None: offline)."""
+        self.backend = backend
+        self.offline = backend is None
+        if backend is None:
+            self.query_one(TrainingPanel).show_offline("annotation still works")
+        self._show_current(keep_view=True)
+
+    # -- showing images ---------------------------------------------------------------------
+    def _show_current(self, *, keep_view: bool = False) -> None:
+        s = self.session
+        canvas = self.canvas
+        if not keep_view:
+            self._end_pen()
+            canvas.set_image(s.image, segmentation=s.segmentation, labels_source=s.annotation)
+        canvas.set_brush(radius=s.brush_radius, value=s.brush_value, pen_down=self.pen_down)
+        waiting = self.backend is not None and not self.offline and s.segmentation is None
+        self.refresh_status(waiting=waiting)
+        if self.backend is not None and not self.offline:
+            self.run_worker(self._presegment(), group="presegment", exclusive=True)
+
+    def refresh_status(self, *, waiting: bool | None = None) -> None:
+        """Redraw the status line."""
+        s = self.session
+        text = s.status_line(self.status, model_version=self.model_version, offline=self.offline)
+        brush = f"{BRUSH_NAMES[s.brush_value]} r{s.brush_radius}"
+        if self.pen_down:
+            brush += " pen down"
+        if s.box_mark is not None:
+            brush += " box mark"
+        self.query_one(StatusLine).show_status(f"{text} · {brush}", waiting=waiting)
+
+    async def _call(self, call: Awaitable[T], timeout: float = CALL_TIMEOUT_S) -> T:
+        """Await a backend call with a timeout; any failure switches to offline and re-raises."""
+        try:
+            return await asyncio.wait_for(call, timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.warning("backend call failed: %s", error)
+            self._go_offline(f"{type(error).__name__}: {error}")
+            raise
+
+    def _go_offline(self, reason: str) -> None:
+        if not self.offline:
+            self.offline = True
+            self.notify(f"offline: {reason}; annotation still works", severity="warning")
+        self.query_one(TrainingPanel).show_offline(reason[:60])
+        self.refresh_status(waiting=False)
+
+    async def _presegment(self) -> None:
+        backend, s = self.backend, self.session
+        if backend is None:
+            return
+        stem = s.stem
+        plan = s.presegment_plan()
+        try:
+            for name in plan.cancels:
+                await self._call(backend.cancel_segmentation(name))
+            for index, priority in plan.requests:
+                image = s.image if index == s.index else await self._read(index)
+                name = s.project.stem(index)
+                await self._call(
+                    backend.request_segmentation(SegmentationRequest(name, image, priority))
+                )
+            result: Segmentation | None = None
+            while result is None and stem == s.stem:
+                wait = backend.segmentation(stem, SEGMENT_WAIT_S)
+                result = await self._call(wait, SEGMENT_WAIT_S + CALL_TIMEOUT_S)
+        except Exception:  # _call reported it and went offline
+            return
+        if result is not None:
+            self._receive(result)
+
+    async def _read(self, index: int) -> Any:
+        return await asyncio.to_thread(read_image, self.session.project.image_path(index))
+
+    def _receive(self, result: Segmentation) -> None:
+        if self.session.receive_segmentation(result):
+            self.canvas.set_segmentation(self.session.segmentation)
+            self.refresh_status(waiting=False)
+
+    # -- painting ---------------------------------------------------------------------------
+    def _paint_done(self, box: Any) -> None:
+        if box is not None:
+            self.canvas.mark_dirty(box)
+
+    @on(AnnotationCanvas.CursorMoved)
+    def _cursor_moved(self, event: AnnotationCanvas.CursorMoved) -> None:
+        if event.pen_down and self.pen_down:
+            self._paint_done(self.session.paint_line([event.previous, event.position]))
+
+    @on(AnnotationCanvas.PaintRequested)
+    def _paint_requested(self, event: AnnotationCanvas.PaintRequested) -> None:
+        s = self.session
+        points = event.points
+        box = s.paint_point(*points[0]) if len(points) == 1 else s.paint_line(points)
+        self._paint_done(box)
+
+    def action_brush(self, value: int) -> None:
+        """Choose the foreground, background or eraser brush."""
+        self.session.brush_value = value
+        self.canvas.set_brush(radius=self.session.brush_radius, value=value)
+        self.refresh_status()
+
+    def action_brush_size(self, step: int) -> None:
+        """Make the current brush smaller or larger."""
+        s = self.session
+        s.set_brush_radius(s.brush_radius + step)
+        self.canvas.set_brush(radius=s.brush_radius)
+        self.refresh_status()
+
+    def action_point(self) -> None:
+        """Paint one dab at the cursor."""
+        self._paint_done(self.session.paint_point(*self.canvas.cursor_image_position))
+
+    def action_pen(self) -> None:
+        """Put the pen down (cursor moves paint) or lift it."""
+        if self.pen_down:
+            self._end_pen()
+        else:
+            self.pen_down = True
+            self.session.annotation.begin_stroke()
+            self._paint_done(self.session.paint_point(*self.canvas.cursor_image_position))
+        self.canvas.set_brush(pen_down=self.pen_down)
+        self.refresh_status()
+
+    def _end_pen(self) -> None:
+        if self.pen_down:
+            self.pen_down = False
+            self.session.annotation.end_stroke()
+            self.canvas.set_brush(pen_down=False)
+
+    def action_undo(self) -> None:
+        """Undo the last edit (a whole stroke at once)."""
+        self._end_pen()
+        self._paint_done(self.session.annotation.undo())
+
+    def action_redo(self) -> None:
+        """Redo what was undone."""
+        self._end_pen()
+        self._paint_done(self.session.annotation.redo())
+
+    def action_false_positive(self) -> None:
+        """Label the predicted region under the cursor background."""
+        box = self.session.mark_false_positive(*self.canvas.cursor_image_position)
+        if box is None:
+            self.notify("no predicted region under the cursor")
+        self._paint_done(box)
+
+    def action_box(self) -> None:
+        """Mark a corner; the second press fills the box with the current brush."""
+        self._paint_done(self.session.box_mark_or_fill(*self.canvas.cursor_image_position))
+        self.refresh_status()
+
+    # -- review flow ------------------------------------------------------------------------
+    def action_accept(self) -> None:
+        """Save the corrections (if any), send them to the trainer and move on."""
+        self._end_pen()
+        s = self.session
+        if s.read_only and s.annotation.dirty:
+            self.notify("read-only project: corrections are not saved", severity="warning")
+        item = s.accept()
+        if item is not None and self.backend is not None and not self.offline:
+            backend = self.backend
+            self.run_worker(
+                self._call(backend.add_annotation(item)), group="send", exit_on_error=False
+            )
+        self._show_current()
+
+    def action_skip(self) -> None:
+        """Next image without saving."""
+        self.session.skip()
+        self._show_current()
+
+    def action_previous(self) -> None:
+        """The image before."""
+        self.session.previous()
+        self._show_current()
+
+    def action_goto(self) -> None:
+        """Ask for an image number or name and go there."""
+
+        def chosen(query: str | None) -> None:
+            if not query:
+                return
+            try:
+                self.session.goto(query)
+            except WorkspaceError as error:
+                self.notify(str(error), severity="error")
+                return
+            self._show_current()
+
+        self.app.push_screen(
+            PromptScreen(f"Go to image (1–{len(self.session)} or name)", placeholder="number"),
+            chosen,
+        )
+
+    def action_help(self) -> None:
+        """All keys."""
+        keymap = dict(self.app._keymap)
+        rows = binding_rows([*self.BINDINGS, *AnnotationCanvas.BINDINGS], keymap)
+        self.app.push_screen(HelpScreen(rows))
+
+    def action_resegment(self) -> None:
+        """Ask for the image on screen again (after a better model arrived)."""
+        if self.backend is None or self.offline:
+            self.notify("offline: no segmenter", severity="warning")
+            return
+        self.refresh_status(waiting=True)
+        self.run_worker(self._presegment(), group="presegment", exclusive=True)
+
+    # -- training ---------------------------------------------------------------------------
+    def action_training(self) -> None:
+        """Start or stop training."""
+        if self.backend is None or self.offline:
+            self.notify("offline: training needs a backend", severity="warning")
+            return
+        if self.session.read_only:
+            self.notify("read-only project: training is off", severity="warning")
+            return
+        self.run_worker(self._toggle_training(), group="training", exclusive=True)
+
+    async def _toggle_training(self) -> None:
+        backend = self.backend
+        assert backend is not None
+        try:
+            status = await self._call(backend.status())
+            if status.state in RUNNING:
+                self.notify("stopping training…")
+                await self._call(backend.stop_training(), STOP_TIMEOUT_S)
+                self.notify("training stopped")
+            else:
+                start = await asyncio.to_thread(ensure_start_model, self.session.project)
+                self.sync = TrainingSync(self.session.project, backend, model_version=start.version)
+                self.model_version = max(self.model_version, start.version)
+                await self._call(self.sync.send_annotations(), STOP_TIMEOUT_S)
+                await self._call(backend.start_training(self.training_config, start))
+                self.notify("training started")
+        except Exception:  # _call reported it
+            return
+        await self._sync_once()
+
+    def _poll(self) -> None:
+        if self.backend is not None and not self.offline and not self._syncing:
+            self.run_worker(self._sync_once(), group="sync")
+
+    async def _sync_once(self) -> None:
+        backend = self.backend
+        if backend is None or self._syncing:
+            return
+        self._syncing = True
+        try:
+            if self.sync is not None and not self.session.read_only:
+                status = await self._call(self.sync.pull())
+            else:
+                status = await self._call(backend.status())
+        except Exception:  # _call reported it
+            return
+        finally:
+            self._syncing = False
+        self._new_status(status)
+
+    def _new_status(self, status: TrainerStatus) -> None:
+        self.status = status
+        n_annotated = len(self.session.project.config.splits)
+        self.query_one(TrainingPanel).record(status, n_annotated)
+        if status.model_version > self.model_version and self.sync is not None:
+            f1 = f"{status.best_f1:.2f}" if status.best_f1 is not None else "–"
+            self.notify(f"a better model arrived: #{status.model_version} (F1 {f1}); U re-segments")
+            self.model_version = status.model_version
+        self.refresh_status()
+
+    def on_unmount(self) -> None:
+        """Keep the brush sizes and other settings."""
+        try:
+            self.session.save_settings()
+        except (OSError, WorkspaceError) as error:
+            log.warning("could not save settings: %s", error)

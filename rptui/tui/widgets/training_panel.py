@@ -1,0 +1,52 @@
+"""The training panel: trainer state, epoch, best F1 and their history as sparklines."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Sparkline, Static
+
+from cluster.api import TrainerStatus
+
+HISTORY_LENGTH = 200
+
+
+class TrainingPanel(Vertical):
+    """Live training state with plots of validation F1 and annotation count over time."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.f1_history: list[float] = []
+        self.annotated_history: list[float] = []
+        self.last_status: TrainerStatus | None = None
+
+    def compose(self) -> ComposeResult:
+        """State text, then the two plots with their captions."""
+        yield Static("training: stopped\nT starts", id="training-state", markup=False)
+        yield Label("validation F1", classes="plot-caption")
+        yield Sparkline([], id="f1-plot")
+        yield Label("annotations", classes="plot-caption")
+        yield Sparkline([], id="annotated-plot")
+
+    def show_offline(self, reason: str) -> None:
+        """Say that no trainer can be reached."""
+        self.query_one("#training-state", Static).update(f"offline\n{reason}")
+
+    def record(self, status: TrainerStatus, n_annotated: int) -> None:
+        """Show a new status and add a point to both plots."""
+        self.last_status = status
+        self.f1_history.append(status.best_f1 or 0.0)
+        self.annotated_history.append(float(n_annotated))
+        del self.f1_history[:-HISTORY_LENGTH], self.annotated_history[:-HISTORY_LENGTH]
+        best = f"{status.best_f1:.3f}" if status.best_f1 is not None else "–"
+        lines = [
+            f"training: {status.state.value}",
+            f"epoch {status.epoch} ({status.epochs_since_best} since best)",
+            f"best F1 {best} · model #{status.model_version}",
+            f"train {status.n_train} · val {status.n_val}",
+        ]
+        if status.last_error:
+            lines.append(status.last_error)
+        self.query_one("#training-state", Static).update("\n".join(lines))
+        self.query_one("#f1-plot", Sparkline).data = list(self.f1_history)
+        self.query_one("#annotated-plot", Sparkline).data = list(self.annotated_history)

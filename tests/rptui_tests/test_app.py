@@ -1,0 +1,330 @@
+"""Pilot tests of the terminal app: every screen and the annotate screen's keys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.pilot import Pilot
+
+from cluster.api import (
+    BACKGROUND,
+    FOREGROUND,
+    UNLABELLED,
+    AnnotatedImage,
+    ModelSnapshot,
+    Segmentation,
+    SegmentationRequest,
+    TrainerState,
+    TrainerStatus,
+    TrainingConfig,
+)
+from cluster.synthetic import write_dataset
+from rptui.tui.app import RptuiApp
+from rptui.tui.canvas import AnnotationCanvas
+from rptui.tui.screens.annotate import AnnotateScreen
+from rptui.tui.screens.help import HelpScreen
+from rptui.tui.screens.picker import ProjectPickerScreen
+from rptui.tui.widgets.status_line import StatusLine
+from rptui.workspace import Workspace
+
+SIZE = 64
+N_IMAGES = 4
+APP_SIZE = (100, 30)
+
+
+class StubBackend:
+    """A backend that records calls; segments with a fixed square when ``mask`` is set."""
+
+    def __init__(self, mask: np.ndarray | None = None) -> None:
+        self.mask = mask
+        self.added: list[AnnotatedImage] = []
+        self.requests: list[SegmentationRequest] = []
+        self.cancelled: list[str] = []
+        self.state = TrainerState.STOPPED
+        self.started_with: ModelSnapshot | None = None
+
+    async def add_annotation(self, item: AnnotatedImage) -> None:
+        self.added.append(item)
+
+    async def remove_annotation(self, name: str) -> None:
+        pass
+
+    async def start_training(
+        self, config: TrainingConfig, start_model: ModelSnapshot | None = None
+    ) -> None:
+        self.state = TrainerState.TRAINING
+        self.started_with = start_model
+
+    async def stop_training(self) -> None:
+        self.state = TrainerState.STOPPED
+
+    async def status(self) -> TrainerStatus:
+        return TrainerStatus(self.state, epoch=5, best_f1=0.5, epochs_since_best=1)
+
+    async def newest_model(self, newer_than: int = 0) -> ModelSnapshot | None:
+        return None
+
+    async def epoch_log(self, since_epoch: int = 0) -> list:
+        return []
+
+    async def request_segmentation(self, request: SegmentationRequest) -> None:
+        self.requests.append(request)
+
+    async def cancel_segmentation(self, name: str) -> None:
+        self.cancelled.append(name)
+
+    async def segmentation(self, name: str, timeout: float) -> Segmentation | None:
+        if self.mask is None:
+            await asyncio.sleep(min(timeout, 0.05))
+            return None
+        return Segmentation(name, self.mask, self.mask.astype(np.float16), 7)
+
+    async def close(self) -> None:
+        pass
+
+
+def square_mask() -> np.ndarray:
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[10:20, 10:20] = 1
+    return mask
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    ws = Workspace(tmp_path / "ws").ensure()
+    write_dataset(ws.datasets_dir / "roots", count=N_IMAGES, seed=5, height=SIZE, width=SIZE)
+    ws.create_project("demo", "roots", seed=2).close()
+    return ws
+
+
+def make_app(
+    workspace: Workspace, backend: StubBackend | None = None, *, open_project: bool = True
+) -> RptuiApp:
+    factory: Callable[[str], StubBackend] | None = (lambda _: backend) if backend else None
+    project = workspace.open_project("demo") if open_project else None
+    return RptuiApp(workspace, project=project, backend_factory=factory, animate=False)
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def status_text(app: RptuiApp) -> str:
+    return str(app.screen.query_one(StatusLine).render())
+
+
+async def test_brushes_points_undo_redo_and_sizes(workspace: Workspace) -> None:
+    app = make_app(workspace, StubBackend())
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        session = screen.session
+        canvas = screen.query_one(AnnotationCanvas)
+        assert status_text(app).startswith("⠋ segmenting · 1 / 4 · 0 annotated")
+        y, x = canvas.cursor_image_position
+        await pilot.press("space")
+        assert session.annotation.labels[y, x] == FOREGROUND
+        await pilot.press("w", "right_square_bracket", "right_square_bracket")
+        assert session.brush_radius == 11 and canvas.brush_value == BACKGROUND
+        await pilot.press("left_square_bracket")
+        assert canvas.brush_radius == 10
+        await pilot.press("space")
+        assert session.annotation.labels[y, x] == BACKGROUND
+        await pilot.press("z")
+        assert session.annotation.labels[y, x] == FOREGROUND
+        await pilot.press("shift+z")
+        assert session.annotation.labels[y, x] == BACKGROUND
+        await pilot.press("e", "space")
+        assert session.annotation.labels[y, x] == UNLABELLED
+        await pilot.press("q")
+        assert "foreground" in status_text(app)
+
+
+async def test_pen_strokes_follow_the_cursor_and_undo_as_one(workspace: Workspace) -> None:
+    app = make_app(workspace, StubBackend())
+    async with app.run_test(size=APP_SIZE) as pilot:
+        session = app.screen.session
+        canvas = app.screen.query_one(AnnotationCanvas)
+        await pilot.press("left_square_bracket", "left_square_bracket", "left_square_bracket")
+        assert session.brush_radius == 0
+        y, x = canvas.cursor_image_position
+        await pilot.press("d", "right", "right", "right", "d")
+        await pilot.pause()
+        _, x_end = canvas.cursor_image_position
+        assert x_end > x
+        assert (session.annotation.labels[y, x : x_end + 1] == FOREGROUND).all()
+        await pilot.press("right", "right")
+        assert session.annotation.count(FOREGROUND) == x_end - x + 1
+        await pilot.press("z")
+        assert session.annotation.is_empty
+
+
+async def test_accept_skip_previous_goto(workspace: Workspace) -> None:
+    backend = StubBackend()
+    app = make_app(workspace, backend)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = app.screen
+        session = screen.session
+        first = session.stem
+        await pilot.press("space", "enter")
+        await wait_for(pilot, lambda: len(backend.added) == 1)
+        assert backend.added[0].name == first
+        assert session.project.split_of(first) == "val"
+        assert session.index == 1
+        assert "2 / 4 · 1 annotated" in status_text(app)
+        await pilot.press("n")
+        assert session.index == 2
+        await pilot.press("p", "p")
+        assert session.index == 0
+        assert session.annotation.count(FOREGROUND) > 0
+        await pilot.press("g")
+        await pilot.press("4", "enter")
+        assert session.index == 3
+        await pilot.press("g", "9", "enter")
+        assert session.index == 3
+        await pilot.press("g", "escape")
+        assert isinstance(app.screen, AnnotateScreen)
+        await wait_for(pilot, lambda: session.stem in {r.name for r in backend.requests})
+        assert first in backend.cancelled
+
+
+async def test_segmentation_arrives_then_x_and_box_fill(workspace: Workspace) -> None:
+    backend = StubBackend(square_mask())
+    app = make_app(workspace, backend)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = app.screen
+        session = screen.session
+        await wait_for(pilot, lambda: session.segmentation is not None)
+        assert "segmenting" not in status_text(app)
+        assert session.project.segmentation_info(session.stem).model_version == 7
+        canvas = screen.query_one(AnnotationCanvas)
+        canvas.set_cursor(15, 15)
+        await pilot.press("x")
+        labels = session.annotation.labels
+        assert (labels[10:20, 10:20] == BACKGROUND).all() and labels[30, 30] == UNLABELLED
+        canvas.set_cursor(40, 40)
+        await pilot.press("q", "r")
+        canvas.set_cursor(44, 50)
+        await pilot.press("r")
+        assert (session.annotation.labels[40:45, 40:51] == FOREGROUND).all()
+
+
+async def test_training_key_starts_and_stops(workspace: Workspace) -> None:
+    backend = StubBackend()
+    app = make_app(workspace, backend)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.backend is not None)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: backend.state == TrainerState.TRAINING)
+        assert backend.started_with is not None and backend.started_with.version == 1
+        assert screen.session.project.newest_model() is not None
+        await wait_for(pilot, lambda: "epoch 5 (1 since best)" in status_text(app))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: backend.state == TrainerState.STOPPED)
+
+
+async def test_offline_still_saves_annotations(workspace: Workspace) -> None:
+    app = make_app(workspace, None)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        session = app.screen.session
+        assert "offline" in status_text(app)
+        stem = session.stem
+        await pilot.press("space", "enter", "t")
+        assert session.project.load_annotation_png(stem) is not None
+
+
+async def test_failing_backend_means_offline(workspace: Workspace) -> None:
+    def broken(name: str) -> StubBackend:
+        raise ConnectionError("no cluster")
+
+    app = RptuiApp(
+        workspace, project=workspace.open_project("demo"), backend_factory=broken, animate=False
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_for(pilot, lambda: "offline" in status_text(app))
+
+
+async def test_locked_project_opens_read_only(workspace: Workspace) -> None:
+    holder = workspace.open_project("demo")
+    app = make_app(workspace, None)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        session = app.screen.session
+        assert "read-only" in status_text(app)
+        await pilot.press("space", "enter")
+        assert session.project.annotated() == {}
+    holder.close()
+
+
+async def test_help_lists_every_key(workspace: Workspace) -> None:
+    app = make_app(workspace, None)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        described = {description for _, description in app.screen.rows}
+        assert {"Accept", "Undo", "Redo", "Box fill", "Not a root", "Zoom in"} <= described
+        await pilot.press("escape")
+        assert isinstance(app.screen, AnnotateScreen)
+
+
+async def test_remapped_key_from_project_settings(workspace: Workspace) -> None:
+    project = workspace.open_project("demo")
+    project.config.settings["key_bindings"] = {"annotate.skip": "m"}
+    project.save_config()
+    app = RptuiApp(workspace, project=project, animate=False)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await pilot.press("m")
+        assert app.screen.session.index == 1
+
+
+async def test_picker_lists_and_opens_projects(workspace: Workspace) -> None:
+    app = make_app(workspace, None, open_project=False)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        assert isinstance(app.screen, ProjectPickerScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateScreen))
+        assert app.project is not None and app.project.name == "demo"
+
+
+async def test_picker_creates_a_project(workspace: Workspace) -> None:
+    app = make_app(workspace, None, open_project=False)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await pilot.press("c", *"new", "enter", *"roots", "enter", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AnnotateScreen))
+        assert app.project is not None and app.project.name == "new"
+        assert len(app.project) == N_IMAGES
+
+
+async def test_local_backend_segments_the_image_on_screen(workspace: Workspace) -> None:
+    from cluster.local import LocalBackend
+
+    app = RptuiApp(
+        workspace,
+        project=workspace.open_project("demo"),
+        backend_factory=lambda _: LocalBackend(segment_tile_size=140, tta=False),
+        animate=False,
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        session = app.screen.session
+        await wait_for(pilot, lambda: session.segmentation is not None, seconds=30)
+        assert session.segmentation.shape == (SIZE, SIZE)
+        assert session.project.segmentation_info(session.stem) is not None
+
+
+async def test_cli_backend_is_the_seam() -> None:
+    import argparse
+
+    from cluster.api import Backend
+    from rptui.commands.common import make_backend
+
+    backend = make_backend(argparse.Namespace(address=None), "demo")
+    assert isinstance(backend, Backend)
+    await backend.close()

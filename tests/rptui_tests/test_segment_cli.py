@@ -1,0 +1,89 @@
+"""``rptui segment``: a folder through an ensemble, every format, resumable, bad files listed."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cluster.mask_formats import ROOTPAINTER_FOREGROUND
+from cluster.synthetic import write_dataset
+from rptui.cli import main
+from rptui.training import ensure_start_model
+from rptui.workspace import Workspace
+
+
+@pytest.fixture()
+def workspace_with_model(tmp_path: Path) -> Workspace:
+    workspace = Workspace(tmp_path / "ws").ensure()
+    write_dataset(workspace.dataset_dir("roots"), count=2, seed=5, height=40, width=56)
+    project = workspace.create_project("p", "roots", seed=0)
+    ensure_start_model(project)
+    project.close()
+    return workspace
+
+
+def _run(workspace: Workspace, *words: str) -> int:
+    return main(["--workspace", str(workspace.root), "segment", *words])
+
+
+def test_a_folder_is_segmented_and_a_bad_file_is_listed(
+    workspace_with_model: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = workspace_with_model.dataset_dir("roots")
+    (source / "broken.png").write_bytes(b"not a png at all")
+    out = tmp_path / "masks"
+    assert _run(workspace_with_model, str(source), str(out), "--model", "p", "--no-tta") == 0
+    masks = sorted(p.name for p in out.iterdir())
+    assert masks == ["root_000.png", "root_001.png"]
+    mask = np.asarray(Image.open(out / "root_000.png"))
+    assert mask.shape == (40, 56) and set(np.unique(mask)) <= {0, 255}
+    printed = capsys.readouterr().out
+    assert "broken.png" in printed and "2 masks written" in printed and "1 failed" in printed
+
+
+def test_a_second_run_skips_what_is_already_written(
+    workspace_with_model: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, out = workspace_with_model.dataset_dir("roots"), tmp_path / "masks"
+    _run(workspace_with_model, str(source), str(out), "--model", "p:1", "--no-tta")
+    capsys.readouterr()
+    _run(workspace_with_model, str(source), str(out), "--model", "p", "--no-tta")
+    assert "0 masks written" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fmt", ["rootpainter", "rve", "npz"])
+def test_every_mask_format_holds_the_same_mask(
+    workspace_with_model: Workspace, tmp_path: Path, fmt: str
+) -> None:
+    source = workspace_with_model.dataset_dir("roots")
+    plain, other = tmp_path / "png", tmp_path / fmt
+    model = str(workspace_with_model.project_dir("p") / "models")
+    model_file = next(Path(model).iterdir())
+    for out, form in ((plain, "png"), (other, fmt)):
+        _run(workspace_with_model, str(source), str(out), "--model", str(model_file),
+             "--no-tta", "--format", form)
+    expected = np.asarray(Image.open(plain / "root_001.png")) > 0
+    if fmt == "npz":
+        with np.load(other / "root_001.npz") as arrays:
+            got = arrays["mask"] > 0
+            assert arrays["probability"].shape == expected.shape
+    else:
+        rgba = np.asarray(Image.open(io.BytesIO((other / "root_001.png").read_bytes())))
+        if fmt == "rootpainter":
+            got = (rgba == ROOTPAINTER_FOREGROUND).all(axis=-1)
+            assert (rgba[~got][:, 3] == 0).all()
+        else:
+            got = rgba == 0  # black objects on white
+    assert (got == expected).all()
+
+
+def test_an_unknown_model_is_a_one_line_error(
+    workspace_with_model: Workspace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = workspace_with_model.dataset_dir("roots")
+    assert _run(workspace_with_model, str(source), str(tmp_path), "--model", "p:9") == 2
+    assert "no model number 9" in capsys.readouterr().err
