@@ -17,7 +17,6 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
-
 from torch import nn
 
 from cluster.api import ModelSnapshot, Segmentation, SegmentationRequest

@@ -25,7 +25,7 @@ from cluster.embedded import (
 )
 from cluster.head_status import status
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("no_ray_driver")]
 
 SMALL_STORE = 80 * 1024**2
 SUBPROCESS_TIMEOUT_S = 90
