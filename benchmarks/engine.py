@@ -69,22 +69,28 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _timed(
-    fn: Callable[[], object],
+def _seconds(fn: Callable[[], object], device: DeviceInfo) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _paired(
+    engine: Callable[[], object],
+    bare: Callable[[], object],
     device: DeviceInfo,
     repeats: int,
-    warm_up: Callable[[], object] | None = None,
-) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up call (``fn`` by default)."""
-    (warm_up or fn)()
-    times = []
+    warm_up: Callable[[], object],
+) -> tuple[float, float]:
+    """Median seconds of engine and bare runs, alternated so both see the same machine load."""
+    warm_up()
+    engine_s, bare_s = [], []
     for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        engine_s.append(_seconds(engine, device))
+        bare_s.append(_seconds(bare, device))
+    return statistics.median(engine_s), statistics.median(bare_s)
 
 
 def _setup(threads: int | None, precision: str) -> tuple[DeviceInfo, torch.dtype | None]:
@@ -128,23 +134,23 @@ def training_case(tile: int, batch: int, repeats: int, threads: int | None, prec
 
     fixed = sampler.sample_batch(rng, batch)
     step(*fixed, bare=False)  # warm-up
-    data_s, step_s = [], []
+    data_s, total_s, bare_s = [], [], []
     for _ in range(repeats):
         start = time.perf_counter()
         inputs, targets = sampler.sample_batch(rng, batch)
-        middle = time.perf_counter()
+        data_s.append(time.perf_counter() - start)
         step(inputs, targets, bare=False)
         _sync(device)
-        data_s.append(middle - start)
-        step_s.append(time.perf_counter() - middle)
-    bare_s = _timed(lambda: step(*fixed, bare=True), device, repeats)
-    total = statistics.median(d + s for d, s in zip(data_s, step_s, strict=True))
-    data_share = statistics.median(data_s) / total
+        total_s.append(time.perf_counter() - start)
+        bare_s.append(_seconds(lambda: step(*fixed, bare=True), device))
+    total = statistics.median(total_s)
+    bare = statistics.median(bare_s)
+    data_share = statistics.median(d / t for d, t in zip(data_s, total_s, strict=True))
     return Row(
         case=f"train {tile}² batch {batch} {_dtype_name(dtype)}",
         figure=f"{batch / total:.2f} tiles/s",
-        bare=f"{batch / bare_s:.2f} tiles/s",
-        ratio=f"{total / bare_s:.2f}",
+        bare=f"{batch / bare:.2f} tiles/s",
+        ratio=f"{total / bare:.2f}",
         note=f"data pipeline {100 * data_share:.0f} % of step (target < 20 %)",
         peak_mib=_peak_mib(),
     )
@@ -163,7 +169,7 @@ def inference_case(
     torch.manual_seed(0)
     models = [prepare_model(UNetGNRes(), device).eval() for _ in range(n_models)]
     image = np.random.default_rng(1).integers(0, 256, (*size, 3), dtype=np.uint8)
-    pixels = default_batch_pixels(device)
+    pixels = default_batch_pixels(device, dtype)
     shape = plan_tiles(*size, tile_size=None, max_batch_pixels=pixels)
     tiles = len(tile_grid(*size, shape))
     per_call = max(1, min(2, pixels // (shape[0] * shape[1])))
@@ -183,13 +189,13 @@ def inference_case(
                 for _ in range(passes):
                     models[0](batch[:count])
 
-    seconds = _timed(
+    seconds, bare_s = _paired(
         lambda: segment_probability(models, image, tta=tta, device=device, dtype=dtype),
+        bare,
         device,
         repeats,
         warm_up=one_forward,
     )
-    bare_s = _timed(bare, device, repeats, warm_up=one_forward)
     megapixels = size[0] * size[1] / 1e6
     used = 100 * used_fraction(*size, shape)
     note = f"{tiles} tile(s) of {shape[0]}x{shape[1]}, {used:.0f} % of output used"

@@ -59,7 +59,11 @@ def _labels(kind: str, mask: np.ndarray, seed: int) -> np.ndarray:
 
 
 def evaluate(
-    model: torch.nn.Module, args: argparse.Namespace, dtype: torch.dtype | None
+    model: torch.nn.Module,
+    args: argparse.Namespace,
+    dtype: torch.dtype | None,
+    *,
+    infer_tile: int | None,
 ) -> tuple[Confusion, Confusion, int, int]:
     """(every-pixel counts, labelled-style counts, boundary errors, other errors)."""
     whole, labelled, edge_errors, far_errors = Confusion(), Confusion(), 0, 0
@@ -68,7 +72,7 @@ def evaluate(
         probability = segment_probability(
             [model],
             image,
-            tile_size=args.infer_tile or None,
+            tile_size=infer_tile,
             tta=False,
             device=pick_device("cpu"),
             dtype=dtype,
@@ -97,6 +101,11 @@ def main() -> None:
     parser.add_argument("--held-out", type=int, default=4)
     parser.add_argument("--labels", choices=("clear", "blocks"), default="clear")
     parser.add_argument("--infer-tile", type=int, default=0, help="0: the training tile")
+    parser.add_argument(
+        "--final-infer-tiles",
+        default="0",
+        help="comma-separated inference tiles for the best model at the end (0: per image)",
+    )
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--elastic-gain", type=float, default=1.0, help="0 turns elastic off")
@@ -134,17 +143,24 @@ def main() -> None:
         train_seconds += record.duration
         model = model_from_snapshot(engine.best_snapshot()).eval()
         model = model.to(memory_format=torch.channels_last)
-        whole, labelled, edge, far = evaluate(model, args, engine.dtype)
+        whole, labelled, edge, far = evaluate(model, args, engine.dtype, infer_tile=args.infer_tile)
         print(
             f"{record.epoch:5d}  {record.tiles:5d}  {train_seconds:7.1f}  "
             f"{record.tiles / record.duration:7.1f}  {record.f1:6.3f}  {whole.f1:8.3f}  "
             f"{labelled.f1:11.3f}  {edge:8d}  {far:7d}",
             flush=True,
         )
-    started = time.perf_counter()
-    evaluate(model, args, engine.dtype)
-    print(f"# held-out inference {time.perf_counter() - started:.1f} s (best model)")
     print(f"# precision {whole.precision:.3f} recall {whole.recall:.3f} (every pixel)")
+    for tile in (int(t) for t in args.final_infer_tiles.split(",") if t):
+        for dtype in (engine.dtype, None):
+            started = time.perf_counter()
+            whole, labelled, edge, far = evaluate(model, args, dtype, infer_tile=tile or None)
+            print(
+                f"# best model, inference tile {tile or 'per image'}, {dtype or 'fp32'}: "
+                f"whole F1 {whole.f1:.3f} (P {whole.precision:.3f} R {whole.recall:.3f}), "
+                f"labelled F1 {labelled.f1:.3f}, edge/far errors {edge}/{far}, "
+                f"{time.perf_counter() - started:.1f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -88,25 +88,33 @@ class LocalBackend:
         with self._lock:
             if self._train_thread is not None and self._train_thread.is_alive():
                 return
-            if self._engine is None:
-                start = start_model or self._best
-                self._engine = TrainingEngine(config, start=start, device=self._device)
-                for item in self._annotations.values():
-                    self._engine.set_annotation(item)
-                if self._best is None:
-                    self._best = self._engine.best_snapshot()
             self._stop_training.clear()
             self._error = None
-            self._state = TrainerState.TRAINING
+            self._state = TrainerState.IDLE
             self._train_thread = threading.Thread(
-                target=self._train_forever, name="rptui-trainer", daemon=True
+                target=self._train_forever,
+                args=(config, start_model),
+                name="rptui-trainer",
+                daemon=True,
             )
             self._train_thread.start()
 
-    def _train_forever(self) -> None:
-        engine = self._engine
-        assert engine is not None
+    def _make_engine(self, config: TrainingConfig, start: ModelSnapshot | None) -> TrainingEngine:
+        """The engine, built once on the training thread (choosing a CPU tile takes seconds)."""
+        if self._engine is not None:
+            return self._engine
+        engine = TrainingEngine(config, start=start or self._best, device=self._device)
+        with self._lock:
+            for item in self._annotations.values():
+                engine.set_annotation(item)
+            self._engine = engine
+            if self._best is None:
+                self._best = engine.best_snapshot()
+        return engine
+
+    def _train_forever(self, config: TrainingConfig, start: ModelSnapshot | None) -> None:
         try:
+            engine = self._make_engine(config, start)
             while not self._stop_training.is_set():
                 if not engine.ready:
                     self._state = TrainerState.IDLE
@@ -120,8 +128,8 @@ class LocalBackend:
                     self._log.append(record)
                     if record.improved:
                         self._best = engine.best_snapshot()
-                if record.improved:
-                    self._queue.requeue_stale(self._best.version if self._best else 0)
+                if record.improved and self._best is not None:
+                    self._queue.requeue_stale(self._best.version)
                 if engine.finished:
                     self._state = TrainerState.FINISHED
                     return

@@ -37,6 +37,7 @@ ERROR_COLUMN = "error"
 # Whole-number columns stay whole numbers (nullable) when a failed file leaves them empty.
 COUNT_COLUMNS: tuple[str, ...] = ("skeleton_pixels", "tips", "branch_points", "count", "class")
 
+LABEL_MODES = frozenset({"L", "I", "I;16", "I;16B", "I;16L"})
 Row = dict[str, Any]
 Progress = Callable[[int, int], None]
 
@@ -142,27 +143,43 @@ def read_measurable_mask(path: Path | str) -> np.ndarray:
     return binary
 
 
+def read_object_labels(path: Path | str) -> np.ndarray:
+    """Read a label image with one value per object (8 or 16 bit, single channel)."""
+    try:
+        with Image.open(path) as image:
+            if image.mode in LABEL_MODES:
+                return np.array(image)
+    except (OSError, ValueError):
+        pass
+    return read_measurable_mask(path)
+
+
 def measure_file(
     path: Path | str,
     *,
     kinds: Sequence[str] = IMAGE_KINDS,
     px_per_mm: float | None = None,
     min_area: int = 0,
+    objects: bool = False,
 ) -> pd.DataFrame:
     """Measure one mask file: one row (per-image kinds) or one row per region.
 
-    A file that cannot be read gives one row with its ``error`` and no measurements.
+    ``objects`` reads the file as a label image of objects (one value each) for
+    ``regions``. A file that cannot be read gives one row with its ``error``.
     """
     path = Path(path)
     kinds = check_kinds(kinds)
     try:
-        mask = read_measurable_mask(path)
+        objects = objects and REGIONS in kinds
+        mask = read_object_labels(path) if objects else read_measurable_mask(path)
     except (ImageReadError, OSError, ValueError) as error:
         reason = getattr(error, "reason", None) or str(error)
         logger.info("cannot measure %s: %s", path, reason)
         return pd.DataFrame([{"file": path.name, ERROR_COLUMN: reason}])
     if REGIONS in kinds:
-        table = region_table(mask, file=path.name, min_area=min_area, px_per_mm=px_per_mm)
+        table = region_table(
+            mask, file=path.name, min_area=min_area, px_per_mm=px_per_mm, objects=objects
+        )
         table[ERROR_COLUMN] = ""
         return table
     row = measure_mask(mask, kinds=kinds, px_per_mm=px_per_mm, min_area=min_area)
@@ -175,13 +192,15 @@ def measure_files(
     kinds: Sequence[str] = IMAGE_KINDS,
     px_per_mm: float | None = None,
     min_area: int = 0,
+    objects: bool = False,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Measure mask files into one table; bad files get a row with their error."""
     kinds = check_kinds(kinds)
     frames = []
     for done, path in enumerate(paths, start=1):
-        frames.append(measure_file(path, kinds=kinds, px_per_mm=px_per_mm, min_area=min_area))
+        options = {"px_per_mm": px_per_mm, "min_area": min_area, "objects": objects}
+        frames.append(measure_file(path, kinds=kinds, **options))
         if progress is not None:
             progress(done, len(paths))
     frames = [frame for frame in frames if len(frame)]

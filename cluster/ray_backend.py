@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from cluster.api import (
     AnnotatedImage,
     EpochRecord,
@@ -203,6 +205,9 @@ class RayBackend:
 
     async def newest_model(self, newer_than: int = 0) -> ModelSnapshot | None:
         snapshot = await self._call(self.trainer.newest_model.remote(newer_than))
+        if snapshot is not None:  # own the weights: object-store arrays are read-only
+            weights = {key: np.array(value) for key, value in snapshot.state_dict.items()}
+            snapshot = dataclasses.replace(snapshot, state_dict=weights)
         newest = self._newest.version if self._newest is not None else 0
         if snapshot is not None and snapshot.version > newest:
             self._newest = snapshot
@@ -216,7 +221,9 @@ class RayBackend:
 
     # -- segmentation --------------------------------------------------------------------------
     async def request_segmentation(self, request: SegmentationRequest) -> None:
-        await self._call(self.segmenter.request.remote(request))
+        version = await self._call(self.segmenter.request.remote(request))
+        if version == 0 and self._newest is not None:  # a new or restarted segmenter
+            self.segmenter.set_model.remote(self._newest)
 
     async def cancel_segmentation(self, name: str) -> None:
         await self._call(self.segmenter.cancel.remote(name))

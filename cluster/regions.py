@@ -17,7 +17,6 @@ import pandas as pd
 from scipy import ndimage
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
-FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
 REGION_COLUMNS = (
     "file",
     "class",
@@ -75,20 +74,52 @@ def count_regions(mask: np.ndarray, *, min_area: int = 0) -> int:
 
 
 def _perimeters(labels: np.ndarray, count: int) -> np.ndarray:
-    """Perimeter of each region 1..count (scikit-image's 4-neighbourhood estimate)."""
-    inside = labels > 0
-    border = inside & ~ndimage.binary_erosion(inside, FOUR_CONNECTED, border_value=0)
-    padded = np.pad(border, 1).astype(np.uint8)
-    height, width = border.shape
-    code = np.zeros(border.shape, dtype=np.uint8)
+    """Perimeter of each region 1..count (scikit-image's 4-neighbourhood estimate).
+
+    A pixel is on a region's border when a 4-neighbour lies outside that region; each
+    border pixel is coded by which of its 8 neighbours are border pixels of the same
+    region, so touching regions of a label image are measured apart.
+    """
+    padded = np.pad(labels, 1)
+    height, width = labels.shape
+
+    def near(dr: int, dc: int) -> np.ndarray:
+        return padded[1 + dr : 1 + dr + height, 1 + dc : 1 + dc + width]
+
+    border = labels > 0
+    border &= ~(
+        (near(-1, 0) == labels)
+        & (near(1, 0) == labels)
+        & (near(0, -1) == labels)
+        & (near(0, 1) == labels)
+    )
+    border_padded = np.pad(border, 1)
+    code = border.astype(np.uint8)
     for dr in (-1, 0, 1):
         for dc in (-1, 0, 1):
-            weight = 1 if dr == dc == 0 else (10 if dr and dc else 2)
-            code += np.uint8(weight) * padded[1 + dr : 1 + dr + height, 1 + dc : 1 + dc + width]
-    # Regions are 8-separated, so a 3x3 window around a border pixel sees only its own region.
+            if dr == dc == 0:
+                continue
+            weight = np.uint8(10 if dr and dc else 2)
+            same = border_padded[1 + dr : 1 + dr + height, 1 + dc : 1 + dc + width]
+            code += weight * (same & (near(dr, dc) == labels))
     where = np.flatnonzero(border)
     weights = _PERIMETER_WEIGHTS[code.ravel()[where]]
     return np.bincount(labels.ravel()[where], weights=weights, minlength=count + 1)[1:]
+
+
+def label_objects(labels: np.ndarray, *, min_area: int = 0) -> tuple[np.ndarray, int]:
+    """Renumber a label image (one value per object) as 1..n, dropping small objects."""
+    values, inverse = np.unique(np.asarray(labels), return_inverse=True)
+    inverse = inverse.reshape(np.shape(labels)).astype(np.int32)
+    if values[0] != 0:  # no background value: every object moves up by one
+        inverse += 1
+        values = np.concatenate(([0], values))
+    areas = np.bincount(inverse.ravel(), minlength=values.size)
+    keep = areas >= max(min_area, 1)
+    keep[0] = False
+    renumber = np.zeros(values.size, dtype=np.int32)
+    renumber[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    return renumber[inverse], int(keep.sum())
 
 
 def region_properties(labels: np.ndarray, count: int) -> dict[str, np.ndarray]:
@@ -142,12 +173,15 @@ def region_table(
     file: str = "",
     min_area: int = 0,
     px_per_mm: float | None = None,
+    objects: bool = False,
 ) -> pd.DataFrame:
     """One row per connected region of each class of a mask.
 
     Args:
         mask: HxW 0/1 mask, or a 0..K label mask of classes (regions per class).
         file: the image name written in the ``file`` column.
+        objects: the mask is a label image with one value per object (touching
+            objects stay apart); every object is one row of class 1.
         min_area: regions with fewer pixels than this are left out.
         px_per_mm: when given, diameter and perimeter are in mm and area in mm²;
             x and y (the centroid) stay in pixels, positions in the image.
@@ -157,13 +191,16 @@ def region_table(
     """
     mask = np.asarray(mask)
     frames = []
-    for value in _classes(mask):
-        labels, count = label_regions(mask == value, min_area=min_area)
-        if not count:
-            continue
-        props = region_properties(labels, count)
-        frame = pd.DataFrame({"file": file, "class": value, **props})
-        frames.append(frame)
+    if objects:
+        labelled = [(1, *label_objects(mask, min_area=min_area))]
+    else:
+        labelled = [
+            (value, *label_regions(mask == value, min_area=min_area)) for value in _classes(mask)
+        ]
+    for value, labels, count in labelled:
+        if count:
+            props = region_properties(labels, count)
+            frames.append(pd.DataFrame({"file": file, "class": value, **props}))
     if not frames:
         table = pd.DataFrame({name: pd.Series(dtype=float) for name in REGION_COLUMNS})
         table["file"] = table["file"].astype(object)

@@ -120,10 +120,13 @@ class SegmenterActor:
 
     # -- the queue ---------------------------------------------------------------------------
     def request(self, *requests: SegmentationRequest) -> int:
-        """Queue requests (a name already queued takes the new priority); returns the length."""
+        """Queue requests (a name already queued takes the new priority).
+
+        Returns the version of the model in use (0: none yet, so the caller may send one).
+        """
         for request in requests:  # own the pixels: object-store views would pin the store
             self._queue.put(replace(request, image=np.array(request.image, order="C")))
-        return len(self._queue)
+        return self.model_version()
 
     def cancel(self, name: str) -> bool:
         """Drop a queued request, or stop it if it is being segmented now."""
@@ -190,9 +193,7 @@ class SegmenterActor:
         )
         self._queue.store(result, request.image)
         with self._lock:
-            self._processed.append(
-                Processed(request.name, request.priority, version, time.time())
-            )
+            self._processed.append(Processed(request.name, request.priority, version, time.time()))
         newest = self.model_version()
         if newest > version:  # a newer model arrived while this one was being made
             self._queue.requeue_stale(newest)

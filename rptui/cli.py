@@ -61,15 +61,26 @@ def build_parser() -> OneLineParser:
         default=os.environ.get("RAY_ADDRESS"),
         help="Ray cluster to join (default: $RAY_ADDRESS, or an embedded local Ray)",
     )
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="train and segment inside this process, without Ray (for debugging)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log more to stderr")
     parser.set_defaults(handler=_handler("app"), project=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
-    demo = sub.add_parser("demo", help="make a generated dataset and project, then train on it")
+    demo = sub.add_parser(
+        "demo", help="a generated dataset and project, the trainer running, the app open"
+    )
+    demo.add_argument(
+        "--headless", action="store_true",
+        help="no app: train on the clear examples for --seconds and report held-out F1",
+    )
     demo.add_argument("--images", type=int, default=24, help="generated images (default 24)")
     demo.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     demo.add_argument(
-        "--seconds", type=float, default=120.0, help="training time budget (default 120)"
+        "--seconds", type=float, default=120.0,
+        help="with --headless: training time (default 120)",
     )
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_handler("demo"))
@@ -131,6 +142,43 @@ def build_parser() -> OneLineParser:
     )
     segment.add_argument("--no-tta", action="store_true", help="skip the flipped pass")
     segment.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto")
+    segment.add_argument(
+        "--measure",
+        default=None,
+        metavar="KINDS",
+        help="measure the masks: comma-separated length,count,tips,regions",
+    )
+    segment.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        metavar="TABLE.csv",
+        help="per-image table, one row per image with its error if any (.csv or .parquet; "
+        "default with --measure: OUTPUT/measurements.csv)",
+    )
+    segment.add_argument(
+        "--regions-table",
+        type=Path,
+        default=None,
+        metavar="REGIONS.csv",
+        help="per-region table (implies --measure regions; default OUTPUT/regions.csv)",
+    )
+    segment.add_argument("--px-per-mm", type=float, default=None, help="lengths in mm too")
+    segment.add_argument(
+        "--min-area", type=int, default=0, help="ignore regions smaller than this (pixels)"
+    )
+    segment.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="segmenting workers (default: one per GPU, else one per 4 CPUs)",
+    )
+    segment.add_argument(
+        "--shared-storage",
+        action="store_true",
+        help="every Ray node sees INPUT and OUTPUT at the same paths: workers read and "
+        "write them directly instead of sending bytes through the driver",
+    )
     segment.set_defaults(handler=_handler("segmenting"))
 
     measure = sub.add_parser("measure", help="measure masks: length, count, tips, regions")
@@ -144,6 +192,11 @@ def build_parser() -> OneLineParser:
     measure.add_argument("--px-per-mm", type=float, default=None, help="also report mm")
     measure.add_argument(
         "--min-area", type=int, default=0, help="ignore regions smaller than this (px)"
+    )
+    measure.add_argument(
+        "--objects",
+        action="store_true",
+        help="regions: the masks are label images, one value per object (touching apart)",
     )
     measure.add_argument(
         "-o", "--output", type=Path, required=True, help="table to write: .csv or .parquet"

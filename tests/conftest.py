@@ -50,7 +50,7 @@ def _ray_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_RaySession
             state.restore_environment()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_session(_ray_state: _RaySession) -> Connection:
     """This process as a driver on the session's embedded head (2 CPUs, 200 MiB store).
 

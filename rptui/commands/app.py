@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from functools import partial
 
 
 def run(args: argparse.Namespace) -> int:
-    from rptui.commands.common import make_backend, workspace_from
+    from rptui.commands.common import (
+        app_backend_factory,
+        keep_ray_off_the_terminal,
+        workspace_from,
+    )
     from rptui.tui.app import RptuiApp
 
     workspace = workspace_from(args).ensure()
+    keep_ray_off_the_terminal(args)
     project = workspace.open_project(args.project) if args.project else None
-    app = RptuiApp(workspace, project=project, backend_factory=partial(make_backend, args))
+    app = RptuiApp(workspace, project=project, backend_factory=app_backend_factory(args))
     app.run()
     return 0

@@ -1,11 +1,19 @@
-"""Pieces every subcommand needs: the workspace from the global options."""
+"""Pieces every subcommand needs: the workspace, Ray's output kept off the terminal, the backend."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+from collections.abc import Callable
+from functools import partial
 
-from cluster.api import Backend
+from cluster.api import Backend, ModelSnapshot
 from rptui.workspace import Workspace, default_workspace_root
+
+log = logging.getLogger(__name__)
+
+DRIVER_LOG = "ray-driver.log"
 
 
 def workspace_from(args: argparse.Namespace) -> Workspace:
@@ -13,9 +21,75 @@ def workspace_from(args: argparse.Namespace) -> Workspace:
     return Workspace(args.workspace or default_workspace_root())
 
 
-def make_backend(args: argparse.Namespace, project_name: str) -> Backend:
-    """The backend the app and commands talk to (one place to choose it)."""
-    from cluster.local import LocalBackend
+def keep_ray_off_the_terminal(args: argparse.Namespace) -> None:
+    """Send what Ray's native code prints to a log in the workspace.
 
-    del args, project_name  # the Ray backend will use the address and the project
-    return LocalBackend()
+    Call it before anything draws on the terminal (the app, a progress bar): the
+    terminal stays reachable through ``sys.stderr`` while file descriptor 2, where
+    Ray's core writes, goes to ``<workspace>/logs/ray-driver.log``.
+    """
+    if args.in_process:
+        return
+    from cluster.connect import divert_native_stderr
+
+    workspace = workspace_from(args)
+    divert_native_stderr(workspace.root / "logs" / DRIVER_LOG)
+
+
+def newest_model_of(workspace: Workspace, project_name: str) -> ModelSnapshot | None:
+    """The project's newest saved model, for the segmenter to start with."""
+    from cluster.modelfile import load_model_file
+
+    project = workspace.open_project(project_name, read_only=True)
+    newest = project.newest_model()
+    return load_model_file(newest.path) if newest is not None else None
+
+
+def connect_ray(args: argparse.Namespace) -> None:
+    """Join Ray as a driver unless already joined (or ``--in-process``).
+
+    Call it before an app runs: Ray's start-up needs the real terminal streams, which
+    a running Textual app has replaced.
+    """
+    import ray
+
+    if args.in_process or ray.is_initialized():
+        return
+    from cluster.connect import connect
+
+    workspace = workspace_from(args)
+    connection = connect(workspace.root, args.address or os.environ.get("RAY_ADDRESS"))
+    log.info("connected to Ray at %s (namespace %s)", connection.address, connection.namespace)
+
+
+def make_backend(args: argparse.Namespace, project_name: str) -> Backend:
+    """The backend the app and commands talk to: Ray (embedded or ``--address``), or
+    this process with ``--in-process``."""
+    workspace = workspace_from(args)
+    start_model = newest_model_of(workspace, project_name)
+    if args.in_process:
+        from cluster.local import LocalBackend
+
+        return LocalBackend(start_model=start_model)
+    from cluster.ray_backend import RayBackend
+
+    connect_ray(args)
+    return RayBackend(project_name, start_model=start_model)
+
+
+def app_backend_factory(args: argparse.Namespace) -> Callable[[str], Backend]:
+    """The app's backend factory, with Ray joined now (the app opens offline, saying why,
+    when it cannot be)."""
+    from rich.console import Console
+
+    try:
+        with Console(stderr=True).status("connecting to Ray"):
+            connect_ray(args)
+    except Exception as error:  # the app still opens: annotation works offline
+        reason = str(error)
+
+        def offline(project_name: str) -> Backend:
+            raise RuntimeError(f"Ray is unreachable ({reason})")
+
+        return offline
+    return partial(make_backend, args)

@@ -86,7 +86,7 @@ def _measure(args: argparse.Namespace) -> int:
     with progress_bar(f"measuring {args.seg_dir}") as progress:
         table = measure_files(
             paths, kinds=kinds, px_per_mm=args.px_per_mm, min_area=args.min_area,
-            progress=progress,
+            objects=args.objects, progress=progress,
         )
     write_bytes_atomic(output, table_bytes(table, output))
     failed = table.loc[table[ERROR_COLUMN] != "", ["file", ERROR_COLUMN]]

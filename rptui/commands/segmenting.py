@@ -1,30 +1,126 @@
-"""``rptui segment INPUT OUTPUT --model M [--model M2 ...]``."""
+"""``rptui segment INPUT OUTPUT --model M [--model M2 ...]``: a folder, on Ray by default."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 
-from rptui.commands.common import workspace_from
+import pandas as pd
+
+from cluster.measure import ALL_KINDS, IMAGE_KINDS, REGIONS
+from rptui.atomic import write_bytes_atomic
+from rptui.commands.common import keep_ray_off_the_terminal, workspace_from
+from rptui.commands.measuring import TABLE_SUFFIXES, table_bytes
 from rptui.errors import UserError
 from rptui.models import resolve_model
 from rptui.progress import progress_bar
-from rptui.segment_folder import segment_folder
+from rptui.segment_folder import FolderReport, segment_folder
+from rptui.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+IMAGE_TABLE_NAME = "measurements.csv"
+REGION_TABLE_NAME = "regions.csv"
+MEGA = 1e6
+
+
+def parse_kinds(text: str | None, *, regions_table: bool) -> tuple[str, ...]:
+    """The measurement kinds of ``--measure`` (plus regions when a regions table is named)."""
+    kinds = [kind.strip() for kind in (text or "").split(",") if kind.strip()]
+    unknown = [kind for kind in kinds if kind not in ALL_KINDS]
+    if unknown:
+        raise UserError(
+            f"unknown measurement {', '.join(unknown)}; choose from {', '.join(ALL_KINDS)}"
+        )
+    if regions_table and REGIONS not in kinds:
+        kinds.append(REGIONS)
+    return tuple(dict.fromkeys(kinds))
+
+
+def _table_path(given: Path | None, default: Path, wanted: bool) -> Path | None:
+    path = given if given is not None else (default if wanted else None)
+    if path is not None and path.suffix.lower() not in TABLE_SUFFIXES:
+        raise UserError(f"a table must end in .csv or .parquet, not {path.name!r}")
+    return path
+
+
+def _connect(args: argparse.Namespace, workspace: Workspace) -> bool:
+    """Be a Ray driver; True when this call connected (a driver already here is reused)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    from cluster.connect import connect
+
+    keep_ray_off_the_terminal(args)  # our bar and messages stay on the terminal
+    connect(workspace.root, args.address)
+    return True
+
+
+def _write_table(table: pd.DataFrame, path: Path) -> None:
+    try:
+        write_bytes_atomic(path, table_bytes(table, path))
+    except ImportError as error:
+        raise UserError(f"writing {path.name} needs pyarrow; or name the table .csv") from error
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.input.is_dir():
         raise UserError(f"no such folder: {args.input}")
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    if args.min_area < 0:
+        raise UserError("--min-area must be 0 or more")
+    if args.px_per_mm is not None and args.px_per_mm <= 0:
+        raise UserError("--px-per-mm must be positive")
+    kinds = parse_kinds(args.measure, regions_table=args.regions_table is not None)
+    image_kinds = [kind for kind in kinds if kind in IMAGE_KINDS]
+    table = _table_path(args.table, args.output / IMAGE_TABLE_NAME, bool(image_kinds))
+    regions = _table_path(args.regions_table, args.output / REGION_TABLE_NAME, REGIONS in kinds)
     workspace = workspace_from(args)
     model_paths = [resolve_model(workspace, spec) for spec in args.model]
-    with progress_bar(f"segmenting {args.input}") as progress:
-        report = segment_folder(
-            args.input, args.output, model_paths, fmt=args.format, tta=not args.no_tta,
-            precision=args.precision, progress=progress,
-        )
+    use_ray = not args.in_process
+    connected = _connect(args, workspace) if use_ray else False
+    try:
+        with progress_bar(f"segmenting {args.input}") as progress:
+            report = segment_folder(
+                args.input,
+                args.output,
+                model_paths,
+                fmt=args.format,
+                tta=not args.no_tta,
+                precision=args.precision,
+                kinds=kinds,
+                px_per_mm=args.px_per_mm,
+                min_area=args.min_area,
+                use_ray=use_ray,
+                shared_storage=args.shared_storage,
+                workers=args.workers,
+                progress=progress,
+            )
+    finally:
+        if connected:
+            from cluster.connect import disconnect
+
+            disconnect()
+    if table is not None:
+        _write_table(report.image_table(), table)
+    if regions is not None:
+        _write_table(report.region_table(), regions)
+    _print_summary(report, args.output, [path for path in (table, regions) if path])
+    return 0
+
+
+def _print_summary(report: FolderReport, output: Path, tables: list[Path]) -> None:
     for path, reason in report.failed:
         print(f"failed {path}: {reason}")
+    rate = ""
+    if report.written and report.seconds > 0:
+        rate = f" ({report.pixels / MEGA / report.seconds:.3g} MP/s)"
     print(
-        f"{len(report.written)} masks written to {args.output}, "
+        f"{len(report.written)} masks written to {output}{rate}, "
         f"{len(report.skipped_existing)} already there, {len(report.failed)} failed"
     )
-    return 0
+    for path in tables:
+        print(f"table written to {path}")

@@ -8,7 +8,7 @@ import asyncio
 from rich.console import Console
 
 from cluster.api import TrainerStatus, TrainingConfig
-from rptui.commands.common import make_backend, workspace_from
+from rptui.commands.common import keep_ray_off_the_terminal, make_backend, workspace_from
 from rptui.errors import UserError
 from rptui.training import train_project
 
@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     project = workspace.open_project(args.project)
     if project.read_only:
         raise UserError(f"project {project.name} is read-only: {project.read_only_reason}")
+    keep_ray_off_the_terminal(args)
     config = TrainingConfig(
         tile_size=args.tile_size, batch_size=args.batch_size, epoch_tiles=args.epoch_tiles
     )

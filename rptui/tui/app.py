@@ -36,6 +36,7 @@ class RptuiApp(App[None]):
             a project opens); None, a failure or a timeout means offline.
         training_config: what T starts training with (the project's classes by default).
         animate: False keeps the spinner still (for snapshots).
+        start_training: start the trainer as soon as the backend is there (the demo).
     """
 
     CSS_PATH = "app.tcss"
@@ -49,8 +50,10 @@ class RptuiApp(App[None]):
         backend_factory: BackendFactory | None = None,
         training_config: TrainingConfig | None = None,
         animate: bool = True,
+        start_training: bool = False,
     ) -> None:
         super().__init__()
+        self.start_training = start_training
         self.workspace = workspace
         self.project = project
         self.backend_factory = backend_factory
@@ -84,6 +87,7 @@ class RptuiApp(App[None]):
             None,
             training_config=self.training_config,
             animate=self.animate,
+            start_training=self.start_training,
         )
         screen.offline = self.backend_factory is None
         self.push_screen(screen)

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -27,6 +28,10 @@ def workspace_with_model(tmp_path: Path) -> Workspace:
 
 
 def _run(workspace: Workspace, *words: str) -> int:
+    return main(["--workspace", str(workspace.root), "--in-process", "segment", *words])
+
+
+def _run_on_ray(workspace: Workspace, *words: str) -> int:
     return main(["--workspace", str(workspace.root), "segment", *words])
 
 
@@ -64,8 +69,16 @@ def test_every_mask_format_holds_the_same_mask(
     model = str(workspace_with_model.project_dir("p") / "models")
     model_file = next(Path(model).iterdir())
     for out, form in ((plain, "png"), (other, fmt)):
-        _run(workspace_with_model, str(source), str(out), "--model", str(model_file),
-             "--no-tta", "--format", form)
+        _run(
+            workspace_with_model,
+            str(source),
+            str(out),
+            "--model",
+            str(model_file),
+            "--no-tta",
+            "--format",
+            form,
+        )
     expected = np.asarray(Image.open(plain / "root_001.png")) > 0
     if fmt == "npz":
         with np.load(other / "root_001.npz") as arrays:
@@ -87,3 +100,65 @@ def test_an_unknown_model_is_a_one_line_error(
     source = workspace_with_model.dataset_dir("roots")
     assert _run(workspace_with_model, str(source), str(tmp_path), "--model", "p:9") == 2
     assert "no model number 9" in capsys.readouterr().err
+
+
+def test_on_ray_a_corrupt_file_is_a_table_row_and_masks_match_in_process(
+    ray_session: object,
+    workspace_with_model: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = workspace_with_model.dataset_dir("roots")
+    (source / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 broken jpeg")
+    on_ray, here = tmp_path / "ray", tmp_path / "here"
+    table, regions = tmp_path / "t.csv", tmp_path / "r.csv"
+    words = ["--model", "p", "--precision", "fp32", "--measure", "length,count,tips"]
+    assert (
+        _run_on_ray(
+            workspace_with_model,
+            str(source),
+            str(on_ray),
+            *words,
+            "--table",
+            str(table),
+            "--regions-table",
+            str(regions),
+        )
+        == 0
+    )
+    assert "1 failed" in capsys.readouterr().out
+    _run(workspace_with_model, str(source), str(here), *words)
+    for name in ("root_000.png", "root_001.png"):
+        ray_mask = np.asarray(Image.open(on_ray / name))
+        assert np.array_equal(ray_mask, np.asarray(Image.open(here / name)))
+
+    rows = pd.read_csv(table, keep_default_na=False).set_index("file")
+    assert list(rows.index) == ["corrupt.jpg", "root_000.png", "root_001.png"]
+    assert rows.loc["corrupt.jpg", "error"] != ""
+    assert (rows.loc[["root_000.png", "root_001.png"], "error"] == "").all()
+    assert {"skeleton_pixels", "length_px", "count", "tips", "branch_points"} <= set(rows.columns)
+    in_process = pd.read_csv(here / "measurements.csv", keep_default_na=False).set_index("file")
+    assert rows.loc["root_000.png", "count"] == in_process.loc["root_000.png", "count"]
+    per_region = pd.read_csv(regions, keep_default_na=False)
+    good = per_region[per_region["error"] == ""]
+    counts = good.groupby("file").size().reindex(["root_000.png", "root_001.png"], fill_value=0)
+    assert list(counts) == [int(rows.loc[n, "count"]) for n in counts.index]
+    assert "corrupt.jpg" in set(per_region["file"])
+
+
+def test_on_ray_a_resumed_run_still_tables_every_image(
+    ray_session: object,
+    workspace_with_model: Workspace,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source, out = workspace_with_model.dataset_dir("roots"), tmp_path / "masks"
+    words = [str(source), str(out), "--model", "p", "--no-tta", "--measure", "length,count"]
+    _run_on_ray(workspace_with_model, *words, "--workers", "1")
+    first = pd.read_csv(out / "measurements.csv")
+    (out / "root_001.png").unlink()  # as if the first run had been stopped before it
+    capsys.readouterr()
+    _run_on_ray(workspace_with_model, *words)
+    assert "1 masks written" in capsys.readouterr().out
+    second = pd.read_csv(out / "measurements.csv")
+    pd.testing.assert_frame_equal(first, second)

@@ -90,8 +90,10 @@ class AnnotateScreen(Screen[None]):
         *,
         training_config: TrainingConfig | None = None,
         animate: bool = True,
+        start_training: bool = False,
     ) -> None:
         super().__init__()
+        self.start_training = start_training
         self.session = session
         self.backend = backend
         self.training_config = training_config or TrainingConfig(
@@ -133,11 +135,32 @@ class AnnotateScreen(Screen[None]):
 
     def set_backend(self, backend: Backend | None) -> None:
         """Attach a backend that became available (or None: offline)."""
+        if not self.is_mounted:
+            self.call_after_refresh(self.set_backend, backend)
+            return
         self.backend = backend
         self.offline = backend is None
         if backend is None:
             self.query_one(TrainingPanel).show_offline("annotation still works")
+        else:
+            self.run_worker(self._follow_trainer(backend), group="training", exclusive=True)
         self._show_current(keep_view=True)
+
+    async def _follow_trainer(self, backend: Backend) -> None:
+        """Follow a trainer that already runs (a reconnect), or start one when asked."""
+        try:
+            status = await self._call(backend.status())
+        except Exception:  # _call reported it
+            return
+        if status.state in RUNNING and not self.session.read_only:
+            self.sync = TrainingSync(
+                self.session.project, backend, model_version=self.model_version
+            )
+            await self._call(self.sync.send_annotations(), STOP_TIMEOUT_S)
+        elif self.start_training and not self.session.read_only:
+            await self._toggle_training()
+            return
+        self._new_status(status)
 
     # -- showing images ---------------------------------------------------------------------
     def _show_current(self, *, keep_view: bool = False) -> None:
