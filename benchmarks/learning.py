@@ -23,7 +23,7 @@ import cluster.augment
 from cluster.api import AnnotatedImage, TrainingConfig
 from cluster.devices import pick_device
 from cluster.infer import segment_probability
-from cluster.simulate import clear_example_labels
+from cluster.simulate import clear_example_labels, correction_labels
 from cluster.snapshot import model_from_snapshot
 from cluster.synthetic import generate_root_image
 from cluster.train import TrainingEngine
@@ -53,9 +53,11 @@ def block_strokes(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return labels
 
 
-def _labels(kind: str, mask: np.ndarray, seed: int) -> np.ndarray:
+def _labels(args: argparse.Namespace, mask: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return block_strokes(mask, rng) if kind == "blocks" else clear_example_labels(mask, rng=rng)
+    if args.labels == "blocks":
+        return block_strokes(mask, rng)
+    return clear_example_labels(mask, rng=rng, bg_margin=args.bg_margin, bg_ratio=args.bg_ratio)
 
 
 def evaluate(
@@ -78,8 +80,10 @@ def evaluate(
             dtype=dtype,
         )
         predicted = probability > 0.5
+        if args.dump:
+            np.savez_compressed(f"{args.dump}_{seed}.npz", probability=probability, mask=mask)
         whole = whole + confusion(predicted, mask.astype(np.uint8) + 1)
-        labelled = labelled + confusion(predicted, _labels(args.labels, mask, seed))
+        labelled = labelled + confusion(predicted, _labels(args, mask, seed))
         root = mask.astype(bool)
         edge = ndimage.binary_dilation(root, iterations=EDGE_PX) & ~ndimage.binary_erosion(
             root, iterations=EDGE_PX
@@ -88,6 +92,23 @@ def evaluate(
         edge_errors += int(np.count_nonzero(wrong & edge))
         far_errors += int(np.count_nonzero(wrong & ~edge))
     return whole, labelled, edge_errors, far_errors
+
+
+def correct(
+    engine: TrainingEngine, args: argparse.Namespace, painted: dict[int, np.ndarray]
+) -> None:
+    """One corrective pass over every annotated image with the current model."""
+    model = engine._model
+    model.eval()
+    for index in range(args.val + args.train):
+        image, mask = generate_root_image(seed=TRAIN_SEED + index, root_probability=1.0)
+        split = "val" if index < args.val else "train"
+        probability = segment_probability(
+            [model], image, tile_size=args.tile, tta=False, device=engine.device, dtype=engine.dtype
+        )
+        painted[index] = correction_labels(mask, probability > 0.5, painted[index])
+        engine.set_annotation(AnnotatedImage(f"r{index}", image, painted[index], split))
+    model.train()
 
 
 def main() -> None:
@@ -100,6 +121,8 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=2)
     parser.add_argument("--held-out", type=int, default=4)
     parser.add_argument("--labels", choices=("clear", "blocks"), default="clear")
+    parser.add_argument("--bg-margin", type=float, default=3.0, help="clear labels only")
+    parser.add_argument("--bg-ratio", type=float, default=8.0, help="clear labels only")
     parser.add_argument("--infer-tile", type=int, default=0, help="0: the training tile")
     parser.add_argument(
         "--final-infer-tiles",
@@ -110,6 +133,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--elastic-gain", type=float, default=1.0, help="0 turns elastic off")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--correct-after", default="", help="comma-separated epochs after which to correct"
+    )
+    parser.add_argument("--dump", default="", help="save held-out probabilities to PREFIX_seed")
     args = parser.parse_args()
     args.infer_tile = args.infer_tile or args.tile
     logging.basicConfig(level=logging.WARNING)
@@ -129,15 +156,19 @@ def main() -> None:
         precision=args.precision,
     )
     engine = TrainingEngine(config, device=pick_device("cpu"), threads=args.threads)
+    painted: dict[int, np.ndarray] = {}
     for index in range(args.val + args.train):
         image, mask = generate_root_image(seed=TRAIN_SEED + index, root_probability=1.0)
         split = "val" if index < args.val else "train"
-        labels = _labels(args.labels, mask, TRAIN_SEED + index)
-        engine.set_annotation(AnnotatedImage(f"r{index}", image, labels, split))
+        painted[index] = _labels(args, mask, TRAIN_SEED + index)
+        engine.set_annotation(AnnotatedImage(f"r{index}", image, painted[index], split))
     print(f"# {vars(args)}")
     print("epoch  tiles  train_s  tiles/s  val_f1  whole_f1  labelled_f1  edge_err  far_err")
     train_seconds = 0.0
-    for _ in range(args.epochs):
+    corrections = {int(e) for e in args.correct_after.split(",") if e}
+    for epoch in range(args.epochs):
+        if epoch in corrections:
+            correct(engine, args, painted)
         record = engine.run_epoch()
         assert record is not None
         train_seconds += record.duration

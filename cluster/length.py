@@ -54,9 +54,7 @@ def _degree_table() -> tuple[np.ndarray, np.ndarray]:
     codes = np.arange(256)
     degree = np.array([bin(code).count("1") for code in codes], dtype=np.uint8)
     straight = {(1 << i) | (1 << (i + 4)) for i in range(4)}
-    corner = np.array(
-        [degree[code] == 2 and code not in straight for code in codes], dtype=bool
-    )
+    corner = np.array([degree[code] == 2 and code not in straight for code in codes], dtype=bool)
     return degree, corner
 
 
@@ -121,9 +119,7 @@ def skeleton_graph(skeleton: np.ndarray) -> SkeletonGraph:
 def fair_length(graph: SkeletonGraph) -> float:
     """Orientation-fair length in pixels (Vossepoel–Smeulders corner-count estimator)."""
     value = (
-        AXIS_STEP * graph.axis_steps
-        + DIAGONAL_STEP * graph.diagonal_steps
-        + CORNER * graph.corners
+        AXIS_STEP * graph.axis_steps + DIAGONAL_STEP * graph.diagonal_steps + CORNER * graph.corners
     )
     return max(float(value), 0.0)
 

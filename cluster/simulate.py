@@ -139,3 +139,39 @@ def clear_example_labels(
     labels[background] = BACKGROUND
     labels[foreground] = FOREGROUND
     return labels
+
+
+def correction_labels(
+    mask: np.ndarray,
+    predicted: np.ndarray,
+    labels: np.ndarray,
+    *,
+    fg_radius: int = 1,
+    bg_radius: int = 1,
+) -> np.ndarray:
+    """A corrective pass: every error covered, with zero spill onto the other class.
+
+    False positives get background and false negatives foreground, each painted with
+    a brush of the given radius but only on pixels of the true class (what a brush whose
+    disk stays inside the class mask can reach). Earlier labels elsewhere are kept.
+
+    Args:
+        mask: H x W ground truth, nonzero on object pixels.
+        predicted: H x W boolean (or 0/1) prediction shown to the user.
+        labels: the labels painted so far (0 unlabelled, 1 background, 2 foreground).
+
+    Returns:
+        The corrected labels, a new H x W uint8 array.
+    """
+    objects = mask.astype(bool)
+    shown = predicted.astype(bool)
+    false_pos = shown & ~objects
+    false_neg = ~shown & objects
+    out = np.array(labels, dtype=np.uint8, copy=True)
+    if false_pos.any():
+        near = ndimage.binary_dilation(false_pos, structure=disk(bg_radius))
+        out[near & ~objects] = BACKGROUND
+    if false_neg.any():
+        near = ndimage.binary_dilation(false_neg, structure=disk(fg_radius))
+        out[near & objects] = FOREGROUND
+    return out

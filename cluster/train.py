@@ -106,18 +106,32 @@ class TrainingEngine:
         )
         self.epoch = 0
         self.epochs_since_best = 0
+        self._rescore_best = False  # the validation set changed since the best F1
         self.epoch_log: list[EpochRecord] = []
 
     # -- annotations ---------------------------------------------------------------------
     def set_annotation(self, item: AnnotatedImage) -> None:
-        """Add or replace an annotation by name; a new or changed one resets the patience."""
+        """Add or replace an annotation by name; a new or changed one resets the patience.
+
+        When the validation set changes, the best model's F1 (measured on the old set) is
+        measured again before the next comparison.
+        """
+        was_val = self._is_validation(item.name)
         if self._annotations.set(item):
             with self._lock:
                 self.epochs_since_best = 0
+                self._rescore_best = self._rescore_best or was_val or item.split == "val"
 
     def remove_annotation(self, name: str) -> None:
         """Forget an annotation (no error when it is not held)."""
+        was_val = self._is_validation(name)
         self._annotations.remove(name)
+        if was_val:
+            with self._lock:
+                self._rescore_best = True
+
+    def _is_validation(self, name: str) -> bool:
+        return any(item.name == name for item in self._annotations.validation_items())
 
     @property
     def n_train(self) -> int:
@@ -192,18 +206,20 @@ class TrainingEngine:
         )
 
     def _score_start_model(self, should_stop: Callable[[], bool]) -> None:
-        """Give the starting model an F1 once, so an epoch must beat it to be kept."""
-        start = prepare_model(model_from_snapshot(self._best), self.device)
-        f1 = self._validate(start, should_stop).f1
+        """Score the best model on the validation set now held, so an epoch must beat it."""
+        with self._lock:
+            self._rescore_best = False
+        best = prepare_model(model_from_snapshot(self._best), self.device)
+        f1 = self._validate(best, should_stop).f1
         self._best = dataclasses.replace(self._best, f1=f1)
-        log.info("starting model (version %d): F1 %.4f", self._best.version, f1)
+        log.info("best model (version %d) on the validation set: F1 %.4f", self._best.version, f1)
 
     def run_epoch(self, *, should_stop: Callable[[], bool] = lambda: False) -> EpochRecord | None:
         """Train one epoch, then validate; None when stopped early or not ``ready``."""
         if not self.ready:
             return None
         try:
-            if self._best.f1 is None:
+            if self._best.f1 is None or self._rescore_best:
                 self._score_start_model(should_stop)
             started = time.perf_counter()
             self._model.train()

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from cluster.api import Split
-from cluster.modelfile import model_file_name
 from rptui.annotation import assign_split
 from rptui.atomic import write_bytes_atomic, write_json_atomic
 from rptui.lock import LockInfo, ProjectLock
@@ -352,12 +351,6 @@ class Project:
         """The highest-numbered model file, or None."""
         models = self.models()
         return models[-1] if models else None
-
-    def next_model_path(self, unix_time: float, *, suffix: str = MODEL_SUFFIX) -> Path:
-        """Where the next model (number one above the newest) is saved."""
-        newest = self.newest_model()
-        number = newest.number + 1 if newest else 1
-        return self.models_dir / model_file_name(number, unix_time, suffix=suffix)
 
     # segmentations ------------------------------------------------------
     def segmentation_path(self, stem: str) -> Path:

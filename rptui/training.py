@@ -27,7 +27,7 @@ from cluster.api import (
 )
 from cluster.images import read_image
 from cluster.model import UNetGNRes
-from cluster.modelfile import load_model_file, model_to_bytes
+from cluster.modelfile import load_model_file, model_file_name, model_to_bytes
 from cluster.snapshot import snapshot_from_model
 from rptui.annotation import from_png_bytes
 from rptui.atomic import write_bytes_atomic
@@ -80,8 +80,12 @@ def ensure_start_model(project: Project) -> ModelSnapshot:
 
 
 def save_model(project: Project, snapshot: ModelSnapshot) -> Path:
-    """Write a model atomically as the project's next ``NNNNNN_<unix>.pt``."""
-    path = project.next_model_path(snapshot.created)
+    """Write a model atomically as ``NNNNNN_<unix>.pt``, N being its version.
+
+    Files are named by version, not by count, so the file of "model #7" is always
+    ``000007_*``; a version superseded before the driver saw it leaves a gap.
+    """
+    path = project.models_dir / model_file_name(snapshot.version, snapshot.created)
     write_bytes_atomic(path, model_to_bytes(snapshot))
     log.info("saved model %s (F1 %s)", path.name, snapshot.f1)
     return path

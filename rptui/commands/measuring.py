@@ -85,8 +85,12 @@ def _measure(args: argparse.Namespace) -> int:
         raise UserError(f"no mask images in {args.seg_dir}")
     with progress_bar(f"measuring {args.seg_dir}") as progress:
         table = measure_files(
-            paths, kinds=kinds, px_per_mm=args.px_per_mm, min_area=args.min_area,
-            objects=args.objects, progress=progress,
+            paths,
+            kinds=kinds,
+            px_per_mm=args.px_per_mm,
+            min_area=args.min_area,
+            objects=args.objects,
+            progress=progress,
         )
     write_bytes_atomic(output, table_bytes(table, output))
     failed = table.loc[table[ERROR_COLUMN] != "", ["file", ERROR_COLUMN]]
@@ -116,14 +120,20 @@ def _correlate(args: argparse.Namespace) -> int:
     if not args.no_text_plot:
         print(text_scatter(result))
     if result.unmatched_auto:
-        print(f"unmatched in {args.auto_csv.name} ({len(result.unmatched_auto)}): "
-              f"{_listed(result.unmatched_auto)}")
+        print(
+            f"unmatched in {args.auto_csv.name} ({len(result.unmatched_auto)}): "
+            f"{_listed(result.unmatched_auto)}"
+        )
     if result.unmatched_manual:
-        print(f"unmatched in {args.manual_csv.name} ({len(result.unmatched_manual)}): "
-              f"{_listed(result.unmatched_manual)}")
+        print(
+            f"unmatched in {args.manual_csv.name} ({len(result.unmatched_manual)}): "
+            f"{_listed(result.unmatched_manual)}"
+        )
     if result.missing_values:
-        print(f"matched but without a number ({len(result.missing_values)}): "
-              f"{_listed(result.missing_values)}")
+        print(
+            f"matched but without a number ({len(result.missing_values)}): "
+            f"{_listed(result.missing_values)}"
+        )
     print(f"scatter plot written to {plot}")
     return 0
 

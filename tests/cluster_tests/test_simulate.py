@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.simulate import clear_example_labels
+from cluster.simulate import clear_example_labels, correction_labels
 from cluster.synthetic import generate_root_image
 
 SEEDS = (100, 101, 102, 103)
@@ -61,3 +61,20 @@ def test_an_image_without_roots_gets_background_only() -> None:
     assert not np.any(labels == FOREGROUND)
     painted = np.count_nonzero(labels == BACKGROUND)
     assert 0.05 * mask.size <= painted <= 0.1 * mask.size
+
+
+def test_a_correction_covers_every_error_without_spill() -> None:
+    _, mask = generate_root_image(seed=106, root_probability=1.0)
+    root = mask.astype(bool)
+    first = clear_example_labels(mask, rng=np.random.default_rng(3))
+    shown = ndimage.binary_dilation(root, iterations=2)  # roots too thick
+    shown[:40, :40] = True  # a false blob
+    shown &= ~(np.indices(mask.shape)[0] > 200)  # missed roots at the bottom
+    corrected = correction_labels(mask, shown, first)
+    errors = shown != root
+    assert np.all(corrected[errors & root] == FOREGROUND)
+    assert np.all(corrected[errors & ~root] == BACKGROUND)
+    assert not np.any((corrected == FOREGROUND) & ~root)
+    assert not np.any((corrected == BACKGROUND) & root)
+    unchanged = ~ndimage.binary_dilation(errors, iterations=1)
+    assert np.array_equal(corrected[unchanged], first[unchanged])

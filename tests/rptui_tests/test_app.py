@@ -319,12 +319,24 @@ async def test_local_backend_segments_the_image_on_screen(workspace: Workspace) 
         assert session.project.segmentation_info(session.stem) is not None
 
 
-async def test_cli_backend_is_the_seam() -> None:
-    import argparse
-
+async def test_in_process_backend_starts_from_the_projects_newest_model(tmp_path: Path) -> None:
     from cluster.api import Backend
+    from cluster.synthetic import write_dataset
+    from rptui.cli import build_parser
     from rptui.commands.common import make_backend
+    from rptui.training import ensure_start_model
+    from rptui.workspace import Workspace
 
-    backend = make_backend(argparse.Namespace(address=None), "demo")
-    assert isinstance(backend, Backend)
-    await backend.close()
+    workspace = Workspace(tmp_path / "ws").ensure()
+    write_dataset(workspace.dataset_dir("d"), count=1, seed=0, height=32, width=32)
+    project = workspace.create_project("p", "d", seed=0)
+    ensure_start_model(project)
+    project.close()
+    args = build_parser().parse_args(["--workspace", str(workspace.root), "--in-process", "open"])
+    backend = make_backend(args, "p")
+    try:
+        assert isinstance(backend, Backend)
+        newest = await backend.newest_model()
+        assert newest is not None and newest.version == 1
+    finally:
+        await backend.close()

@@ -66,7 +66,7 @@ def test_rootpainter_project_opens_in_place_and_takes_new_annotations(tmp_path: 
     split = project.save_annotation_png("a_01", None, _rgba_annotation(8, 8))
     assert split == "val"  # one train annotation already, so validation gets the next
     assert (rp_dir / "annotations" / "val" / "a_01.png").read_bytes() == _rgba_annotation(8, 8)
-    assert project.next_model_path(1700000000).parent == rp_dir / "models"
+    assert project.models_dir == rp_dir / "models"
     project.close()
     assert seg_proj.read_bytes() == seg_proj_bytes  # RootPainter's file is never written
     # It is a workspace project now, opened by name; importing again opens the same one.
