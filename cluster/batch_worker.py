@@ -7,10 +7,8 @@ single process, so both paths give the same masks and the same table rows.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cluster.atomic import write_bytes_atomic
 from cluster.devices import (
     DeviceInfo,
     Precision,
@@ -107,21 +106,6 @@ class ImageResult:
 def mask_name(image_name: str, fmt: MaskFormat) -> str:
     """The file name of an image's mask."""
     return f"{Path(image_name).stem}{SUFFIXES[fmt]}"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all (temporary file, fsync, rename)."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
 
 
 def measure(mask: np.ndarray, settings: BatchSettings, name: str) -> tuple[dict, list[dict]]:
@@ -220,7 +204,7 @@ class SegmentWorker:
             )
             if self.settings.output_dir is not None:
                 target = Path(self.settings.output_dir) / mask_name(name, self.settings.fmt)
-                write_atomic(target, result.mask)
+                write_bytes_atomic(target, result.mask)
                 result.mask = b""
             return result
         except ImageReadError as error:

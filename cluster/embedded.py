@@ -26,6 +26,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cluster.atomic import write_bytes_atomic, write_text_atomic
+from cluster.processes import pid_alive
+
 logger = logging.getLogger(__name__)
 
 STATE_DIR = ".ray"  # inside the workspace
@@ -98,24 +101,8 @@ def ensure_token(workspace: Path) -> Path:
     path = token_path(workspace)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, secrets.token_hex(32), mode=0o600)
+        write_bytes_atomic(path, secrets.token_hex(32).encode(), mode=0o600)
     return path
-
-
-def write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` via a temporary file, fsync and rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -195,16 +182,6 @@ class LaunchSpec:
         else:
             command.append("--include-dashboard=false")
         return command
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def is_supervisor(pid: int) -> bool:
@@ -309,7 +286,7 @@ def start_embedded(
             idle_check_s=idle_check_s,
             ports=ports,
         )
-        write_atomic(directory / LAUNCH_FILE, json.dumps(asdict(spec), indent=2))
+        write_text_atomic(directory / LAUNCH_FILE, json.dumps(asdict(spec), indent=2))
         started = time.monotonic()
         with open(directory / LOG_DIR / SUPERVISOR_LOG, "ab") as log:
             process = subprocess.Popen(

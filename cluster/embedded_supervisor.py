@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from cluster.atomic import write_text_atomic
 from cluster.embedded import (
     HEAD_FILE,
     LOG_DIR,
@@ -30,7 +31,6 @@ from cluster.embedded import (
     LaunchSpec,
     port_open,
     session_pids,
-    write_atomic,
 )
 from cluster.head_status import alive_clients, gcs_client, last_heartbeat, node_resources
 
@@ -153,7 +153,7 @@ class Supervisor:
             head = self.start_ray()
             if head is None:
                 return 1
-            write_atomic(self.state_dir / HEAD_FILE, head.to_json())
+            write_text_atomic(self.state_dir / HEAD_FILE, head.to_json())
             logger.info("head up at %s", head.address)
             self.watch(head)
             return 0

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from cluster.api import ModelSnapshot
+from cluster.atomic import write_bytes_atomic
 from cluster.model import DEFAULT_TILE, strip_parallel_prefix
 from cluster.snapshot import model_from_state_dict
 
@@ -83,18 +83,7 @@ def save_model(target: str | os.PathLike[str] | IO[bytes], snapshot: ModelSnapsh
     if not isinstance(target, str | os.PathLike):
         torch.save(_payload(snapshot), target)
         return
-    path = Path(target)
-    data = model_to_bytes(snapshot)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(Path(target), model_to_bytes(snapshot))
 
 
 def model_from_bytes(data: bytes, *, name: str = "<bytes>") -> ModelSnapshot:

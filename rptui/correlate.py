@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rptui.atomic import write_bytes_atomic
+from cluster.atomic import write_bytes_atomic
 from rptui.errors import UserError
 
 FILE_SUFFIXES = frozenset(

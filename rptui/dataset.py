@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cluster.atomic import write_bytes_atomic
 from cluster.images import ImageReadError, encode_png, list_images, read_image
-from rptui.atomic import write_bytes_atomic
 from rptui.errors import UserError
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ sessions racing for the same stale lock cannot both win. A live lock raises
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import logging
@@ -32,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from rptui.atomic import json_bytes, new_file_mode, write_bytes_atomic
+from cluster.atomic import json_bytes, new_file_mode, write_bytes_atomic
+from cluster.processes import pid_alive
 from rptui.paths import WorkspaceError
 
 logger = logging.getLogger(__name__)
@@ -109,21 +109,6 @@ def _process_start_time(pid: int) -> float | None:
         return None
     boot_time = time.time() - uptime
     return boot_time + ticks / os.sysconf("SC_CLK_TCK")
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with ``pid`` exists on this host."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError as exc:
-        return exc.errno != errno.ESRCH
-    return True
 
 
 def is_stale(info: LockInfo, *, stale_after: float = STALE_AFTER_SECONDS) -> bool:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from cluster.api import Split
+from cluster.atomic import write_bytes_atomic, write_json_atomic
 from rptui.annotation import assign_split
-from rptui.atomic import write_bytes_atomic, write_json_atomic
 from rptui.lock import LockInfo, ProjectLock
 from rptui.paths import (
     CorruptProjectError,

@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cluster.atomic import write_bytes_atomic
 from cluster.batch_worker import BatchSettings, ImageResult, SegmentWorker, mask_name, measure
 from cluster.devices import Precision
 from cluster.images import ImageReadError, list_images
 from cluster.mask_formats import MaskFormat
 from cluster.measure import COUNT_COLUMNS, ERROR_COLUMN, REGIONS, read_measurable_mask
 from cluster.modelfile import load_model_file, model_to_bytes
-from rptui.atomic import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from cluster.api import (
     TrainerStatus,
     TrainingConfig,
 )
+from cluster.atomic import write_bytes_atomic
 from cluster.images import read_image
 from cluster.model import UNetGNRes
 from cluster.modelfile import load_model_file, model_file_name, model_to_bytes
 from cluster.snapshot import snapshot_from_model
 from rptui.annotation import from_png_bytes
-from rptui.atomic import write_bytes_atomic
 from rptui.project import Project
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cluster.atomic import remove_stale_temp_files, write_bytes_atomic
 from cluster.images import list_images
 from cluster.modelfile import model_file_name
-from rptui.atomic import remove_stale_temp_files, write_bytes_atomic
 from rptui.lock import LockHeld, LockInfo, ProjectLock, is_stale
 from rptui.paths import (
     CorruptProjectError,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rptui.atomic import write_bytes_atomic
+from cluster.atomic import write_bytes_atomic
 from rptui.errors import UserError
 from rptui.progress import progress_bar
 

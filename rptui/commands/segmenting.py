@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cluster.atomic import write_bytes_atomic
 from cluster.measure import ALL_KINDS, IMAGE_KINDS, REGIONS
-from rptui.atomic import write_bytes_atomic
 from rptui.commands.common import keep_ray_off_the_terminal, workspace_from
 from rptui.commands.measuring import TABLE_SUFFIXES, table_bytes
 from rptui.errors import UserError

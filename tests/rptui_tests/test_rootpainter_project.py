@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rptui.atomic import write_png_atomic
+from cluster.atomic import write_png_atomic
 from rptui.rootpainter import read_seg_proj
 from rptui.workspace import CorruptProjectError, Workspace, WorkspaceError
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rptui.atomic import write_png_atomic
+from cluster.atomic import write_png_atomic
 from rptui.project import PROJECT_FILE_NAME, NewerSchemaError
 from rptui.workspace import (
     CorruptProjectError,

@@ -61,15 +61,19 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(path: Path | str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync dir)."""
+def write_bytes_atomic(path: Path | str, data: bytes, *, mode: int | None = None) -> None:
+    """Write ``data`` to ``path`` atomically (temp file, fsync, rename, fsync dir).
+
+    ``mode`` sets the file's permissions; by default a replaced file keeps its own and
+    a new one gets what ``open()`` would give it.
+    """
     path = Path(path)
     directory = path.parent
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), new_file_mode(path))
+            os.fchmod(handle.fileno(), new_file_mode(path) if mode is None else mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
