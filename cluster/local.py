@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import time
+from functools import partial
 
 from cluster.api import (
     AnnotatedImage,
@@ -27,7 +28,7 @@ from cluster.infer import segment
 from cluster.model import UNetGNRes
 from cluster.segment_queue import SegmentationQueue
 from cluster.snapshot import model_from_snapshot, snapshot_from_model
-from cluster.train import TrainingEngine
+from cluster.train import TrainingEngine, train_until
 
 log = logging.getLogger(__name__)
 
@@ -115,29 +116,28 @@ class LocalBackend:
     def _train_forever(self, config: TrainingConfig, start: ModelSnapshot | None) -> None:
         try:
             engine = self._make_engine(config, start)
-            while not self._stop_training.is_set():
-                if not engine.ready:
-                    self._state = TrainerState.IDLE
-                    self._stop_training.wait(QUEUE_POLL_S)
-                    continue
-                self._state = TrainerState.TRAINING
-                record = engine.run_epoch(should_stop=self._stop_training.is_set)
-                if record is None:
-                    break
-                with self._lock:
-                    self._log.append(record)
-                    if record.improved:
-                        self._best = engine.best_snapshot()
-                if record.improved and self._best is not None:
-                    self._queue.requeue_stale(self._best.version)
-                if engine.finished:
-                    self._state = TrainerState.FINISHED
-                    return
-            self._state = TrainerState.STOPPED
+            self._state = train_until(
+                engine,
+                should_stop=self._stop_training.is_set,
+                on_epoch=partial(self._epoch_done, engine),
+                on_state=self._set_state,
+            )
         except Exception as error:  # reported through status(), never lost in a thread
             log.exception("training failed")
             self._error = f"{type(error).__name__}: {error}"
             self._state = TrainerState.FAILED
+
+    def _set_state(self, state: TrainerState) -> None:
+        self._state = state
+
+    def _epoch_done(self, engine: TrainingEngine, record: EpochRecord) -> None:
+        with self._lock:
+            self._log.append(record)
+            if record.improved:
+                self._best = engine.best_snapshot()
+            best = self._best
+        if record.improved and best is not None:
+            self._queue.requeue_stale(best.version)
 
     async def stop_training(self) -> None:
         self._stop_training.set()

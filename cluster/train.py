@@ -303,18 +303,24 @@ def train_until(
     *,
     should_stop: Callable[[], bool],
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_state: Callable[[TrainerState], None] | None = None,
     idle_wait: float = IDLE_WAIT_SECONDS,
 ) -> TrainerState:
     """Run epochs until the engine finishes or ``should_stop``; waits while not ready.
 
+    ``on_state`` hears IDLE while waiting for annotations and TRAINING before each epoch.
     Returns ``FINISHED`` (patience used up) or ``STOPPED``.
     """
     while not should_stop():
         if engine.finished:
             return TrainerState.FINISHED
         if not engine.ready:
+            if on_state is not None:
+                on_state(TrainerState.IDLE)
             time.sleep(idle_wait)
             continue
+        if on_state is not None:
+            on_state(TrainerState.TRAINING)
         record = engine.run_epoch(should_stop=should_stop)
         if record is not None and on_epoch is not None:
             on_epoch(record)

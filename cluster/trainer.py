@@ -26,7 +26,7 @@ from cluster.api import (
 )
 from cluster.devices import DeviceInfo, pick_device
 from cluster.head_status import touch_activity
-from cluster.train import TrainingEngine
+from cluster.train import TrainingEngine, train_until
 
 log = logging.getLogger(__name__)
 
@@ -141,28 +141,27 @@ class TrainerActor:
     def _train(self, config: TrainingConfig, first_epoch: int) -> None:
         try:
             engine = self._build_engine(config, first_epoch)
-            while not self._stop.is_set():
-                if engine.finished:
-                    self._state = TrainerState.FINISHED
-                    return
-                if not engine.ready:
-                    self._state = TrainerState.IDLE
-                    self._stop.wait(IDLE_POLL_S)
-                    continue
-                self._state = TrainerState.TRAINING
-                record = engine.run_epoch(should_stop=self._stop.is_set)
-                if record is None:
-                    continue
-                with self._lock:
-                    self._log.append(record)
-                touch_activity()  # keeps an embedded head up while no client is connected
-            self._state = TrainerState.STOPPED
+            self._state = train_until(
+                engine,
+                should_stop=self._stop.is_set,
+                on_epoch=self._epoch_done,
+                on_state=self._set_state,
+                idle_wait=IDLE_POLL_S,
+            )
         except Exception as error:  # reported through status(), never lost in a thread
             log.exception("training failed")
             self._error = f"{type(error).__name__}: {error}"
             self._state = TrainerState.FAILED
         finally:
             self._release_device()
+
+    def _set_state(self, state: TrainerState) -> None:
+        self._state = state
+
+    def _epoch_done(self, record: EpochRecord) -> None:
+        with self._lock:
+            self._log.append(record)
+        touch_activity()  # keeps an embedded head up while no client is connected
 
     def _release_device(self) -> None:
         """Give cached GPU memory back while not training."""
