@@ -9,14 +9,15 @@ valid tile and as many tiles as the device trains in about 30 s, never fewer tha
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-from cluster.devices import DeviceInfo, autocast, memory_format
-from cluster.model import DEFAULT_TILE
+from cluster.devices import MAX_BATCH, DeviceInfo, autocast, memory_format
+from cluster.model import BORDER, DEFAULT_TILE
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,22 @@ TILES_PER_ANNOTATION = 2
 SLOW_TILE_CANDIDATES = (188, 252, 316, 380, 444, 508, DEFAULT_TILE)
 MIN_EPOCH_TILES = 96
 FALLBACK_SLOW_TILE = 252
+# Labelled output pixels per step below which SGD with momentum 0.99 swings: batch 2 of
+# 124-px tiles (2 x 52^2 px) moved held-out F1 by +-0.1 between epochs; batch 8 (21,632 px)
+# rose steadily (benchmarks/learning.py). 572-px tiles at METHOD.md's batch hold far more.
+MIN_STEP_OUTPUT_PIXELS = 8 * 52 * 52
 
 
 def is_slow_device(device: DeviceInfo) -> bool:
     """True where METHOD.md's 612-tile epoch would take far longer than ~30 s."""
     return device.kind != "cuda"
+
+
+def small_tile_batch(tile_size: int, batch_size: int) -> int:
+    """``batch_size`` raised towards MIN_STEP_OUTPUT_PIXELS outputs per step (at most 12)."""
+    output = max(1, tile_size - 2 * BORDER)
+    wanted = min(MAX_BATCH, math.ceil(MIN_STEP_OUTPUT_PIXELS / output**2))
+    return max(batch_size, wanted)
 
 
 def epoch_length(

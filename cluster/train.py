@@ -36,7 +36,13 @@ from cluster.devices import (
     resolve_precision,
     set_cpu_threads,
 )
-from cluster.epoch_plan import epoch_complete, epoch_length, is_slow_device, plan_tile_for
+from cluster.epoch_plan import (
+    epoch_complete,
+    epoch_length,
+    is_slow_device,
+    plan_tile_for,
+    small_tile_batch,
+)
 from cluster.infer import Cancelled
 from cluster.model import DEFAULT_TILE, UNetGNRes, is_valid_input_size
 from cluster.optimise import Stepper
@@ -97,6 +103,8 @@ class TrainingEngine:
                 self.batch_size = default_batch_size(self.device, self.tile_size)
         else:
             self.tile_size = config.tile_size
+        if config.batch_size is None and self._slow:
+            self.batch_size = small_tile_batch(self.tile_size, self.batch_size)
         if not is_valid_input_size(self.tile_size):
             raise ValueError(f"tile size {self.tile_size} is not a valid network input size")
         self._annotations = AnnotationStore(self.tile_size)

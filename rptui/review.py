@@ -8,6 +8,7 @@ that it is tested without Textual.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,12 @@ from cluster.api import (
 )
 from cluster.images import encode_png, read_image, read_mask
 from rptui.annotation import Annotation, from_png_bytes, to_png_bytes
+from rptui.corrective import (
+    CORRECTIONS_LOG_NAME,
+    CorrectionRecord,
+    append_correction,
+    correction_record,
+)
 from rptui.paths import WorkspaceError
 from rptui.project import Project
 from rptui.undo import Box
@@ -45,6 +52,7 @@ BRUSH_SETTING = {
 BRUSH_NAMES = {FOREGROUND: "foreground", BACKGROUND: "background", UNLABELLED: "eraser"}
 
 ImageLoader = Callable[[Path], np.ndarray]
+Clock = Callable[[], float]
 
 
 @dataclass
@@ -61,13 +69,23 @@ class ReviewSession:
     Args:
         project: an open project (read-only projects can be browsed but save nothing).
         image_loader: reads an image file as HxWx3 uint8 (``read_image`` by default).
+        clock: seconds for the time spent on an image (``time.monotonic`` by default).
     """
 
-    def __init__(self, project: Project, *, image_loader: ImageLoader = read_image) -> None:
+    def __init__(
+        self,
+        project: Project,
+        *,
+        image_loader: ImageLoader = read_image,
+        clock: Clock = time.monotonic,
+    ) -> None:
         if len(project) == 0:
             raise WorkspaceError(f"project {project.name} has no images")
         self.project = project
         self._load = image_loader
+        self._clock = clock
+        self.shown_at = clock()
+        self.last_correction: CorrectionRecord | None = None
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._requested: set[str] = set()
         self.index = min(max(project.config.position, 0), len(project) - 1)
@@ -116,6 +134,7 @@ class ReviewSession:
         self.annotation = Annotation(labels) if labels is not None else Annotation.blank(*shape)
         self.segmentation, self.segmentation_version = self._saved_segmentation(shape)
         self.box_mark = None
+        self.shown_at = self._clock()
         if not self.read_only and self.project.config.position != index:
             self.project.set_position(index)
 
@@ -134,13 +153,36 @@ class ReviewSession:
     def accept(self) -> AnnotatedImage | None:
         """Save what was painted, mark the image reviewed and move on.
 
-        Returns the annotation for the trainer when one was saved, else None.
+        Returns the annotation for the trainer when one was saved, else None. A writable
+        project also logs the corrective metrics (``last_correction``, ``corrections.csv``).
         """
+        self.last_correction = None if self.read_only else self._log_correction()
         item = self.save_annotation()
         if not self.read_only:
             self.project.set_position(self.index, reviewed=True)
         self.show(min(self.index + 1, len(self) - 1))
         return item
+
+    @property
+    def corrections_log(self) -> Path:
+        """The project's log of corrective metrics, one row per accepted image."""
+        return self.project.logs_dir / CORRECTIONS_LOG_NAME
+
+    def _log_correction(self) -> CorrectionRecord:
+        """Score the shown segmentation by the corrections and append the row to the log."""
+        record = correction_record(
+            image=self.stem,
+            labels=self.annotation.labels,
+            shown=self.segmentation,
+            model_version=self.segmentation_version,
+            seconds=self._clock() - self.shown_at,
+            time=time.time(),
+        )
+        try:
+            append_correction(self.corrections_log, record)
+        except OSError as error:
+            log.warning("could not log the corrections of %s: %s", self.stem, error)
+        return record
 
     def save_annotation(self) -> AnnotatedImage | None:
         """Save the annotation if it changed and is not empty; its split is fixed by the project."""
@@ -197,6 +239,8 @@ class ReviewSession:
             self.project.save_segmentation(result.name, png, result.model_version)
         if result.name != self.stem or mask.shape != self.image.shape[:2]:
             return False
+        if self.segmentation is None and not self.annotation.dirty:
+            self.shown_at = self._clock()  # waiting for the segmenter is not the user's time
         self.segmentation = mask
         self.segmentation_version = result.model_version
         return True

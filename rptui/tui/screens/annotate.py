@@ -317,6 +317,8 @@ class AnnotateScreen(Screen[None]):
         if s.read_only and s.annotation.dirty:
             self.notify("read-only project: corrections are not saved", severity="warning")
         item = s.accept()
+        if s.last_correction is not None:
+            self.query_one(TrainingPanel).record_correction(s.last_correction)
         if item is not None and self.backend is not None and not self.offline:
             backend = self.backend
             self.run_worker(

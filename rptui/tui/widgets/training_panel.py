@@ -1,4 +1,8 @@
-"""The training panel: trainer state, epoch, best F1 and their history as sparklines."""
+"""The training panel: trainer state, epoch, best F1 and their history as sparklines.
+
+Below them, this session's accepted images: the corrective F1 of each (the shown
+segmentation judged by the user's corrections) and the seconds spent on it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, Sparkline, Static
 
 from cluster.api import TrainerStatus
+from rptui.corrective import CorrectionRecord
 
 HISTORY_LENGTH = 200
 
@@ -19,14 +24,20 @@ class TrainingPanel(Vertical):
         self.f1_history: list[float] = []
         self.annotated_history: list[float] = []
         self.last_status: TrainerStatus | None = None
+        self.image_f1_history: list[float] = []
+        self.seconds_history: list[float] = []
 
     def compose(self) -> ComposeResult:
-        """State text, then the two plots with their captions."""
+        """State text, then the plots with their captions."""
         yield Static("training: stopped\nT starts", id="training-state", markup=False)
         yield Label("validation F1", classes="plot-caption")
         yield Sparkline([], id="f1-plot")
         yield Label("annotations", classes="plot-caption")
         yield Sparkline([], id="annotated-plot")
+        yield Label("corrected F1 / image", id="image-f1-caption", classes="plot-caption")
+        yield Sparkline([], id="image-f1-plot")
+        yield Label("seconds / image", id="seconds-caption", classes="plot-caption")
+        yield Sparkline([], id="seconds-plot")
 
     def show_offline(self, reason: str) -> None:
         """Say that no trainer can be reached."""
@@ -50,3 +61,17 @@ class TrainingPanel(Vertical):
         self.query_one("#training-state", Static).update("\n".join(lines))
         self.query_one("#f1-plot", Sparkline).data = list(self.f1_history)
         self.query_one("#annotated-plot", Sparkline).data = list(self.annotated_history)
+
+    def record_correction(self, record: CorrectionRecord) -> None:
+        """Add an accepted image: its corrective F1 (when a segmentation was shown) and time."""
+        self.seconds_history.append(record.seconds)
+        del self.seconds_history[:-HISTORY_LENGTH]
+        self.query_one("#seconds-plot", Sparkline).data = list(self.seconds_history)
+        self.query_one("#seconds-caption", Label).update(f"seconds / image {record.seconds:.0f}")
+        if record.f1 is None:
+            return
+        self.image_f1_history.append(record.f1)
+        del self.image_f1_history[:-HISTORY_LENGTH]
+        self.query_one("#image-f1-plot", Sparkline).data = list(self.image_f1_history)
+        caption = f"corrected F1 {record.f1:.2f} #{record.model_version}"
+        self.query_one("#image-f1-caption", Label).update(caption)
