@@ -55,6 +55,7 @@ FRAME_WAIT_S = 1.0  # a key that draws nothing in this long draws nothing
 NOOP_WAIT_S = 0.2
 QUIET_S = 0.08  # tmux: a key's output has ended after this long without bytes
 REDRAW_QUIET_S = 0.3
+RESIZE_WAIT_S = 3.0
 POLL_S = 0.001
 TICK_WAIT_S = 2.5  # the app's own periodic write comes every 2 s
 WINDOW_S = 1.5  # samples taken this long after a periodic write
@@ -62,7 +63,7 @@ FIRST_PAINT_QUIET_S = 0.3
 SETTLE_QUIET_S = 1.2  # tmux: start-up (segmenting the first images) is over
 SETTLE_CAP_S = 90.0
 IDLE_S = 4.0
-SYNC_START = b"\x1b[?2026h"
+HOME = b"\x1b[1;1H"  # cursor to the top-left cell
 COLOUR_MODES = {
     "truecolor": "env COLORTERM=truecolor TERM=screen-256color",
     "256": "env -u COLORTERM TERM=screen-256color",
@@ -181,6 +182,7 @@ async def measure_in_app(workspace: Workspace, presses: int) -> dict[str, Any]:
         await pilot.pause()
         first = frames[0] if frames else None
         await pilot.pause(0.3)
+        first_paint = [f.size for f in frames]
         for i in range(presses):
             await _press(pilot, frames, "right" if i < presses // 2 else "down", moves)
             await _press(pilot, frames, "space", dabs)
@@ -206,7 +208,7 @@ async def measure_in_app(workspace: Workspace, presses: int) -> dict[str, Any]:
         "move": moves,
         "dab": dabs,
         "noop": noops,
-        "first": first.size if first else 0,
+        "first": first_paint,
         "first_s": (first.done - started) if first else float("nan"),
         "redraws": redraws,
     }
@@ -272,6 +274,9 @@ class TmuxApp:
                 self.tmux("kill-session", "-t", self.session)
         except subprocess.CalledProcessError:
             pass  # the server ended with the session
+        socket = Path(f"/tmp/tmux-{os.getuid()}") / self.socket
+        if not self._alive() and socket.is_socket():
+            socket.unlink()  # the private server has gone; its socket file stays behind
 
     def _alive(self) -> bool:
         done = subprocess.run(
@@ -312,12 +317,26 @@ class TmuxApp:
         return grew - started, after - before
 
     def frames(self, start: int, stop: int) -> list[int]:
-        """Bytes of each frame (split at synchronized-update starts) in a stretch of the log."""
+        """Bytes of each frame in a stretch of the log.
+
+        Every frame ends by putting the terminal cursor back, on the top-left cell in this
+        app; a whole-screen frame also starts there. tmux does not take synchronized
+        updates, so these moves are what separates frames.
+        """
         with self.log.open("rb") as log:
             log.seek(start)
             data = log.read(stop - start)
-        parts = [part for part in data.split(SYNC_START) if part]
-        return [len(part) + len(SYNC_START) for part in parts] if parts else []
+        sizes: list[int] = []
+        carry = 0
+        for part in data.split(HOME):
+            if not part:  # a whole-screen frame starts at home
+                carry += len(HOME)
+                continue
+            sizes.append(carry + len(part) + len(HOME))
+            carry = 0
+        if sizes:
+            sizes[-1] -= len(HOME) if not data.endswith(HOME) else 0
+        return sizes
 
     def wait_tick(self) -> None:
         """Wait for the app's own periodic write and its end (or give up after 2.5 s)."""
@@ -357,10 +376,13 @@ def measure_tmux(workspace: Path, colour_env: str, presses: int, folder: Path) -
             app.send(*keys, quiet=REDRAW_QUIET_S)
             redraws[name] = app.frames(before, app.size())
         app.wait_tick()
+        before = app.size()
         app.tmux("resize-window", "-t", app.session, "-x", str(SIZE[0] - 1), "-y", str(SIZE[1]))
+        app.wait_growth(before, RESIZE_WAIT_S)
         app.wait_quiet(REDRAW_QUIET_S, cap=5.0)
         before = app.size()
         app.tmux("resize-window", "-t", app.session, "-x", str(SIZE[0]), "-y", str(SIZE[1]))
+        app.wait_growth(before, RESIZE_WAIT_S)
         after, _ = app.wait_quiet(REDRAW_QUIET_S, cap=5.0)
         redraws["resize"] = app.frames(before, after)
     finally:
@@ -370,7 +392,7 @@ def measure_tmux(workspace: Path, colour_env: str, presses: int, folder: Path) -
         "move": moves,
         "dab": dabs,
         "noop": noops,
-        "first": first_size,
+        "first": app.frames(0, first_size),
         "first_s": (first_end - started) if first_byte is not None else float("nan"),
         "settled_s": settled,
         "idle_rate": idle_rate,
@@ -421,8 +443,8 @@ def table(in_app: dict[str, Any], tmux: dict[str, dict[str, Any]]) -> str:
          _redraw(tc["redraws"]["zoom"]), _redraw(c256["redraws"]["zoom"]), "–"),
         ("bytes per full-screen redraw 160×47 (resize back)", _redraw(rd["resize"]),
          _redraw(tc["redraws"]["resize"]), _redraw(c256["redraws"]["resize"]), "≤ 300 KB"),
-        ("bytes of the first paint", _kb(in_app["first"]),
-         _kb(tc["first"]), _kb(c256["first"]), "–"),
+        ("bytes of the first paint", _redraw(in_app["first"]),
+         _redraw(tc["first"]), _redraw(c256["first"]), "–"),
         ("start → first paint done, s", f"{in_app['first_s']:.2f}",
          f"{tc['first_s']:.1f}", f"{c256['first_s']:.1f}", "–"),
         ("start → quiet (first segmentations in), s", "offline",

@@ -60,7 +60,7 @@ class LocalBackend:
         self._closed = threading.Event()
         self._segment_tile_size = segment_tile_size
         self._tta = tta
-        self._segmenter_model: tuple[int, UNetGNRes] | None = None
+        self._segmenter_model: tuple[int, UNetGNRes, int] | None = None
         self._segment_thread = threading.Thread(
             target=self._segment_forever, name="rptui-segmenter", daemon=True
         )
@@ -183,14 +183,15 @@ class LocalBackend:
     async def segmentation(self, name: str, timeout: float) -> Segmentation | None:
         return await asyncio.to_thread(self._queue.wait_result, name, timeout)
 
-    def _current_model(self) -> tuple[int, UNetGNRes]:
+    def _current_model(self) -> tuple[int, UNetGNRes, int]:
+        """The newest model, its version and the tile side it was trained on."""
         with self._lock:
             if self._best is None:
                 self._best = snapshot_from_model(UNetGNRes(), version=1)
             best = self._best
         if self._segmenter_model is None or self._segmenter_model[0] != best.version:
             model = model_from_snapshot(best).to(self._device.device).eval()
-            self._segmenter_model = (best.version, model)
+            self._segmenter_model = (best.version, model, best.tile_size)
         return self._segmenter_model
 
     def _segment_forever(self) -> None:
@@ -199,12 +200,13 @@ class LocalBackend:
             if request is None:
                 continue
             try:
-                version, model = self._current_model()
+                version, model, model_tile = self._current_model()
                 started = time.perf_counter()
                 mask, probability = segment(
                     [model],
                     request.image,
-                    tile_size=self._segment_tile_size,
+                    # GroupNorm ties outputs to the tile context: use the training tile.
+                    tile_size=self._segment_tile_size or model_tile,
                     tta=self._tta,
                     device=self._device,
                     dtype=resolve_precision(self._device, "auto"),

@@ -69,7 +69,7 @@ class SegmenterActor:
         self._poll_s = model_poll_s
         self._queue = SegmentationQueue()
         self._lock = threading.Lock()
-        self._model: tuple[int, nn.Module] | None = None
+        self._model: tuple[int, nn.Module, int] | None = None  # version, net, its tile
         self._model_ready = threading.Event()
         self._current: str | None = None
         self._cancel_current = threading.Event()
@@ -88,7 +88,7 @@ class SegmenterActor:
         model = prepare_model(model_from_snapshot(snapshot), self._device).eval()
         with self._lock:
             if self._model is None or self._model[0] < snapshot.version:
-                self._model = (snapshot.version, model)
+                self._model = (snapshot.version, model, snapshot.tile_size)
             version = self._model[0]
         self._model_ready.set()
         stale = self._queue.requeue_stale(version)
@@ -165,7 +165,7 @@ class SegmenterActor:
     def _segment(self, request: SegmentationRequest) -> None:
         with self._lock:
             assert self._model is not None
-            version, model = self._model
+            version, model, model_tile = self._model
             self._current = request.name
             self._cancel_current.clear()
         started = time.perf_counter()
@@ -173,7 +173,8 @@ class SegmenterActor:
             mask, probability = segment(
                 [model],
                 request.image,
-                tile_size=self._tile_size,
+                # GroupNorm ties outputs to the tile context: segment at the training tile.
+                tile_size=self._tile_size or model_tile,
                 tta=self._tta,
                 device=self._device,
                 dtype=self._dtype,
