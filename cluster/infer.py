@@ -61,6 +61,17 @@ def default_batch_pixels(device: DeviceInfo, dtype: torch.dtype | None = None) -
     return on_cpu
 
 
+def tile_for_model(training_tile: int) -> int | None:
+    """The tile side to segment with a model trained on ``training_tile`` tiles.
+
+    GroupNorm ties the network's output to the context a tile holds: a model trained on
+    small tiles (a CPU's) segments markedly worse with large ones (held-out F1 0.69
+    against 0.61 for a 124-px model), so it keeps its training tile. Models trained at
+    the full 572 px choose their tiles per image (None), which wastes far less output.
+    """
+    return training_tile if training_tile < DEFAULT_TILE else None
+
+
 def plan_tiles(
     height: int, width: int, *, tile_size: int | None, max_batch_pixels: int
 ) -> tuple[int, int]:

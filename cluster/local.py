@@ -24,7 +24,7 @@ from cluster.api import (
     TrainingConfig,
 )
 from cluster.devices import DeviceInfo, pick_device, resolve_precision
-from cluster.infer import segment
+from cluster.infer import segment, tile_for_model
 from cluster.model import UNetGNRes
 from cluster.segment_queue import SegmentationQueue
 from cluster.snapshot import model_from_snapshot, snapshot_from_model
@@ -205,8 +205,7 @@ class LocalBackend:
                 mask, probability = segment(
                     [model],
                     request.image,
-                    # GroupNorm ties outputs to the tile context: use the training tile.
-                    tile_size=self._segment_tile_size or model_tile,
+                    tile_size=self._segment_tile_size or tile_for_model(model_tile),
                     tta=self._tta,
                     device=self._device,
                     dtype=resolve_precision(self._device, "auto"),

@@ -21,7 +21,7 @@ from torch import nn
 
 from cluster.api import ModelSnapshot, Segmentation, SegmentationRequest
 from cluster.devices import DeviceInfo, pick_device, prepare_model, resolve_precision
-from cluster.infer import Cancelled, segment
+from cluster.infer import Cancelled, segment, tile_for_model
 from cluster.segment_queue import SegmentationQueue
 from cluster.snapshot import model_from_snapshot
 
@@ -173,8 +173,7 @@ class SegmenterActor:
             mask, probability = segment(
                 [model],
                 request.image,
-                # GroupNorm ties outputs to the tile context: segment at the training tile.
-                tile_size=self._tile_size or model_tile,
+                tile_size=self._tile_size or tile_for_model(model_tile),
                 tta=self._tta,
                 device=self._device,
                 dtype=self._dtype,

@@ -202,3 +202,11 @@ def test_ensemble_memory_does_not_grow_with_models() -> None:
         tracemalloc.stop()
     assert prob.shape == (height, width)
     assert peak < 2 * map_bytes  # the result map plus tile buffers, not a map per model
+
+
+def test_small_tile_models_keep_their_training_tile() -> None:
+    from cluster.infer import tile_for_model
+    from cluster.model import DEFAULT_TILE
+
+    assert tile_for_model(124) == 124 and tile_for_model(252) == 252
+    assert tile_for_model(DEFAULT_TILE) is None  # full-size models choose per image
