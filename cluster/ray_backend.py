@@ -83,6 +83,22 @@ async def _await(ref: Any, timeout: float) -> Any:
     return await asyncio.wait_for(asyncio.wrap_future(ref.future()), timeout)
 
 
+def _named_actor(cls: type, name: str, shape: ActorShape, concurrency: int) -> Any:
+    """A detached, named, always-restarted threaded actor class, found again by name."""
+    import ray
+
+    return ray.remote(cls).options(
+        name=name,
+        lifetime="detached",
+        get_if_exists=True,
+        max_restarts=-1,
+        max_task_retries=TASK_RETRIES,
+        max_concurrency=concurrency,
+        num_cpus=shape.num_cpus,
+        num_gpus=shape.num_gpus,
+    )
+
+
 class RayBackend:
     """One project's trainer and segmenter actors behind the :class:`Backend` seam."""
 
@@ -105,34 +121,12 @@ class RayBackend:
         self.timeout_s = call_timeout_s
         self._tile_size = tile_size
         trainer_shape, segmenter_shape = shapes or actor_shapes(*largest_node())
-        self.trainer = (
-            ray.remote(TrainerActor)
-            .options(
-                name=trainer_name(project_name),
-                lifetime="detached",
-                get_if_exists=True,
-                max_restarts=-1,
-                max_task_retries=TASK_RETRIES,
-                max_concurrency=TRAINER_CONCURRENCY,
-                num_cpus=trainer_shape.num_cpus,
-                num_gpus=trainer_shape.num_gpus,
-            )
-            .remote()
-        )
-        self.segmenter = (
-            ray.remote(SegmenterActor)
-            .options(
-                name=segmenter_name(project_name),
-                lifetime="detached",
-                get_if_exists=True,
-                max_restarts=-1,
-                max_task_retries=TASK_RETRIES,
-                max_concurrency=SEGMENTER_CONCURRENCY,
-                num_cpus=segmenter_shape.num_cpus,
-                num_gpus=segmenter_shape.num_gpus,
-            )
-            .remote(trainer_name(project_name), tile_size=segment_tile_size, tta=tta)
-        )
+        self.trainer = _named_actor(
+            TrainerActor, trainer_name(project_name), trainer_shape, TRAINER_CONCURRENCY
+        ).remote()
+        self.segmenter = _named_actor(
+            SegmenterActor, segmenter_name(project_name), segmenter_shape, SEGMENTER_CONCURRENCY
+        ).remote(trainer_name(project_name), tile_size=segment_tile_size, tta=tta)
         self.incarnation: str | None = None
         self.restarts_seen = 0
         self._sent: dict[str, Any] = {}  # name -> ObjectRef of the AnnotatedImage sent
