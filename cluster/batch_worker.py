@@ -12,7 +12,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from cluster.devices import (
     set_cpu_threads,
 )
 from cluster.images import ImageReadError, read_image
-from cluster.infer import segment
+from cluster.infer import ensemble_tile, segment
 from cluster.mask_formats import SUFFIXES, MaskFormat, encode_mask
 from cluster.measure import IMAGE_KINDS, REGIONS, measure_mask
 from cluster.modelfile import model_from_bytes
@@ -152,11 +152,14 @@ def process_image(
     )
 
 
-def models_from_blobs(blobs: Sequence[bytes], device: DeviceInfo) -> list[nn.Module]:
-    """An ensemble, on the device in eval mode, from model files' bytes."""
-    return [
-        prepare_model(model_from_snapshot(model_from_bytes(blob)), device).eval() for blob in blobs
-    ]
+def models_from_blobs(
+    blobs: Sequence[bytes], device: DeviceInfo
+) -> tuple[list[nn.Module], int | None]:
+    """An ensemble, on the device in eval mode, from model files' bytes, and the tile
+    side it segments with (None: chosen per image; see ``cluster.infer.ensemble_tile``)."""
+    snapshots = [model_from_bytes(blob) for blob in blobs]
+    models = [prepare_model(model_from_snapshot(s), device).eval() for s in snapshots]
+    return models, ensemble_tile([s.tile_size for s in snapshots])
 
 
 class SegmentWorker:
@@ -174,10 +177,12 @@ class SegmentWorker:
 
             model_blobs = ray.get(model_blobs)
         self.threads = set_cpu_threads(threads)
-        self.settings = settings
         self.device = pick_device()
         self.dtype = resolve_precision(self.device, settings.precision)
-        self.models = models_from_blobs(model_blobs, self.device)
+        self.models, tile = models_from_blobs(model_blobs, self.device)
+        if settings.tile_size is None:
+            settings = replace(settings, tile_size=tile)
+        self.settings = settings
         self._scratch = tempfile.TemporaryDirectory(prefix="rptui-batch-")
         log.info(
             "segment worker ready: %d models on %s, %d threads",

@@ -72,6 +72,12 @@ def tile_for_model(training_tile: int) -> int | None:
     return training_tile if training_tile < DEFAULT_TILE else None
 
 
+def ensemble_tile(training_tiles: Sequence[int]) -> int | None:
+    """The tile side for an ensemble: the smallest that any of its models needs, or None."""
+    tiles = [tile for tile in map(tile_for_model, training_tiles) if tile is not None]
+    return min(tiles) if tiles else None
+
+
 def plan_tiles(
     height: int, width: int, *, tile_size: int | None, max_batch_pixels: int
 ) -> tuple[int, int]:

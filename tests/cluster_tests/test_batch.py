@@ -70,7 +70,7 @@ def test_ray_masks_equal_the_single_process_result_and_bad_files_are_rows(
     assert results["corrupt.png"].mask == b""
 
     device = pick_device("cpu")
-    models = models_from_blobs(ensemble, device)
+    models, _ = models_from_blobs(ensemble, device)
     for path in paths:
         if path.name == "corrupt.png":
             continue

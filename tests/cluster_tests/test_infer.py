@@ -210,3 +210,11 @@ def test_small_tile_models_keep_their_training_tile() -> None:
 
     assert tile_for_model(124) == 124 and tile_for_model(252) == 252
     assert tile_for_model(DEFAULT_TILE) is None  # full-size models choose per image
+
+
+def test_an_ensemble_takes_the_smallest_tile_any_model_needs() -> None:
+    from cluster.infer import ensemble_tile
+    from cluster.model import DEFAULT_TILE
+
+    assert ensemble_tile([DEFAULT_TILE, 252, 188]) == 188
+    assert ensemble_tile([DEFAULT_TILE, DEFAULT_TILE]) is None
