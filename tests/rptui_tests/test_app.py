@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from textual.pilot import Pilot
+from textual.widget import Widget
+from textual.widgets import Sparkline, Static
 
 from cluster.api import (
     BACKGROUND,
@@ -29,6 +31,7 @@ from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import HelpScreen
 from rptui.tui.screens.picker import ProjectPickerScreen
 from rptui.tui.widgets.status_line import StatusLine
+from rptui.tui.widgets.training_panel import TrainingPanel
 from rptui.workspace import Workspace
 
 SIZE = 64
@@ -46,6 +49,7 @@ class StubBackend:
         self.cancelled: list[str] = []
         self.state = TrainerState.STOPPED
         self.started_with: ModelSnapshot | None = None
+        self.epoch = 5
 
     async def add_annotation(self, item: AnnotatedImage) -> None:
         self.added.append(item)
@@ -63,7 +67,7 @@ class StubBackend:
         self.state = TrainerState.STOPPED
 
     async def status(self) -> TrainerStatus:
-        return TrainerStatus(self.state, epoch=5, best_f1=0.5, epochs_since_best=1)
+        return TrainerStatus(self.state, epoch=self.epoch, best_f1=0.5, epochs_since_best=1)
 
     async def newest_model(self, newer_than: int = 0) -> ModelSnapshot | None:
         return None
@@ -340,3 +344,63 @@ async def test_in_process_backend_starts_from_the_projects_newest_model(tmp_path
         assert newest is not None and newest.version == 1
     finally:
         await backend.close()
+
+
+def count_refreshes(monkeypatch: pytest.MonkeyPatch, widgets: list[Widget]) -> list[Widget]:
+    """Record every ``refresh`` of the given widgets (or their children) from now on."""
+    calls: list[Widget] = []
+    original = Widget.refresh
+
+    def counting(self: Widget, *args: object, **kwargs: object) -> Widget:
+        if any(self is w or w in self.ancestors for w in widgets):
+            calls.append(self)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Widget, "refresh", counting)
+    return calls
+
+
+async def test_idle_polls_redraw_nothing_and_changes_redraw(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = StubBackend(square_mask())
+    app = make_app(workspace, backend)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.session.segmentation is not None)
+        await screen._sync_once()
+        await pilot.pause()
+        panel = screen.query_one(TrainingPanel)
+        status_line = screen.query_one(StatusLine)
+        calls = count_refreshes(monkeypatch, [panel, status_line])
+        for _ in range(5):
+            await screen._sync_once()
+        await pilot.pause()
+        assert calls == []
+        assert len(panel.f1_history) == 1
+
+        backend.state = TrainerState.TRAINING
+        backend.epoch = 6
+        await screen._sync_once()
+        await pilot.pause()
+        assert "epoch 6" in status_text(app)
+        assert status_line in calls
+        assert any(w is not status_line for w in calls)
+        assert "training: training" in str(panel.query_one("#training-state", Static).render())
+        assert len(panel.f1_history) == 2
+
+
+async def test_training_panel_fits_a_small_terminal(workspace: Workspace) -> None:
+    backend = StubBackend(square_mask())
+    backend.state = TrainerState.TRAINING
+    app = make_app(workspace, backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        panel = screen.query_one(TrainingPanel)
+        await wait_for(pilot, lambda: panel.last_status is not None)
+        await pilot.pause()
+        state = panel.query_one("#training-state", Static)
+        assert state.region.height == 4  # no label wraps
+        bottom = panel.query_one("#seconds-plot", Sparkline).region
+        assert bottom.height >= 1
+        assert bottom.bottom <= panel.content_region.bottom

@@ -1,5 +1,9 @@
 """The training panel: trainer state, epoch, best F1 and their history as sparklines.
 
+A poll that brings the same status (and annotation count) as the last one changes
+nothing on screen, so an idle app writes nothing to the terminal: the plots get a
+point per change, not per poll.
+
 Below them, this session's accepted images: the corrective F1 of each (the shown
 segmentation judged by the user's corrections) and the seconds spent on it.
 """
@@ -14,6 +18,12 @@ from cluster.api import TrainerStatus
 from rptui.corrective import CorrectionRecord
 
 HISTORY_LENGTH = 200
+ERROR_CHARS = 44  # two lines of the panel
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class TrainingPanel(Vertical):
@@ -26,6 +36,7 @@ class TrainingPanel(Vertical):
         self.last_status: TrainerStatus | None = None
         self.image_f1_history: list[float] = []
         self.seconds_history: list[float] = []
+        self._recorded: tuple[TrainerStatus, int] | None = None
 
     def compose(self) -> ComposeResult:
         """State text, then the plots with their captions."""
@@ -41,24 +52,34 @@ class TrainingPanel(Vertical):
 
     def show_offline(self, reason: str) -> None:
         """Say that no trainer can be reached."""
-        self.query_one("#training-state", Static).update(f"offline\n{reason}")
+        self._recorded = None
+        self._set_state(f"offline\n{shorten(reason, ERROR_CHARS)}")
+
+    def _set_state(self, text: str) -> None:
+        """Replace the state text when it differs from what is shown."""
+        state = self.query_one("#training-state", Static)
+        if str(state.content) != text:
+            state.update(text)
 
     def record(self, status: TrainerStatus, n_annotated: int) -> None:
-        """Show a new status and add a point to both plots."""
+        """Show a status and add a point to both plots, unless nothing changed since the last."""
         self.last_status = status
+        if self._recorded == (status, n_annotated):
+            return
+        self._recorded = (status, n_annotated)
         self.f1_history.append(status.best_f1 or 0.0)
         self.annotated_history.append(float(n_annotated))
         del self.f1_history[:-HISTORY_LENGTH], self.annotated_history[:-HISTORY_LENGTH]
         best = f"{status.best_f1:.3f}" if status.best_f1 is not None else "–"
         lines = [
             f"training: {status.state.value}",
-            f"epoch {status.epoch} ({status.epochs_since_best} since best)",
-            f"best F1 {best} · model #{status.model_version}",
+            f"epoch {status.epoch}, {status.epochs_since_best} since best",
+            f"F1 {best} · model #{status.model_version}",
             f"train {status.n_train} · val {status.n_val}",
         ]
         if status.last_error:
-            lines.append(status.last_error)
-        self.query_one("#training-state", Static).update("\n".join(lines))
+            lines.append(shorten(status.last_error, ERROR_CHARS))
+        self._set_state("\n".join(lines))
         self.query_one("#f1-plot", Sparkline).data = list(self.f1_history)
         self.query_one("#annotated-plot", Sparkline).data = list(self.annotated_history)
 
