@@ -25,10 +25,19 @@ METHOD_EPOCH_TILES = 612  # METHOD.md: epoch = max(612, 2 x training annotations
 TILES_PER_ANNOTATION = 2
 # Slow-device tile candidates, ascending: the largest whose timed epoch still holds
 # MIN_EPOCH_TILES tiles wins. On the 2-core dev CPU (bf16, batch 2) a step took
-# 0.10 s at 124, 0.27 s at 188, 0.55 s at 252, 0.89 s at 316: 252 is chosen.
+# 0.10 s at 124, 0.27 s at 188, 0.55 s at 252, 0.89 s at 316.
 SLOW_TILE_CANDIDATES = (188, 252, 316, 380, 444, 508, DEFAULT_TILE)
 MIN_EPOCH_TILES = 96
-FALLBACK_SLOW_TILE = 252
+# What the engine plans with: the small 124 tile joins the candidates and a larger tile
+# must fill an epoch with far more tiles. On the 2-core dev CPU with the demo's data
+# (5 train + 1 val clear-example images, F1 on 8 unannotated images), 124 at batch 8 reached
+# held-out F1 0.52 after 29 s and 0.60 after 60 s of training; 188 at batch 2 reached 0.48
+# after 65 s and 0.52 after 95 s; 188 at batch 8 0.46 after 42 s (learning test setting).
+# Here 188 measures 0.14-0.27 s per tile (110-220 per 30 s), so 124 is chosen; a device
+# twice as fast still gets 188.
+PLANNED_TILE_CANDIDATES = (124, *SLOW_TILE_CANDIDATES)
+PLANNED_MIN_EPOCH_TILES = 256
+FALLBACK_SLOW_TILE = 124
 # Labelled output pixels per step below which SGD with momentum 0.99 swings: batch 2 of
 # 124-px tiles (2 x 52^2 px) moved held-out F1 by +-0.1 between epochs; batch 8 (21,632 px)
 # rose steadily (benchmarks/learning.py). 572-px tiles at METHOD.md's batch hold far more.
@@ -162,7 +171,12 @@ def plan_tile_for(
         )
 
     try:
-        tile, seconds = plan_slow_tile(timed, target_epoch_seconds=target_epoch_seconds)
+        tile, seconds = plan_slow_tile(
+            timed,
+            target_epoch_seconds=target_epoch_seconds,
+            min_tiles=PLANNED_MIN_EPOCH_TILES,
+            candidates=PLANNED_TILE_CANDIDATES,
+        )
     except RuntimeError as error:  # e.g. out of memory on a small MPS device
         log.warning("tile measurement failed (%s); using %d", error, FALLBACK_SLOW_TILE)
         return FALLBACK_SLOW_TILE, None
