@@ -12,15 +12,11 @@ and calls :meth:`AnnotationCanvas.mark_dirty` with the changed box.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-from rich.color import Color
-from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region
@@ -29,6 +25,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
+from rptui.tui.half_blocks import HalfBlocks
 from rptui.tui.render import (
     DEFAULT_PALETTE,
     PALETTES,
@@ -40,12 +37,9 @@ from rptui.tui.render import (
     render_view,
 )
 
-UPPER_HALF = "▀"
-FULL_CELL = " "  # both pixels equal: background colour only, fewer bytes
 DEFAULT_COLOUR_BITS = 5
 DEFAULT_BRUSH_RADIUS = 4
 PAN_FRACTION = 0.25  # of the view per pan step
-MAX_CACHED_STYLES = 65_536
 ImageBox = tuple[int, int, int, int]  # y0, x0, y1, x1 (half-open, image pixels)
 
 
@@ -61,19 +55,6 @@ def box_bounds(box: Any) -> ImageBox:
         return int(box.y0), int(box.x0), int(box.y1), int(box.x1)
     y0, x0, y1, x1 = box
     return int(y0), int(x0), int(y1), int(x1)
-
-
-def _pack(rows: np.ndarray) -> np.ndarray:
-    """RGB rows (..., 3) uint8 as 24-bit integers."""
-    r = rows.astype(np.int64)
-    return (r[..., 0] << 16) | (r[..., 1] << 8) | r[..., 2]
-
-
-def _runs(line: np.ndarray) -> Iterable[tuple[int, int]]:
-    """(start, stop) of runs of equal values."""
-    cuts = np.flatnonzero(line[1:] != line[:-1]) + 1
-    edges = [0, *cuts.tolist(), len(line)]
-    return itertools.pairwise(edges)
 
 
 class AnnotationCanvas(Widget, can_focus=True):
@@ -166,8 +147,7 @@ class AnnotationCanvas(Widget, can_focus=True):
         self._view: np.ndarray | None = None  # quantised (view_h, view_w, 3) without cursor
         self._strips: dict[int, Strip] = {}
         self._overlay: dict[int, list[tuple[int, int, RGB]]] | None = None
-        self._styles: dict[tuple[int, int], Style] = {}
-        self._colours: dict[int, Color] = {}
+        self._half_blocks = HalfBlocks()
         self._dragging = False
 
     # ----- state the screen sets -------------------------------------------------------
@@ -502,36 +482,7 @@ class AnnotationCanvas(Widget, can_focus=True):
             top, bottom = top.copy(), bottom.copy()
             for vy, vx, colour in marks:
                 (top if vy == 2 * y else bottom)[vx] = colour
-        upper, lower = _pack(top), _pack(bottom)
-        keys = (upper << 24) | lower
-        segments = [
-            Segment(
-                (FULL_CELL if upper[a] == lower[a] else UPPER_HALF) * (b - a),
-                self._style(int(upper[a]), int(lower[a])),
-            )
-            for a, b in _runs(keys)
-        ]
-        return Strip(segments, len(keys))
-
-    def _style(self, upper: int, lower: int) -> Style:
-        key = (upper, lower)
-        style = self._styles.get(key)
-        if style is None:
-            if len(self._styles) >= MAX_CACHED_STYLES:  # noisy images: keep memory bounded
-                self._styles.clear()
-            bg = self._colour(lower)
-            style = Style.from_color(None if upper == lower else self._colour(upper), bg)
-            self._styles[key] = style
-        return style
-
-    def _colour(self, packed: int) -> Color:
-        colour = self._colours.get(packed)
-        if colour is None:
-            if len(self._colours) >= MAX_CACHED_STYLES:
-                self._colours.clear()
-            colour = Color.from_rgb(packed >> 16, (packed >> 8) & 0xFF, packed & 0xFF)
-            self._colours[packed] = colour
-        return colour
+        return self._half_blocks.strip(top, bottom)
 
     # ----- actions and mouse -----------------------------------------------------------
 
