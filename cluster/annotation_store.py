@@ -1,17 +1,23 @@
 """The annotations a trainer holds: training ones in the tile sampler, validation ones aside.
 
 Thread-safe: the app's calls may add, replace or remove annotations while an epoch runs.
+Memory stays flat as annotations grow: arrays are kept as uint8 and, past a bound, the
+oldest are spilled to local disk (see :mod:`cluster.spill`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from pathlib import Path
 
 import numpy as np
 
 from cluster.api import AnnotatedImage
 from cluster.sampler import TileSampler
+from cluster.spill import DEFAULT_MEMORY_BOUND, SpillPool
+
+VAL_PREFIX = "val/"  # validation keys in the pool shared with the sampler
 
 
 def fingerprint(item: AnnotatedImage) -> bytes:
@@ -25,11 +31,24 @@ def fingerprint(item: AnnotatedImage) -> bytes:
 
 
 class AnnotationStore:
-    """Training annotations (as tiles to sample) and validation annotations, by name."""
+    """Training annotations (as tiles to sample) and validation annotations, by name.
 
-    def __init__(self, tile_size: int) -> None:
-        self.sampler = TileSampler(tile_size)
-        self._val: dict[str, AnnotatedImage] = {}
+    Both kinds share one :class:`cluster.spill.SpillPool`: at most ``memory_bound`` bytes
+    of annotation arrays stay in memory (default 512 MiB); past it the annotations added
+    or changed longest ago are spilled to a folder under ``spill_dir`` (default: the
+    system's temp folder) and read back memory-mapped. :meth:`close` deletes the folder.
+    """
+
+    def __init__(
+        self,
+        tile_size: int,
+        *,
+        memory_bound: int = DEFAULT_MEMORY_BOUND,
+        spill_dir: Path | None = None,
+    ) -> None:
+        self.pool = SpillPool(memory_bound=memory_bound, directory=spill_dir)
+        self.sampler = TileSampler(tile_size, pool=self.pool)
+        self._val: dict[str, None] = {}  # validation names, in the order they came
         self._fingerprints: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -40,10 +59,14 @@ class AnnotationStore:
             changed = self._fingerprints.get(item.name) != digest
             if item.split == "train":
                 self._val.pop(item.name, None)
+                self.pool.remove(VAL_PREFIX + item.name)
                 self.sampler.set(item.name, item.image, item.labels)
             else:
                 self.sampler.remove(item.name)
-                self._val[item.name] = item
+                self._val[item.name] = None
+                image = np.array(item.image, dtype=np.uint8, order="C")
+                labels = np.array(item.labels, dtype=np.uint8, order="C")
+                self.pool.put(VAL_PREFIX + item.name, (image, labels))
             self._fingerprints[item.name] = digest
         return changed
 
@@ -52,6 +75,7 @@ class AnnotationStore:
         with self._lock:
             self.sampler.remove(name)
             self._val.pop(name, None)
+            self.pool.remove(VAL_PREFIX + name)
             self._fingerprints.pop(name, None)
 
     @property
@@ -64,7 +88,38 @@ class AnnotationStore:
         with self._lock:
             return len(self._val)
 
+    @property
+    def resident_bytes(self) -> int:
+        """Bytes of annotation arrays held in memory (at most the memory bound)."""
+        return self.pool.resident_bytes
+
+    @property
+    def memory_bound(self) -> int:
+        return self.pool.memory_bound
+
+    @memory_bound.setter
+    def memory_bound(self, value: int) -> None:
+        """A new bound, applied at once (a lower one spills now)."""
+        self.pool.memory_bound = value
+
+    def is_spilled(self, name: str) -> bool:
+        """Whether the annotation's arrays are on local disk rather than in memory."""
+        return self.sampler.is_spilled(name) or self.pool.is_spilled(VAL_PREFIX + name)
+
     def validation_items(self) -> list[AnnotatedImage]:
-        """The validation annotations now held (a copy of the list)."""
+        """The validation annotations now held (spilled ones as read-only memory maps)."""
         with self._lock:
-            return list(self._val.values())
+            names = list(self._val)
+            arrays = [self.pool.get(VAL_PREFIX + name) for name in names]
+        return [
+            AnnotatedImage(name, image, labels, "val")
+            for name, (image, labels) in zip(names, arrays, strict=True)
+        ]
+
+    def close(self) -> None:
+        """Forget every annotation and delete the spill folder."""
+        with self._lock:
+            self.sampler.close()
+            self._val.clear()
+            self._fingerprints.clear()
+            self.pool.close()

@@ -52,8 +52,7 @@ class AnnotatedImage:
             raise ValueError(f"{self.name}: image must be HxWx3 uint8, got {self.image.shape}")
         if self.labels.shape != self.image.shape[:2]:
             raise ValueError(
-                f"{self.name}: labels {self.labels.shape} do not match image "
-                f"{self.image.shape[:2]}"
+                f"{self.name}: labels {self.labels.shape} do not match image {self.image.shape[:2]}"
             )
         if self.split not in ("train", "val"):
             raise ValueError(f"{self.name}: split must be 'train' or 'val', got {self.split!r}")

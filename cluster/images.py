@@ -61,6 +61,10 @@ class ImageReadError(Exception):
         super().__init__(f"cannot read image {self.path}: {reason}")
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image with more pixels than the reader was allowed to decode."""
+
+
 @contextlib.contextmanager
 def _pillow_limit_off() -> Iterator[None]:
     """Switch off Pillow's decompression-bomb check (we enforce ``max_pixels`` ourselves)."""
@@ -86,10 +90,10 @@ def _check_size(path: Path, height: int, width: int, max_pixels: int) -> None:
     if height <= 0 or width <= 0:
         raise ImageReadError(path, f"empty image ({width}x{height})")
     if height * width > max_pixels:
-        raise ImageReadError(
+        raise ImageTooLargeError(
             path,
             f"too large: {width}x{height} = {height * width:,} pixels exceeds the limit "
-            f"of {max_pixels:,} (raise max_pixels to read it)",
+            f"of {max_pixels:,}",
         )
 
 

@@ -5,6 +5,12 @@ tile size where smaller) so edge pixels are as likely as centre ones, a random c
 whose central output region holds labelled pixels, augmentation, per-tile min-max
 normalisation, and the labels cut to the output region. Annotations can be added,
 replaced or removed from another thread while tiles are drawn.
+
+Memory: each annotation is held as it came (uint8 image and labels) plus one int64 per
+image row; the padding is never stored, a crop maps its rows and columns back into the
+image (reflected) as it is cut. The arrays live in a :class:`cluster.spill.SpillPool`,
+which spills the oldest annotations to local disk past its memory bound; a crop from a
+spilled annotation reads only the pages it covers.
 """
 
 from __future__ import annotations
@@ -17,47 +23,87 @@ import numpy as np
 from cluster.api import UNLABELLED
 from cluster.augment import augment
 from cluster.model import BORDER
+from cluster.spill import SpillPool
 from cluster.tiles import normalise_tile
 
 RANDOM_CROP_TRIES = 10  # plain random crops to try before placing one around a labelled pixel
+KEY_PREFIX = "train/"  # this sampler's keys in a pool shared with validation annotations
 
 
 @dataclass(frozen=True)
-class _Padded:
-    """One training annotation, padded once so crops are plain slices."""
+class _Layout:
+    """Where one training annotation lies in its (virtual) padded frame."""
 
-    image: np.ndarray  # (H + pads) x (W + pads) x 3 uint8, reflect-padded
-    labels: np.ndarray  # same size, uint8; padding is unlabelled
-    labelled_sum: np.ndarray  # summed-area table of labelled pixels, one row/col larger
-    labelled: np.ndarray  # K x 2 (row, col) of labelled pixels in the padded frame
+    height: int
+    width: int
+    pad_top: int
+    pad_left: int
+    padded_height: int
+    padded_width: int
+    reflect: bool  # reflect padding; edge padding for images one pixel thin
+    labelled: int  # labelled pixels
 
 
-def _pad_for_tile(image: np.ndarray, labels: np.ndarray, tile_size: int) -> _Padded:
-    """Reflect-pad the image by BORDER (more where it is smaller than a tile)."""
-    height, width = labels.shape
+def _layout(height: int, width: int, labelled: int, tile_size: int) -> _Layout:
+    """Pad by BORDER on every side, more where the image is smaller than the output."""
     out_size = tile_size - 2 * BORDER
     extra_h = max(0, out_size - height)
     extra_w = max(0, out_size - width)
-    pads = (
-        (BORDER + extra_h // 2, BORDER + extra_h - extra_h // 2),
-        (BORDER + extra_w // 2, BORDER + extra_w - extra_w // 2),
+    pad_top = BORDER + extra_h // 2
+    pad_left = BORDER + extra_w // 2
+    return _Layout(
+        height=height,
+        width=width,
+        pad_top=pad_top,
+        pad_left=pad_left,
+        padded_height=height + 2 * BORDER + extra_h,
+        padded_width=width + 2 * BORDER + extra_w,
+        reflect=min(height, width) > 1,
+        labelled=labelled,
     )
-    padded_image = np.pad(
-        image, (*pads, (0, 0)), mode="reflect" if min(height, width) > 1 else "edge"
-    )
-    padded_labels = np.pad(labels, pads, mode="constant", constant_values=UNLABELLED)
-    mask = padded_labels != UNLABELLED
-    table = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
-    np.cumsum(np.cumsum(mask, axis=0), axis=1, out=table[1:, 1:])
-    return _Padded(padded_image, padded_labels, table, np.argwhere(mask))
 
 
-def _labelled_in(padded: _Padded, top: int, left: int, size: int) -> int:
-    """Labelled pixels in the square [top, top + size) x [left, left + size)."""
-    t = padded.labelled_sum
-    return int(
-        t[top + size, left + size] - t[top, left + size] - t[top + size, left] + t[top, left]
-    )
+def _source_index(positions: np.ndarray, length: int, *, reflect: bool) -> np.ndarray:
+    """Image indices of positions along one axis of the padded frame (0 = first pixel)."""
+    if not reflect or length == 1:
+        return np.clip(positions, 0, length - 1)
+    period = 2 * (length - 1)  # reflection without repeating the edge, as np.pad "reflect"
+    folded = np.mod(positions, period)
+    return np.where(folded >= length, period - folded, folded)
+
+
+def _crop(
+    image: np.ndarray, labels: np.ndarray, layout: _Layout, top: int, left: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``size`` square at (top, left) of the padded frame: owned image and label arrays."""
+    row0, col0 = top - layout.pad_top, left - layout.pad_left
+    height, width = layout.height, layout.width
+    if row0 >= 0 and col0 >= 0 and row0 + size <= height and col0 + size <= width:
+        window = (slice(row0, row0 + size), slice(col0, col0 + size))
+        return np.array(image[window]), np.array(labels[window])
+    rows = np.arange(row0, row0 + size)
+    cols = np.arange(col0, col0 + size)
+    source_rows = _source_index(rows, height, reflect=layout.reflect)
+    source_cols = _source_index(cols, width, reflect=layout.reflect)
+    r0, r1 = int(source_rows.min()), int(source_rows.max()) + 1
+    c0, c1 = int(source_cols.min()), int(source_cols.max()) + 1
+    pick = np.ix_(source_rows - r0, source_cols - c0)
+    crop_image = np.asarray(image[r0:r1, c0:c1])[pick]
+    crop_labels = np.asarray(labels[r0:r1, c0:c1])[pick]
+    crop_labels[(rows < 0) | (rows >= height), :] = UNLABELLED  # padding is unlabelled
+    crop_labels[:, (cols < 0) | (cols >= width)] = UNLABELLED
+    return crop_image, crop_labels
+
+
+def _labelled_in(labels: np.ndarray, layout: _Layout, top: int, left: int, size: int) -> int:
+    """Labelled pixels in the padded frame's square [top, top + size) x [left, left + size)."""
+    row0 = max(0, top - layout.pad_top)
+    row1 = min(layout.height, top + size - layout.pad_top)
+    col0 = max(0, left - layout.pad_left)
+    col1 = min(layout.width, left + size - layout.pad_left)
+    if row0 >= row1 or col0 >= col1:
+        return 0
+    return int(np.count_nonzero(labels[row0:row1, col0:col1]))
 
 
 class NoAnnotations(LookupError):
@@ -65,13 +111,22 @@ class NoAnnotations(LookupError):
 
 
 class TileSampler:
-    """Draws training tiles; thread-safe add, replace and remove of annotations."""
+    """Draws training tiles; thread-safe add, replace and remove of annotations.
 
-    def __init__(self, tile_size: int) -> None:
+    Args:
+        tile_size: the network's input side.
+        pool: where the arrays are kept (shared with the validation annotations by
+            :class:`cluster.annotation_store.AnnotationStore`); by default a pool of its
+            own with the default memory bound.
+    """
+
+    def __init__(self, tile_size: int, *, pool: SpillPool | None = None) -> None:
         if tile_size <= 2 * BORDER:
             raise ValueError(f"tile size {tile_size} leaves no output region")
         self.tile_size = tile_size
-        self._items: dict[str, _Padded] = {}
+        self._owns_pool = pool is None
+        self.pool = pool if pool is not None else SpillPool()
+        self._items: dict[str, _Layout] = {}
         self._lock = threading.Lock()
 
     @property
@@ -89,31 +144,67 @@ class TileSampler:
             return sorted(self._items)
 
     def set(self, name: str, image: np.ndarray, labels: np.ndarray) -> bool:
-        """Add or replace an annotation; False (and nothing kept) when it has no labels."""
-        padded = _pad_for_tile(image, labels, self.tile_size)
+        """Add or replace an annotation; False (and nothing kept) when it has no labels.
+
+        The sampler keeps its own uint8 copies of the arrays.
+        """
+        image = np.array(image, dtype=np.uint8, order="C")
+        labels = np.array(labels, dtype=np.uint8, order="C")
+        per_row = np.count_nonzero(labels != UNLABELLED, axis=1)
+        row_starts = np.zeros(len(per_row) + 1, dtype=np.int64)
+        np.cumsum(per_row, out=row_starts[1:])
+        layout = _layout(*labels.shape, int(row_starts[-1]), self.tile_size)
+        key = KEY_PREFIX + name
         with self._lock:
-            if len(padded.labelled) == 0:
+            if layout.labelled == 0:
                 self._items.pop(name, None)
+                self.pool.remove(key)
                 return False
-            self._items[name] = padded
+            self.pool.put(key, (image, labels, row_starts))
+            self._items[name] = layout
         return True
 
     def remove(self, name: str) -> None:
         """Forget an annotation (no error when it is not held)."""
         with self._lock:
             self._items.pop(name, None)
+            self.pool.remove(KEY_PREFIX + name)
 
-    def _crop_position(self, padded: _Padded, rng: np.random.Generator) -> tuple[int, int]:
+    def is_spilled(self, name: str) -> bool:
+        """Whether the annotation's arrays are on local disk rather than in memory."""
+        return self.pool.is_spilled(KEY_PREFIX + name)
+
+    def close(self) -> None:
+        """Forget every annotation; a pool of the sampler's own is closed (files deleted)."""
+        with self._lock:
+            for name in self._items:
+                self.pool.remove(KEY_PREFIX + name)
+            self._items.clear()
+            if self._owns_pool:
+                self.pool.close()
+
+    def _crop_position(
+        self,
+        layout: _Layout,
+        labels: np.ndarray,
+        row_starts: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[int, int]:
         """Top-left of a tile whose output region holds at least one labelled pixel."""
         size, out = self.tile_size, self.output_size
-        max_top = padded.labels.shape[0] - size
-        max_left = padded.labels.shape[1] - size
+        max_top = layout.padded_height - size
+        max_left = layout.padded_width - size
         for _ in range(RANDOM_CROP_TRIES):
             top = int(rng.integers(0, max_top + 1))
             left = int(rng.integers(0, max_left + 1))
-            if _labelled_in(padded, top + BORDER, left + BORDER, out):
+            if _labelled_in(labels, layout, top + BORDER, left + BORDER, out):
                 return top, left
-        row, col = padded.labelled[rng.integers(len(padded.labelled))]
+        # A labelled pixel chosen uniformly (row-major order), found through the row counts.
+        index = int(rng.integers(layout.labelled))
+        image_row = int(np.searchsorted(row_starts, index, side="right")) - 1
+        in_row = np.flatnonzero(np.asarray(labels[image_row]) != UNLABELLED)
+        image_col = int(in_row[index - int(row_starts[image_row])])
+        row, col = image_row + layout.pad_top, image_col + layout.pad_left
         # Output region [top + BORDER, top + BORDER + out) must contain (row, col).
         low_top, high_top = max(0, row - BORDER - out + 1), min(max_top, row - BORDER)
         low_left, high_left = max(0, col - BORDER - out + 1), min(max_left, col - BORDER)
@@ -130,11 +221,12 @@ class TileSampler:
             if not self._items:
                 raise NoAnnotations("no training annotations to sample from")
             names = list(self._items)
-            padded = self._items[names[rng.integers(len(names))]]
-        top, left = self._crop_position(padded, rng)
+            name = names[rng.integers(len(names))]
+            layout = self._items[name]
+            image, labels, row_starts = self.pool.get(KEY_PREFIX + name)
+        top, left = self._crop_position(layout, labels, row_starts, rng)
         size = self.tile_size
-        image = padded.image[top : top + size, left : left + size]
-        labels = padded.labels[top : top + size, left : left + size]
+        image, labels = _crop(image, labels, layout, top, left, size)
         image, labels = augment(image, labels, rng)
         image = normalise_tile(image)
         labels = labels[BORDER : size - BORDER, BORDER : size - BORDER]

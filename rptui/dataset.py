@@ -18,7 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from cluster.atomic import write_bytes_atomic
-from cluster.images import ImageReadError, encode_png, list_images, read_image
+from cluster.images import (
+    ImageReadError,
+    ImageTooLargeError,
+    encode_png,
+    list_images,
+    read_image,
+)
 from rptui.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -26,6 +32,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_TARGET_SIZE = 750
 DEFAULT_MIN_SIZE = 600
 PNG_COMPRESS_LEVEL = 4
+# Larger images are refused before decoding: one of 200 M pixels peaks near 2 GB (RGB).
+MAX_SOURCE_PIXELS = 200_000_000
+TOO_LARGE_ADVICE = "split it into smaller files first"
 OUTPUT_SUFFIX = ".png"
 
 Progress = Callable[[int, int], None]
@@ -155,6 +164,7 @@ def create_dataset(
     target_size: int = DEFAULT_TARGET_SIZE,
     min_size: int = DEFAULT_MIN_SIZE,
     seed: int = 0,
+    max_pixels: int = MAX_SOURCE_PIXELS,
     progress: Progress | None = None,
 ) -> DatasetReport:
     """Create a dataset folder from the images in ``source``.
@@ -166,6 +176,7 @@ def create_dataset(
         tiles_per_image: keep at most this many random pieces of each split image.
         target_size, min_size: see :func:`choose_grid`.
         seed: seeds the image sample and the choice of pieces.
+        max_pixels: skip (and report) images with more pixels, before decoding them.
         progress: called as ``progress(done, total)`` after each image.
 
     Raises:
@@ -196,7 +207,10 @@ def create_dataset(
     destination.mkdir(parents=True, exist_ok=True)
     for done, path in enumerate(chosen, start=1):
         try:
-            image = read_image(path)
+            image = read_image(path, max_pixels=max_pixels)
+        except ImageTooLargeError as exc:
+            logger.warning("skipping %s", exc)
+            report.skipped.append((path, f"{exc.reason}; {TOO_LARGE_ADVICE}"))
         except ImageReadError as exc:
             logger.warning("skipping %s", exc)
             report.skipped.append((path, exc.reason))

@@ -40,6 +40,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "foreground_brush_size": 3,
     "background_brush_size": 9,
     "overlay_opacity": 0.5,
+    "palette": "default",  # or "colourblind" (rptui.tui.render.PALETTES)
     "key_bindings": {},
 }
 MODEL_SUFFIX = ".pt"
@@ -331,13 +332,18 @@ class Project:
             self.save_config()
         return chosen
 
-    def load_annotation_png(self, stem: str) -> bytes | None:
-        """The annotation PNG of ``stem`` from train or val, or None."""
+    def annotation_file(self, stem: str) -> Path | None:
+        """The annotation file of ``stem`` (its own split first, then train, val), or None."""
         for split in ((self.split_of(stem),) if self.split_of(stem) else ()) + SPLITS:
             path = self.annotation_path(stem, split)
             if path.is_file():
-                return path.read_bytes()
+                return path
         return None
+
+    def load_annotation_png(self, stem: str) -> bytes | None:
+        """The annotation PNG of ``stem`` from train or val, or None."""
+        path = self.annotation_file(stem)
+        return path.read_bytes() if path is not None else None
 
     # models -------------------------------------------------------------
     def models(self) -> list[ModelFileInfo]:

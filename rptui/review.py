@@ -25,8 +25,8 @@ from cluster.api import (
     Segmentation,
     TrainerStatus,
 )
-from cluster.images import encode_png, read_image, read_mask
-from rptui.annotation import Annotation, from_png_bytes, to_png_bytes
+from cluster.images import ImageReadError, encode_png, read_image, read_mask
+from rptui.annotation import Annotation, AnnotationError, from_png_bytes, to_png_bytes
 from rptui.corrective import (
     CORRECTIONS_LOG_NAME,
     CorrectionRecord,
@@ -40,6 +40,8 @@ from rptui.undo import Box
 log = logging.getLogger(__name__)
 
 IMAGE_CACHE_SIZE = 8
+PLACEHOLDER_SHAPE = (64, 64)  # shown instead of an image that cannot be read
+PLACEHOLDER_GREY = 96
 MAX_PRE_SEGMENT = 10
 MAX_BRUSH_RADIUS = 200
 MASK_WHITE = 255
@@ -95,6 +97,7 @@ class ReviewSession:
         self.segmentation_version: int | None = None
         self.brush_value = FOREGROUND
         self.box_mark: tuple[int, int] | None = None
+        self.problem: str | None = None  # why the image on screen cannot be worked on
         self.show(self.index)
 
     # -- where we are -------------------------------------------------------------------
@@ -123,20 +126,44 @@ class ReviewSession:
         return image
 
     def show(self, index: int) -> None:
-        """Load image ``index`` with its saved annotation and latest segmentation."""
+        """Load image ``index`` with its saved annotation and latest segmentation.
+
+        An image that cannot be read, or whose saved annotation does not fit it, is
+        shown as a grey placeholder with :attr:`problem` naming the file; nothing is
+        saved for it, so the files on disk stay as they are.
+        """
         if not 0 <= index < len(self):
             raise WorkspaceError(f"image {index + 1} is not in 1..{len(self)}")
         self.index = index
-        self.image = self.load_image(index)
+        self.problem = None
+        try:
+            self.image = self.load_image(index)
+            labels = self._saved_labels(self.image.shape[:2])
+        except (ImageReadError, AnnotationError, OSError) as error:
+            log.warning("image %d (%s): %s", index + 1, self.stem, error)
+            self.problem = str(error)
+            self.image = np.full((*PLACEHOLDER_SHAPE, 3), PLACEHOLDER_GREY, np.uint8)
+            labels = None
         shape = self.image.shape[:2]
-        png = self.project.load_annotation_png(self.stem)
-        labels = from_png_bytes(png, expected_shape=shape) if png is not None else None
         self.annotation = Annotation(labels) if labels is not None else Annotation.blank(*shape)
-        self.segmentation, self.segmentation_version = self._saved_segmentation(shape)
+        if self.problem is None:
+            self.segmentation, self.segmentation_version = self._saved_segmentation(shape)
+        else:
+            self.segmentation, self.segmentation_version = None, None
         self.box_mark = None
         self.shown_at = self._clock()
         if not self.read_only and self.project.config.position != index:
             self.project.set_position(index)
+
+    def _saved_labels(self, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The saved annotation of the image on screen; AnnotationError naming its file."""
+        path = self.project.annotation_file(self.stem)
+        if path is None:
+            return None
+        try:
+            return from_png_bytes(path.read_bytes(), expected_shape=(shape[0], shape[1]))
+        except AnnotationError as error:
+            raise AnnotationError(f"annotation {path} left unchanged: {error}") from error
 
     def _saved_segmentation(self, shape: tuple[int, ...]) -> tuple[np.ndarray | None, int | None]:
         info = self.project.segmentation_info(self.stem)
@@ -156,9 +183,10 @@ class ReviewSession:
         Returns the annotation for the trainer when one was saved, else None. A writable
         project also logs the corrective metrics (``last_correction``, ``corrections.csv``).
         """
-        self.last_correction = None if self.read_only else self._log_correction()
+        unusable = self.read_only or self.problem is not None
+        self.last_correction = None if unusable else self._log_correction()
         item = self.save_annotation()
-        if not self.read_only:
+        if not unusable:
             self.project.set_position(self.index, reviewed=True)
         self.show(min(self.index + 1, len(self) - 1))
         return item
@@ -187,7 +215,7 @@ class ReviewSession:
     def save_annotation(self) -> AnnotatedImage | None:
         """Save the annotation if it changed and is not empty; its split is fixed by the project."""
         ann = self.annotation
-        if self.read_only or not ann.dirty or ann.is_empty:
+        if self.read_only or self.problem is not None or not ann.dirty or ann.is_empty:
             return None
         split = self.project.save_annotation_png(self.stem, None, to_png_bytes(ann.labels))
         ann.mark_saved()
@@ -217,11 +245,14 @@ class ReviewSession:
 
     # -- pre-segmentation ----------------------------------------------------------------
     def presegment_plan(self) -> PresegPlan:
-        """The image on screen at priority 0 and the next N at 1..N; cancel the rest."""
+        """The image on screen at priority 0 (unless unreadable) and the next N at 1..N;
+        cancel the rest."""
         ahead = int(self.project.config.settings.get("pre_segment", 1))
         ahead = min(max(ahead, 0), MAX_PRE_SEGMENT)
         last = min(self.index + ahead, len(self) - 1)
         wanted = {i: i - self.index for i in range(self.index, last + 1)}
+        if self.problem is not None:  # nothing to segment in a placeholder
+            del wanted[self.index]
         names = {self.project.stem(i) for i in wanted}
         plan = PresegPlan(
             requests=sorted(wanted.items(), key=lambda item: item[1]),
@@ -301,6 +332,8 @@ class ReviewSession:
             parts.append("offline")
         if self.read_only:
             parts.append(f"read-only: {self.project.read_only_reason or 'locked'}")
+        if self.problem is not None:
+            parts.append(f"not shown: {self.problem}")
         return SEPARATOR.join(parts)
 
     def save_settings(self) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 FILE_COLUMN = "file"
 NPZ_MASK = "mask"
+ImageProgress = Callable[[int, int, str, str], None]  # done, total, file name, error ('' if none)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class FolderReport:
     region_rows: list[dict[str, Any]] = field(default_factory=list)
     pixels: int = 0  # pixels segmented in this run
     seconds: float = 0.0
+    cancelled: bool = False  # stopped by ``should_stop`` before every image was done
 
     def image_table(self) -> pd.DataFrame:
         """One row per image: file, measurements, error ('' when it went well)."""
@@ -79,7 +82,7 @@ def model_blobs(model_paths: Sequence[Path]) -> list[bytes]:
 def read_existing_mask(path: Path) -> np.ndarray:
     """A mask written by an earlier run, in any of our formats, as HxW 0..K."""
     if path.suffix == ".npz":
-        with np.load(path) as arrays:
+        with np.load(path, allow_pickle=False) as arrays:
             return np.asarray(arrays[NPZ_MASK])
     return read_measurable_mask(path)
 
@@ -99,11 +102,15 @@ def segment_folder(
     shared_storage: bool = False,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_progress: ImageProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FolderReport:
     """Segment every image in ``source`` into ``output``, measuring ``kinds`` as it goes.
 
     With ``use_ray`` the images go through a Ray Data actor pool on the connected
     cluster (:func:`cluster.batch.segment_paths`); else they are done one by one here.
+    ``progress(done, total)`` and ``on_progress(done, total, name, error)`` follow each
+    image; ``should_stop()`` is asked after each one and ends the run early when true.
     """
     started = time.perf_counter()
     images, not_images = list_images(source)
@@ -132,14 +139,24 @@ def segment_folder(
         done += 1
         if progress is not None:
             progress(done, len(images))
-    if pending:
+        if on_progress is not None:
+            on_progress(done, len(images), path.name, "")
+    if pending and should_stop is not None and should_stop():
+        report.cancelled = True
+    elif pending:
         log.info("segmenting %d images (%d already done)", len(pending), done)
         results = _run(pending, blobs, settings, output, use_ray, shared_storage, workers)
-        for result in results:
-            _record(report, by_name[result.name], result, output, settings, shared_storage)
-            done += 1
-            if progress is not None:
-                progress(done, len(images))
+        with closing(results):
+            for result in results:
+                _record(report, by_name[result.name], result, output, settings, shared_storage)
+                done += 1
+                if progress is not None:
+                    progress(done, len(images))
+                if on_progress is not None:
+                    on_progress(done, len(images), result.name, result.error)
+                if should_stop is not None and should_stop() and done < len(images):
+                    report.cancelled = True
+                    break
     elif progress is not None:
         progress(done, len(images))
     report.seconds = time.perf_counter() - started
@@ -154,7 +171,7 @@ def _run(
     use_ray: bool,
     shared_storage: bool,
     workers: int | None,
-) -> Iterator[ImageResult]:
+) -> Generator[ImageResult, None, None]:
     if use_ray:
         from cluster.batch import segment_paths
 

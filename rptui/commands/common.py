@@ -78,18 +78,16 @@ def make_backend(args: argparse.Namespace, project_name: str) -> Backend:
 
 
 def app_backend_factory(args: argparse.Namespace) -> Callable[[str], Backend]:
-    """The app's backend factory, with Ray joined now (the app opens offline, saying why,
-    when it cannot be)."""
-    from rich.console import Console
+    """The app's backend factory: the Ray backend runs in a child process, so the app
+    outlives anything Ray does (its native core ends a driver whose head stopped); the
+    app goes offline and calls the factory again for a fresh child."""
+    return partial(isolated_backend, args)
 
-    try:
-        with Console(stderr=True).status("connecting to Ray"):
-            connect_ray(args)
-    except Exception as error:  # the app still opens: annotation works offline
-        reason = str(error)
 
-        def offline(project_name: str) -> Backend:
-            raise RuntimeError(f"Ray is unreachable ({reason})")
+def isolated_backend(args: argparse.Namespace, project_name: str) -> Backend:
+    """:func:`make_backend` in a child process (in this process with ``--in-process``)."""
+    if args.in_process:
+        return make_backend(args, project_name)
+    from cluster.isolated import IsolatedBackend
 
-        return offline
-    return partial(make_backend, args)
+    return IsolatedBackend(partial(make_backend, args, project_name))

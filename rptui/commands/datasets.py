@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 
 from rptui.commands.common import workspace_from
 from rptui.dataset import create_dataset
 from rptui.errors import UserError
+from rptui.paths import child_path
 from rptui.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -17,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.source.is_dir():
         raise UserError(f"no such folder: {args.source}")
     workspace = workspace_from(args)
-    destination = workspace.datasets_dir / args.name
+    destination = child_path(workspace.datasets_dir, args.name, what="dataset name")
     with progress_bar(f"dataset {args.name}") as progress:
         report = create_dataset(
             args.source,
@@ -30,5 +32,9 @@ def run(args: argparse.Namespace) -> int:
         )
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}")
+    if not report.written:
+        with contextlib.suppress(OSError):  # only an empty folder goes; never data
+            destination.rmdir()
+        raise UserError(f"no image could be read in {args.source}; dataset {args.name} not made")
     print(f"dataset {args.name}: {len(report.written)} images in {destination}")
     return 0

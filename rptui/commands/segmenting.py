@@ -10,6 +10,7 @@ import pandas as pd
 
 from cluster.atomic import write_bytes_atomic
 from cluster.measure import ALL_KINDS, IMAGE_KINDS, REGIONS
+from cluster.modelfile import load_model_file
 from rptui.commands.common import keep_ray_off_the_terminal, workspace_from
 from rptui.commands.measuring import TABLE_SUFFIXES, table_bytes
 from rptui.errors import UserError
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     regions = _table_path(args.regions_table, args.output / REGION_TABLE_NAME, REGIONS in kinds)
     workspace = workspace_from(args)
     model_paths = [resolve_model(workspace, spec) for spec in args.model]
+    for path in model_paths:  # a bad model file is named before any work starts
+        load_model_file(path)
     use_ray = not args.in_process
     connected = _connect(args, workspace) if use_ray else False
     try:

@@ -1,4 +1,4 @@
-"""The rptui terminal app: a project picker, then the annotate/review screen."""
+"""The rptui terminal app: a project picker, the annotate/review screen and its tools."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from functools import partial
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from cluster.api import Backend, TrainingConfig
@@ -16,7 +17,10 @@ from rptui.project import Project
 from rptui.review import ReviewSession
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import HelpScreen, binding_rows
+from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.screens.picker import ProjectPickerScreen
+from rptui.tui.screens.segment_folder import SegmentFolderScreen
+from rptui.tui.screens.settings import SettingsScreen, remappable_bindings
 from rptui.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,12 @@ class RptuiApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "rptui"
+    # Letters ARCHITECTURE.md leaves free; ids start with "app." (see help.screen_keys).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "segment_folder", "Segment folder", show=False, id="app.segment_folder"),
+        Binding("m", "measurements", "Measurements", show=False, id="app.measurements"),
+        Binding("o", "settings", "Settings", show=False, id="app.settings"),
+    ]
 
     def __init__(
         self,
@@ -92,6 +102,7 @@ class RptuiApp(App[None]):
         screen.offline = self.backend_factory is None
         self.push_screen(screen)
         if self.backend_factory is not None:
+            screen.reconnect = partial(self.backend_factory, project.name)
             self.run_worker(self._connect(screen, project.name), group="connect", exclusive=True)
 
     async def _connect(self, screen: AnnotateScreen, name: str) -> None:
@@ -113,9 +124,54 @@ class RptuiApp(App[None]):
         bindings = [*self.screen.BINDINGS, *self.BINDINGS]
         self.push_screen(HelpScreen(binding_rows(bindings, dict(self._keymap))))
 
+    def action_segment_folder(self) -> None:
+        """Segment a folder of images with the project's models."""
+        if isinstance(self.screen, SegmentFolderScreen):
+            return
+        screen = SegmentFolderScreen(
+            self.project, workspace_root=self.workspace.root, backend=self.backend
+        )
+        self.push_screen(screen)
+
+    def action_measurements(self) -> None:
+        """Look at a measurement table, or measure a folder of masks."""
+        if not isinstance(self.screen, MeasurementsScreen):
+            self.push_screen(MeasurementsScreen())
+
+    def action_settings(self) -> None:
+        """Edit the open project's settings."""
+        if isinstance(self.screen, SettingsScreen):
+            return
+        if self.project is None:
+            self.notify("open a project first", severity="warning")
+            return
+        self.push_screen(SettingsScreen(self.project, remappable_bindings(self)))
+
+    def _key(self, binding_id: str) -> str:
+        """The key of one of the app's own bindings, as the user has it mapped."""
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                return self._keymap.get(binding_id, binding.key)
+        return ""
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The palette: Textual's commands, then every key binding of the screen."""
+        """The palette: Textual's commands, the app's screens, every key binding of the screen."""
         yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Segment a folder",
+            f"masks and tables for a folder of images (key {self._key('app.segment_folder')})",
+            self.action_segment_folder,
+        )
+        yield SystemCommand(
+            "Measurements",
+            f"show a table or measure a folder of masks (key {self._key('app.measurements')})",
+            self.action_measurements,
+        )
+        yield SystemCommand(
+            "Settings",
+            f"pre-segment, brushes, opacity, palette, keys (key {self._key('app.settings')})",
+            self.action_settings,
+        )
         seen: set[str] = set()
         for binding in screen.BINDINGS:
             if not isinstance(binding, Binding) or binding.action in seen:

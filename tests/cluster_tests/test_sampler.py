@@ -14,7 +14,7 @@ from cluster.epoch_plan import (
     epoch_length,
     plan_slow_tile,
 )
-from cluster.sampler import NoAnnotations, TileSampler
+from cluster.sampler import NoAnnotations, TileSampler, _crop, _layout
 
 TILE = 124
 OUT = TILE - 72
@@ -109,6 +109,39 @@ def test_replace_and_remove_while_sampling_from_another_thread() -> None:
     thread.join()
     assert not errors
     assert "keep" in sampler.names()
+
+
+@pytest.mark.parametrize(("height", "width"), [(300, 200), (20, 30), (1, 40), (2, 90)])
+def test_crops_match_reflect_padding_without_storing_it(height: int, width: int) -> None:
+    """Every crop equals the same window of the image padded the way METHOD.md says."""
+    image, labels = _annotation(height, width, seed=9)
+    labels[:] = np.random.default_rng(10).integers(0, 3, (height, width))
+    layout = _layout(height, width, int(np.count_nonzero(labels)), TILE)
+    pads = (
+        (layout.pad_top, layout.padded_height - height - layout.pad_top),
+        (layout.pad_left, layout.padded_width - width - layout.pad_left),
+    )
+    mode = "reflect" if min(height, width) > 1 else "edge"
+    padded_image = np.pad(image, (*pads, (0, 0)), mode=mode)
+    padded_labels = np.pad(labels, pads)
+    for top in range(0, layout.padded_height - TILE + 1, 7):
+        for left in range(0, layout.padded_width - TILE + 1, 7):
+            crop_image, crop_labels = _crop(image, labels, layout, top, left, TILE)
+            window = (slice(top, top + TILE), slice(left, left + TILE))
+            assert np.array_equal(crop_image, padded_image[window])
+            assert np.array_equal(crop_labels, padded_labels[window])
+
+
+def test_an_annotation_costs_its_pixels_and_a_row_index() -> None:
+    """Held compactly: uint8 image and labels plus one int64 per row, no padded copies."""
+    height, width = 256, 256
+    image, labels = _annotation(height, width, seed=11)
+    labels[::2] = FOREGROUND
+    sampler = TileSampler(TILE)
+    sampler.set("a", image, labels)
+    assert sampler.pool.resident_bytes == height * width * 4 + (height + 1) * 8
+    sampler.close()
+    assert sampler.pool.resident_bytes == 0
 
 
 def test_epoch_length_on_fast_devices_is_methods_rule() -> None:

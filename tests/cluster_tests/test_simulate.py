@@ -76,5 +76,7 @@ def test_a_correction_covers_every_error_without_spill() -> None:
     assert np.all(corrected[errors & ~root] == BACKGROUND)
     assert not np.any((corrected == FOREGROUND) & ~root)
     assert not np.any((corrected == BACKGROUND) & root)
-    unchanged = ~ndimage.binary_dilation(errors, iterations=1)
+    # A radius-1 brush centred next to an error reaches at most two pixels beyond it.
+    unchanged = ~ndimage.binary_dilation(errors, iterations=2)
     assert np.array_equal(corrected[unchanged], first[unchanged])
+    assert np.array_equal(correction_labels(mask, root, first), first), "no errors, no strokes"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -93,3 +94,37 @@ def test_a_stroke_painted_with_keys_lands_in_the_annotation_file(
     assert cols.max() >= centre + STEPS_RIGHT, "the stroke follows the cursor to the right"
     assert abs(rows - centre).max() <= 8 and cols.min() >= centre - 8, "nothing painted elsewhere"
     assert _screen(session).strip(), "the app is still drawn"
+
+
+def _annotation_files(workspace: Path) -> list[Path]:
+    return sorted((workspace / "projects" / "demo" / "annotations").glob("*/*.png"))
+
+
+def _trainer_holds(session: str, count: int) -> bool:
+    screen = _screen(session)
+    found = re.search(r"train (\d+) · val (\d+)", screen)
+    running = any(f"training: {state}" in screen for state in ("training", "idle"))
+    return running and found is not None and int(found[1]) + int(found[2]) == count
+
+
+def test_the_app_outlives_its_ray_head_and_syncs_when_ray_is_back(
+    demo_session: tuple[str, Path],
+) -> None:
+    session, workspace = demo_session
+    _wait(lambda: " / 8" in _screen(session), 120, "the annotate screen")
+    _wait(lambda: _trainer_holds(session, len(_annotation_files(workspace))), 120,
+          "the trainer to start with the clear examples")
+    before = len(_annotation_files(workspace))
+
+    rptui = Path(sys.executable).with_name("rptui")
+    stopped = subprocess.run([str(rptui), "--workspace", str(workspace), "stop"],
+                             capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    _wait(lambda: "offline" in _screen(session), 60, "the app to say it is offline")
+
+    _tmux("send-keys", "-t", session, "q", "space", "Enter")  # annotate while Ray is gone
+    _wait(lambda: len(_annotation_files(workspace)) == before + 1, 30, "the local save")
+    _wait(lambda: _trainer_holds(session, before + 1), 180,
+          "a new head with the trainer holding every annotation")
+    status_line = next(line for line in _screen(session).splitlines() if " / 8 · " in line)
+    assert "offline" not in status_line

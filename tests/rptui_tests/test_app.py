@@ -404,3 +404,70 @@ async def test_training_panel_fits_a_small_terminal(workspace: Workspace) -> Non
         bottom = panel.query_one("#seconds-plot", Sparkline).region
         assert bottom.height >= 1
         assert bottom.bottom <= panel.content_region.bottom
+
+
+class GoneBackend(StubBackend):
+    """A backend whose Ray went away: every call fails once ``gone`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(square_mask())
+        self.gone = False
+
+    async def status(self) -> TrainerStatus:
+        if self.gone:
+            raise ConnectionError("the head stopped")
+        return await super().status()
+
+
+@pytest.fixture
+def quick_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rptui.tui.screens.annotate as annotate
+
+    monkeypatch.setattr(annotate, "SYNC_INTERVAL_S", 0.1)
+    monkeypatch.setattr(annotate, "RECONNECT_DELAYS_S", (0.1,))
+
+
+@pytest.mark.usefixtures("quick_reconnect")
+async def test_lost_backend_goes_offline_then_reconnects_and_resumes_training(
+    workspace: Workspace,
+) -> None:
+    first, second = GoneBackend(), StubBackend(square_mask())
+    backends = iter([first, second])
+    project = workspace.open_project("demo")
+    app = RptuiApp(workspace, project=project, backend_factory=lambda _: next(backends))
+    async with app.run_test(size=APP_SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.backend is first)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: first.state == TrainerState.TRAINING)
+        first.gone = True
+        await wait_for(pilot, lambda: "offline" in status_text(app))
+
+        stem = app.screen.session.stem
+        await pilot.press("space", "enter")  # annotation goes on while offline
+        assert project.load_annotation_png(stem) is not None
+        await wait_for(pilot, lambda: second.state == TrainerState.TRAINING, seconds=10)
+        assert "offline" not in status_text(app)
+        assert stem in {item.name for item in second.added}, "saved offline, synced when back"
+        assert app.backend is second, "the app closes the new backend on exit"
+
+
+async def test_an_unreadable_next_image_does_not_stop_the_masks(workspace: Workspace) -> None:
+    project = workspace.open_project("demo")
+    project.image_path(1).write_bytes(b"not an image")
+    project.config.settings["pre_segment"] = 2
+    project.save_config()
+    backend = StubBackend(square_mask())
+    app = RptuiApp(workspace, project=project, backend_factory=lambda _: backend)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        session = app.screen.session
+        await wait_for(pilot, lambda: session.segmentation is not None)
+        requested = {request.name for request in backend.requests}
+        assert project.stem(2) in requested, "images after the unreadable one are still queued"
+        assert project.stem(1) not in requested
+
+        await pilot.press("n")  # the unreadable image: a placeholder and a message
+        assert session.problem is not None and project.config.images[1] in session.problem
+        assert "not shown" in status_text(app)
+        await pilot.press("space", "enter")
+        assert project.load_annotation_png(project.stem(1)) is None, "nothing saved for it"
+        assert session.index == 2

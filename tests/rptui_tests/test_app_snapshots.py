@@ -51,3 +51,76 @@ def test_annotate_screen_small_terminal(snap_compare: SnapCompare, app: RptuiApp
 
 def test_help_screen(snap_compare: SnapCompare, app: RptuiApp) -> None:
     assert snap_compare(app, terminal_size=(80, 24), press=["question_mark"])
+
+
+# -- the segment-folder, measurements and settings screens ------------------------------------
+SCREEN_SIZES = [(80, 24), (160, 45)]
+MODEL_TIME = 1_700_000_000.0  # fixed, so the model's file name is the same on every run
+
+
+@pytest.fixture
+def tool_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RptuiApp:
+    """An offline app with one model (F1 recorded) whose paths are relative to the test folder."""
+    from dataclasses import replace
+
+    from cluster.model import UNetGNRes
+    from cluster.snapshot import snapshot_from_model
+    from rptui.training import save_model
+
+    monkeypatch.chdir(tmp_path)
+    ws = Workspace(Path("ws")).ensure()
+    write_dataset(ws.datasets_dir / "roots", count=2, seed=11, height=SIZE, width=SIZE)
+    project = ws.create_project("snap", "roots", seed=4)
+    snapshot = snapshot_from_model(UNetGNRes(), version=3, f1=0.8125)
+    save_model(project, replace(snapshot, created=MODEL_TIME))
+    table = "file,length_px,count,error\nroot_000.png,120.5,3,\nroot_001.png,98.25,2,\n"
+    table += "broken.png,,,not an image\n"
+    Path("measurements.csv").write_text(table)
+    return RptuiApp(ws, project=project, animate=False)
+
+
+async def still_cursors(pilot: Pilot[None]) -> None:
+    """No blinking text cursor: a snapshot must not depend on when it is taken."""
+    from textual.widgets import Input
+
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SCREEN_SIZES)
+def test_segment_folder_screen(snap_compare: SnapCompare, tool_app: RptuiApp, size: tuple) -> None:
+    async def fill(pilot: Pilot[None]) -> None:
+        from textual.widgets import Input, SelectionList
+
+        await pilot.press("b")
+        models = pilot.app.screen.query_one("#models", SelectionList)
+        for _ in range(100):  # the models' F1 are read in a worker
+            if "F1" in str(models.get_option_at_index(0).prompt):
+                break
+            await pilot.pause(0.05)
+        pilot.app.screen.query_one("#output", Input).value = "masks"
+        await still_cursors(pilot)
+
+    assert snap_compare(tool_app, terminal_size=size, run_before=fill)
+
+
+@pytest.mark.parametrize("size", SCREEN_SIZES)
+def test_measurements_screen(snap_compare: SnapCompare, tool_app: RptuiApp, size: tuple) -> None:
+    async def load(pilot: Pilot[None]) -> None:
+        from rptui.tui.screens.measurements import MeasurementsScreen
+
+        await pilot.app.push_screen(MeasurementsScreen(Path("measurements.csv")))
+        await pilot.press("right", "s")
+        await still_cursors(pilot)
+
+    assert snap_compare(tool_app, terminal_size=size, run_before=load)
+
+
+@pytest.mark.parametrize("size", SCREEN_SIZES)
+def test_settings_screen(snap_compare: SnapCompare, tool_app: RptuiApp, size: tuple) -> None:
+    async def open_settings(pilot: Pilot[None]) -> None:
+        await pilot.press("o")
+        await still_cursors(pilot)
+
+    assert snap_compare(tool_app, terminal_size=size, run_before=open_settings)

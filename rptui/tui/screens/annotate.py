@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
 from textual import on
@@ -25,13 +26,14 @@ from cluster.api import (
     TrainerStatus,
     TrainingConfig,
 )
-from cluster.images import read_image
+from cluster.images import ImageReadError, read_image
 from rptui.paths import WorkspaceError
 from rptui.review import BRUSH_NAMES, ReviewSession
 from rptui.training import TrainingSync, ensure_start_model
 from rptui.tui.canvas import AnnotationCanvas
+from rptui.tui.render import DEFAULT_PALETTE, PALETTES
 from rptui.tui.screens.goto import PromptScreen
-from rptui.tui.screens.help import HelpScreen, binding_rows
+from rptui.tui.screens.help import HelpScreen, binding_rows, screen_keys
 from rptui.tui.widgets.status_line import StatusLine
 from rptui.tui.widgets.training_panel import TrainingPanel
 
@@ -41,6 +43,9 @@ CALL_TIMEOUT_S = 10.0  # any backend call the app waits on
 STOP_TIMEOUT_S = 60.0  # stopping waits for the current batch
 SEGMENT_WAIT_S = 1.0  # one wait for a segmentation; repeated while the image stays on screen
 SYNC_INTERVAL_S = 2.0
+RECONNECT_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 30.0)  # between tries while offline; then the last
+PROBE_TIMEOUT_S = 3.0  # is the backend we had answering again?
+RECONNECT_TIMEOUT_S = 60.0  # a fresh connection may start a head
 RUNNING = (TrainerState.TRAINING, TrainerState.IDLE)
 T = TypeVar("T")
 
@@ -107,6 +112,10 @@ class AnnotateScreen(Screen[None]):
         self.sync: TrainingSync | None = None
         self.pen_down = False
         self._syncing = False
+        # Builds a fresh backend when the one we had stopped answering (None: never).
+        self.reconnect: Callable[[], Backend] | None = None
+        self._reconnect_tries = 0
+        self._next_reconnect = 0.0
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -124,14 +133,23 @@ class AnnotateScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Show where the user left off and start the trainer poll."""
-        self.canvas.set_opacity(
-            segmentation=float(self.session.project.config.settings.get("overlay_opacity", 0.5))
-        )
+        self._apply_view_settings()
         self.canvas.focus()
         self._show_current()
         if self.offline:
             self.query_one(TrainingPanel).show_offline("annotation still works")
         self.set_interval(SYNC_INTERVAL_S, self._poll)
+
+    def _apply_view_settings(self) -> None:
+        settings = self.session.project.config.settings
+        self.canvas.set_opacity(segmentation=float(settings.get("overlay_opacity", 0.5)))
+        palette = str(settings.get("palette", DEFAULT_PALETTE.name))
+        self.canvas.set_palette(PALETTES.get(palette, DEFAULT_PALETTE))
+
+    def apply_settings(self) -> None:
+        """Use the project's settings at once: opacity, palette, brush sizes, pre-segment N."""
+        self._apply_view_settings()
+        self._show_current(keep_view=True)
 
     def set_backend(self, backend: Backend | None) -> None:
         """Attach a backend that became available (or None: offline)."""
@@ -169,6 +187,8 @@ class AnnotateScreen(Screen[None]):
         if not keep_view:
             self._end_pen()
             canvas.set_image(s.image, segmentation=s.segmentation, labels_source=s.annotation)
+            if s.problem is not None:
+                self.notify(f"not shown: {s.problem}", severity="error")
         canvas.set_brush(radius=s.brush_radius, value=s.brush_value, pen_down=self.pen_down)
         waiting = self.backend is not None and not self.offline and s.segmentation is None
         self.refresh_status(waiting=waiting)
@@ -201,6 +221,12 @@ class AnnotateScreen(Screen[None]):
         if not self.offline:
             self.offline = True
             self.notify(f"offline: {reason}; annotation still works", severity="warning")
+            # Training that was running resumes, with every annotation, once Ray is back.
+            self.start_training = self.start_training or (
+                self.status is not None and self.status.state in RUNNING
+            )
+            self._reconnect_tries = 0
+            self._next_reconnect = time.monotonic() + RECONNECT_DELAYS_S[0]
         self.query_one(TrainingPanel).show_offline(reason[:60])
         self.refresh_status(waiting=False)
 
@@ -215,6 +241,8 @@ class AnnotateScreen(Screen[None]):
                 await self._call(backend.cancel_segmentation(name))
             for index, priority in plan.requests:
                 image = s.image if index == s.index else await self._read(index)
+                if image is None:  # an upcoming image that cannot be read: shown when reached
+                    continue
                 name = s.project.stem(index)
                 await self._call(
                     backend.request_segmentation(SegmentationRequest(name, image, priority))
@@ -229,7 +257,11 @@ class AnnotateScreen(Screen[None]):
             self._receive(result)
 
     async def _read(self, index: int) -> Any:
-        return await asyncio.to_thread(read_image, self.session.project.image_path(index))
+        try:
+            return await asyncio.to_thread(read_image, self.session.project.image_path(index))
+        except ImageReadError as error:
+            log.warning("not pre-segmented: %s", error)
+            return None
 
     def _receive(self, result: Segmentation) -> None:
         if self.session.receive_segmentation(result):
@@ -357,7 +389,8 @@ class AnnotateScreen(Screen[None]):
     def action_help(self) -> None:
         """All keys."""
         keymap = dict(self.app._keymap)
-        rows = binding_rows([*self.BINDINGS, *AnnotationCanvas.BINDINGS], keymap)
+        bindings = [*self.BINDINGS, *AnnotationCanvas.BINDINGS, *screen_keys(self.app)]
+        rows = binding_rows(bindings, keymap)
         self.app.push_screen(HelpScreen(rows))
 
     def action_resegment(self) -> None:
@@ -402,6 +435,46 @@ class AnnotateScreen(Screen[None]):
     def _poll(self) -> None:
         if self.backend is not None and not self.offline and not self._syncing:
             self.run_worker(self._sync_once(), group="sync")
+        elif (
+            self.offline and self.reconnect is not None and time.monotonic() >= self._next_reconnect
+        ):
+            self._next_reconnect = float("inf")  # until this try ends
+            self.run_worker(self._try_reconnect(), group="reconnect", exclusive=True)
+
+    async def _try_reconnect(self) -> None:
+        """Back online with the backend we had if it answers, else with a fresh one."""
+        backend = self.backend
+        if backend is not None:
+            try:
+                await asyncio.wait_for(backend.status(), PROBE_TIMEOUT_S)
+            except Exception as error:  # still gone: build a fresh one below
+                log.info("backend still unreachable: %s", error)
+                backend = None
+        if backend is None and self.reconnect is not None:
+            try:
+                backend = await asyncio.wait_for(
+                    asyncio.to_thread(self.reconnect), RECONNECT_TIMEOUT_S
+                )
+            except Exception as error:  # offline a while longer
+                log.info("reconnect failed: %s", error)
+        if backend is None:
+            delay = RECONNECT_DELAYS_S[min(self._reconnect_tries, len(RECONNECT_DELAYS_S) - 1)]
+            self._reconnect_tries += 1
+            self._next_reconnect = time.monotonic() + delay
+            return
+        old = self.backend
+        if old is not None and old is not backend:
+            self.run_worker(self._close_quietly(old), group="close-old")
+            if getattr(self.app, "backend", None) is old:
+                self.app.backend = backend  # type: ignore[attr-defined]  # closed on exit
+        self.notify("back online: syncing annotations")
+        self.set_backend(backend)
+
+    async def _close_quietly(self, backend: Backend) -> None:
+        try:
+            await asyncio.wait_for(backend.close(), PROBE_TIMEOUT_S * 5)
+        except Exception as error:  # it is gone either way
+            log.info("closing the old backend: %s", error)
 
     async def _sync_once(self) -> None:
         backend = self.backend

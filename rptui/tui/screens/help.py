@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
+
+APP_KEY_PREFIX = "app."  # ids of the app's own keys (the screens it opens)
+
+
+def screen_keys(app: App[object]) -> list[Binding]:
+    """The app's keys that open its other screens (bindings whose id starts with ``app.``)."""
+    return [
+        binding
+        for binding in app.BINDINGS
+        if isinstance(binding, Binding) and (binding.id or "").startswith(APP_KEY_PREFIX)
+    ]
 
 
 def binding_rows(bindings: Iterable[BindingType], keymap: dict[str, str]) -> list[tuple[str, str]]:

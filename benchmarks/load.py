@@ -1,0 +1,419 @@
+"""Memory and latency under load: annotations by the thousand, a 10,000-request queue.
+
+1. Trainer RSS: a real :class:`cluster.trainer.TrainerActor` on an embedded Ray (through
+   :class:`cluster.ray_backend.RayBackend`), training while annotations arrive; the
+   actor's own ``/proc/self/status`` (VmRSS and its anonymous, file and shared parts)
+   and the store's resident bytes after each batch and after the next epoch. The store's
+   memory bound is set in the actor to ``--bound-mib`` (its default is 512 MiB).
+2. The same annotations through an :class:`cluster.annotation_store.AnnotationStore` in
+   this process, and the time to draw a tile with every annotation in memory against
+   every annotation spilled to disk (full ``sample()``, and the cut alone without
+   augmentation).
+3. 10,000 segmentation requests of ``--side``² images with distinct names into a
+   :class:`cluster.segment_queue.SegmentationQueue`: RSS before and after.
+4. The app's next/previous keys (``n``/``p``) to the first frame, offline, on a project
+   with few annotated images against one with many (Pilot, as benchmarks/app_latency.py).
+
+Images: ``--distinct`` generated root images (cluster.synthetic) labelled as a careful
+first user would (cluster.simulate.clear_example_labels), varied by rotations and rolls
+to make the rest (each a different annotation). Splits follow METHOD.md's rule.
+
+    python benchmarks/load.py [--counts 10,100,1000] [--nav-counts 10,1000] [--side 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from app_latency import SIZE, Samples, _press, record_frames  # the benchmark beside this one
+
+from cluster import sampler as sampler_module
+from cluster.annotation_store import AnnotationStore
+from cluster.api import AnnotatedImage, SegmentationRequest, Split, TrainingConfig
+from cluster.connect import connect, disconnect
+from cluster.embedded import stop
+from cluster.images import encode_png
+from cluster.ray_backend import RayBackend
+from cluster.segment_queue import SegmentationQueue
+from cluster.simulate import clear_example_labels
+from cluster.spill import MIB
+from cluster.synthetic import generate_root_image
+from rptui.annotation import to_png_bytes
+from rptui.project import choose_split
+from rptui.tui.app import RptuiApp
+from rptui.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+PROJECT = "bench-load"
+DATASET = "load"
+STORE_BYTES = 300 * MIB
+TRAIN_TILE = 252
+TRAIN_BATCH = 2
+EPOCH_TILES = 8  # short epochs: the figure is memory, not learning
+REF_BATCH = 50  # annotations sent between drops of the driver's object-store refs
+WAIT_S = 900.0
+POLL_S = 0.5
+MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory of one process, MiB, from /proc/PID/status."""
+
+    rss: float
+    anon: float
+    file: float
+    shmem: float
+
+    @classmethod
+    def parse(cls, status: str) -> Memory:
+        values = {}
+        for line in status.splitlines():
+            key, _, rest = line.partition(":")
+            if key in MEMORY_FIELDS:
+                values[key] = int(rest.split()[0]) * KIB / MIB
+        return cls(*(values.get(name, float("nan")) for name in MEMORY_FIELDS))
+
+
+def own_memory() -> Memory:
+    return Memory.parse(Path("/proc/self/status").read_text())
+
+
+def _actor_probe(actor: Any) -> tuple[str, int, int]:
+    """Runs inside the trainer actor: its memory, and its store's resident/spilled bytes."""
+    engine = actor._engine
+    store = engine._annotations if engine is not None else None
+    resident = store.resident_bytes if store is not None else 0
+    spilled = store.pool.spilled_bytes if store is not None else 0
+    return Path("/proc/self/status").read_text(), resident, spilled
+
+
+def _actor_set_bound(actor: Any, bound: int) -> bool:
+    """Runs inside the trainer actor: the store's memory bound (False before the engine)."""
+    if actor._engine is None:
+        return False
+    actor._engine._annotations.memory_bound = bound
+    return True
+
+
+# ----- annotations ---------------------------------------------------------------------------
+
+
+def make_bases(count: int, side: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` generated images with a first user's clear-example labels."""
+    bases = []
+    for seed in range(count):
+        image, mask = generate_root_image(seed=seed, height=side, width=side)
+        labels = clear_example_labels(mask, rng=np.random.default_rng(seed))
+        bases.append((image, labels))
+    return bases
+
+
+def variant(bases: list[tuple[np.ndarray, np.ndarray]], index: int) -> tuple[np.ndarray, ...]:
+    """Annotation ``index``: a base image turned and rolled (a new one for each index)."""
+    image, labels = bases[index % len(bases)]
+    turn = index // len(bases)
+    shift = 17 * (turn // 4)
+    out = []
+    for array in (image, labels):
+        moved = np.roll(np.rot90(array, turn % 4), shift, axis=1)
+        out.append(np.ascontiguousarray(moved))
+    return tuple(out)
+
+
+def annotations(bases: list[tuple[np.ndarray, np.ndarray]], count: int) -> Iterator[AnnotatedImage]:
+    """``count`` annotations, split by METHOD.md's rule, made one at a time."""
+    splits: dict[str, Split] = {}
+    for index in range(count):
+        name = f"a{index:05d}"
+        splits[name] = choose_split(splits)
+        image, labels = variant(bases, index)
+        yield AnnotatedImage(name, image, labels, splits[name])
+
+
+# ----- 1. the trainer actor ------------------------------------------------------------------
+
+
+async def trainer_memory(
+    bases: list[tuple[np.ndarray, np.ndarray]], counts: list[int], bound: int
+) -> list[tuple[str, Memory, int, int]]:
+    """(when, actor memory, resident bytes, spilled bytes) as annotations grow."""
+    import ray
+
+    backend = RayBackend(PROJECT, tile_size=TRAIN_TILE)
+    rows = []
+    try:
+
+        async def probe(label: str) -> None:
+            status, resident, spilled = await asyncio.to_thread(
+                ray.get, backend.trainer.__ray_call__.remote(_actor_probe), timeout=WAIT_S
+            )
+            rows.append((label, Memory.parse(status), resident, spilled))
+
+        await probe("actor started, no annotations")
+        config = TrainingConfig(
+            tile_size=TRAIN_TILE,
+            batch_size=TRAIN_BATCH,
+            epoch_tiles=EPOCH_TILES,
+            patience=1_000_000,
+            seed=0,
+        )
+        await backend.start_training(config)
+        deadline = time.monotonic() + WAIT_S
+        while not ray.get(backend.trainer.__ray_call__.remote(_actor_set_bound, bound)):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the trainer never built its engine")
+            await asyncio.sleep(POLL_S)
+        items = annotations(bases, max(counts))
+        sent = 0
+        for count in counts:
+            while sent < count:
+                await backend.add_annotation(next(items))
+                sent += 1
+                if sent % REF_BATCH == 0:
+                    await backend.close()  # drop the driver's refs: the object store stays small
+            await backend.close()
+            await probe(f"{count} annotations")
+            epochs = len(await backend.epoch_log())
+            while len(await backend.epoch_log()) < epochs + 1:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no epoch ended")
+                await asyncio.sleep(POLL_S)
+            await probe(f"{count} annotations, after an epoch")
+    finally:
+        await backend.end_actors()
+    return rows
+
+
+# ----- 2. the store in this process ----------------------------------------------------------
+
+
+def store_memory(
+    bases: list[tuple[np.ndarray, np.ndarray]], counts: list[int], bound: int
+) -> list[tuple[str, Memory, int, int]]:
+    """(when, this process's memory, resident bytes, spilled bytes) as annotations grow."""
+    store = AnnotationStore(TRAIN_TILE, memory_bound=bound)
+    rows = [("store empty", own_memory(), 0, 0)]
+    items = annotations(bases, max(counts))
+    sent = 0
+    try:
+        for count in counts:
+            while sent < count:
+                store.set(next(items))
+                sent += 1
+            rows.append(
+                (
+                    f"{count} annotations",
+                    own_memory(),
+                    store.resident_bytes,
+                    store.pool.spilled_bytes,
+                )
+            )
+    finally:
+        store.close()
+    return rows
+
+
+def tile_costs(
+    bases: list[tuple[np.ndarray, np.ndarray]], count: int, tiles: int
+) -> dict[str, float]:
+    """Median ms per tile: sample() and the cut alone, all in memory vs all spilled."""
+    figures = {}
+    for where, bound in (("in memory", 1 << 40), ("spilled", 0)):
+        store = AnnotationStore(TRAIN_TILE, memory_bound=bound)
+        for item in annotations(bases, count):
+            store.set(item)
+        for what, patched in (("sample()", False), ("cut only", True)):
+            original = sampler_module.augment
+            if patched:
+                sampler_module.augment = lambda i, lab, rng: (i / 255.0, lab)
+            try:
+                rng = np.random.default_rng(0)
+                runs = []
+                for _ in range(tiles):
+                    started = time.perf_counter()
+                    store.sampler.sample(rng)
+                    runs.append((time.perf_counter() - started) * 1000)
+            finally:
+                sampler_module.augment = original
+            figures[f"{what}, {where}"] = statistics.median(runs)
+        store.close()
+    return figures
+
+
+# ----- 3. the segmentation queue -------------------------------------------------------------
+
+
+def queue_memory(requests: int, side: int) -> tuple[Memory, Memory, int, int, float]:
+    """(before, after, requests kept, bytes kept, µs per put) for distinct-name requests."""
+    queue = SegmentationQueue()
+    image = generate_root_image(seed=0, height=side, width=side)[0]
+    before = own_memory()
+    started = time.perf_counter()
+    for index in range(requests):
+        queue.put(SegmentationRequest(f"q{index:05d}", image.copy(), priority=index % 3))
+    per_put = (time.perf_counter() - started) / requests * 1e6
+    after = own_memory()
+    return before, after, len(queue), queue.pending_bytes, per_put
+
+
+# ----- 4. navigation in the app --------------------------------------------------------------
+
+
+def navigation_workspace(
+    root: Path, bases: list[tuple[np.ndarray, np.ndarray]], images: int
+) -> Workspace:
+    """A dataset of ``images`` PNGs (copies of the generated ones) in a new workspace."""
+    workspace = Workspace(root).ensure()
+    folder = workspace.dataset_dir(DATASET)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (image, _) in enumerate(bases):
+        (folder / f"img{index:05d}.png").write_bytes(encode_png(image))
+    for index in range(len(bases), images):
+        shutil.copyfile(folder / f"img{index % len(bases):05d}.png", folder / f"img{index:05d}.png")
+    return workspace
+
+
+def annotate_project(
+    workspace: Workspace, name: str, bases: list[tuple[np.ndarray, np.ndarray]], count: int
+) -> None:
+    """A project whose first ``count`` images (in its order) have saved annotations."""
+    project = workspace.create_project(name, DATASET, seed=0)
+    try:
+        for index in range(count):
+            stem = project.stem(index)
+            labels = bases[int(stem[3:]) % len(bases)][1]
+            split = choose_split(project.config.splits)
+            path = project.annotation_path(stem, split)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(to_png_bytes(labels))
+            project.config.splits[stem] = split
+        project.save_config()
+    finally:
+        project.close()
+
+
+async def navigation(
+    workspace: Workspace, name: str, presses: int, span: int
+) -> tuple[Samples, float]:
+    """Next/previous key to frame among the first ``span`` images; and open-to-first-frame s."""
+    project = workspace.open_project(name)
+    app = RptuiApp(workspace, project=project, backend_factory=None)
+    frames = record_frames(app)
+    samples = Samples()
+    started = time.perf_counter()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        opened = (frames[0].done - started) if frames else float("nan")
+        for index in range(presses):
+            forward = (index // (span - 1)) % 2 == 0
+            await _press(pilot, frames, "n" if forward else "p", samples)
+    return samples, opened
+
+
+# ----- report --------------------------------------------------------------------------------
+
+
+def memory_table(title: str, rows: list[tuple[str, Memory, int, int]]) -> str:
+    lines = [
+        f"**{title}**\n",
+        "| when | RSS MiB | anon MiB | file MiB | shmem MiB | store resident MiB | spilled MiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for when, memory, resident, spilled in rows:
+        lines.append(
+            f"| {when} | {memory.rss:.0f} | {memory.anon:.0f} | {memory.file:.0f} | "
+            f"{memory.shmem:.0f} | {resident / MIB:.1f} | {spilled / MIB:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="10,100,1000", help="annotation counts, ascending")
+    parser.add_argument("--side", type=int, default=256, help="image side, pixels")
+    parser.add_argument("--distinct", type=int, default=50, help="generated images to vary")
+    parser.add_argument("--bound-mib", type=float, default=64, help="the stores' memory bound")
+    parser.add_argument("--queued", type=int, default=10_000, help="segmentation requests")
+    parser.add_argument("--tiles", type=int, default=30, help="tiles timed per case")
+    parser.add_argument("--nav-counts", default="10,1000", help="annotated images per project")
+    parser.add_argument("--presses", type=int, default=30, help="navigation presses per project")
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the embedded Ray")
+    parser.add_argument("--no-ray", action="store_true", help="skip the trainer actor")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    counts = [int(c) for c in args.counts.split(",")]
+    nav_counts = [int(c) for c in args.nav_counts.split(",")]
+    bound = int(args.bound_mib * MIB)
+    started = time.perf_counter()
+    bases = make_bases(min(args.distinct, max(counts)), args.side)
+    out = sys.stdout
+    sections = []
+    sections.append(
+        memory_table("AnnotationStore in this process", store_memory(bases, counts, bound))
+    )
+    costs = tile_costs(bases, min(100, max(counts)), args.tiles)
+    sections.append(
+        f"**Per tile ({TRAIN_TILE}², median of {args.tiles})**\n\n| case | ms |\n|---|---|\n"
+        + "\n".join(f"| {case} | {ms:.2f} |" for case, ms in costs.items())
+    )
+    before, after, kept, kept_bytes, per_put = queue_memory(args.queued, args.side)
+    image_bytes = args.side * args.side * 3
+    sections.append(
+        f"**{args.queued:,} segmentation requests of {args.side}² (distinct names)**\n\n"
+        "| RSS before MiB | RSS after MiB | requests kept | images kept MiB | "
+        "all images would be MiB | µs per put |\n|---|---|---|---|---|---|\n"
+        f"| {before.rss:.0f} | {after.rss:.0f} | {kept:,} | {kept_bytes / MIB:.0f} | "
+        f"{args.queued * image_bytes / MIB:.0f} | {per_put:.0f} |"
+    )
+    with tempfile.TemporaryDirectory(prefix="rptui-load-") as tmp:
+        folder = Path(tmp)
+        if not args.no_ray:
+            workspace = folder / "ray-workspace"
+            connect(workspace, num_cpus=args.cpus, object_store_memory=STORE_BYTES)
+            try:
+                rows = asyncio.run(trainer_memory(bases, counts, bound))
+            finally:
+                disconnect()
+                stop(workspace)
+            sections.insert(0, memory_table(f"TrainerActor (bound {args.bound_mib:g} MiB)", rows))
+        workspace = navigation_workspace(folder / "nav-workspace", bases, max(nav_counts))
+        nav_rows = []
+        for count in nav_counts:
+            annotate_project(workspace, f"nav{count}", bases, count)
+            samples, opened = asyncio.run(
+                navigation(workspace, f"nav{count}", args.presses, min(nav_counts))
+            )
+            nav_rows.append(f"| {count} | {samples.ms()} | {opened:.2f} |")
+        sections.append(
+            f"**Next/previous image (n/p) key to frame, {max(nav_counts)} images of "
+            f"{args.side}² in the project**\n\n| annotated images | p50 / p90 ms | "
+            "open to first frame s |\n|---|---|---|\n" + "\n".join(nav_rows)
+        )
+    load = os.getloadavg()
+    out.write(
+        f"`{' '.join(['python', *sys.argv])}`: {args.side}² images from {len(bases)} generated, "
+        f"bound {args.bound_mib:g} MiB; {time.perf_counter() - started:.0f} s; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n\n"
+    )
+    out.write("\n\n".join(sections) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The simulated user of a bench run: what it paints on an image and how long that takes.
+
+The strokes and the time models come from :mod:`cluster.strokes` and
+:mod:`cluster.annotation_time`; this module picks the plan for the protocol's phase
+and scores it against the truth (spill: painted pixels of the wrong class).
+
+*Confident* (METHOD.md, "Simulated annotator": switch to corrections once the model's
+predictions are confident, > 0.8) is measured on the segmentation the user is shown:
+the mean over the image's pixels of max(p, 1 - p), p the foreground probability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cluster.annotation_time import KeyboardTimeModel, MouseTimeModel, annotation_seconds
+from cluster.api import BACKGROUND, FOREGROUND
+from cluster.strokes import AnnotationPlan, plan_clear_examples, plan_corrections, plan_dense
+
+CONFIDENT = 0.8
+
+
+def confidence(probability: np.ndarray) -> float:
+    """Mean of max(p, 1 - p) over the pixels: 0.5 for a coin toss, 1 for certainty."""
+    p = np.asarray(probability, dtype=np.float32)
+    return float(np.maximum(p, 1.0 - p).mean()) if p.size else 0.0
+
+
+def spill(labels: np.ndarray, truth: np.ndarray) -> int:
+    """Painted pixels that contradict the truth (foreground off objects, background on them)."""
+    truth = np.asarray(truth, dtype=bool)
+    wrong_fg = np.count_nonzero((labels == FOREGROUND) & ~truth)
+    wrong_bg = np.count_nonzero((labels == BACKGROUND) & truth)
+    return int(wrong_fg + wrong_bg)
+
+
+@dataclass(frozen=True)
+class UserAction:
+    """What the simulated user did on one image."""
+
+    plan: AnnotationPlan
+    mouse_seconds: float
+    keyboard_seconds: float
+    spill: int
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The image's labels after painting (0 unlabelled, 1 background, 2 foreground)."""
+        return self.plan.labels
+
+    @property
+    def error_regions(self) -> int:
+        """Error regions the plan covers (0 for clear examples and dense labels)."""
+        return int(self.plan.error_regions)
+
+
+class SimulatedUser:
+    """Paints clear examples, corrections or dense labels from the ground truth."""
+
+    def __init__(self, *, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.mouse = MouseTimeModel()
+        self.keyboard = KeyboardTimeModel()
+
+    def _timed(self, plan: AnnotationPlan, truth: np.ndarray) -> UserAction:
+        shape = truth.shape
+        return UserAction(
+            plan=plan,
+            mouse_seconds=float(annotation_seconds(plan, self.mouse, image_shape=shape)),
+            keyboard_seconds=float(annotation_seconds(plan, self.keyboard, image_shape=shape)),
+            spill=spill(plan.labels, truth),
+        )
+
+    def clear_examples(self, truth: np.ndarray, labels: np.ndarray | None = None) -> UserAction:
+        """Clear parts of both classes, no model shown (the initial phase)."""
+        return self._timed(plan_clear_examples(truth, labels, rng=self.rng), truth)
+
+    def corrections(
+        self, truth: np.ndarray, predicted: np.ndarray, labels: np.ndarray
+    ) -> UserAction:
+        """Every error region of ``predicted`` covered, with zero spill."""
+        return self._timed(plan_corrections(truth, predicted, labels), truth)
+
+    def dense(self, truth: np.ndarray) -> UserAction:
+        """Every pixel labelled but a thin band along the boundaries."""
+        return self._timed(plan_dense(truth), truth)

@@ -1,0 +1,137 @@
+"""The segment-folder screen: a folder through the project's model, in a worker, from keys."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from textual.pilot import Pilot
+from textual.widgets import Checkbox, Input, SelectionList, Static
+
+import rptui.tui.screens.segment_folder as folder_screen
+from cluster.synthetic import write_dataset
+from rptui.training import ensure_start_model
+from rptui.tui.app import RptuiApp
+from rptui.tui.screens.measurements import MeasurementsScreen
+from rptui.tui.screens.segment_folder import SegmentFolderScreen
+from rptui.workspace import Workspace
+
+APP_SIZE = (100, 30)
+SECONDS_PER_IMAGE = 0.4  # each image made slow, so keys can be pressed while the run goes on
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    """Two tiny generated images and a corrupt one; a project with a random-weights model."""
+    ws = Workspace(tmp_path / "ws").ensure()
+    write_dataset(ws.dataset_dir("roots"), count=2, seed=5, height=40, width=56)
+    project = ws.create_project("p", "roots", seed=0)
+    ensure_start_model(project)
+    project.close()
+    (ws.dataset_dir("roots") / "broken.png").write_bytes(b"not a png at all")
+    return ws
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def slow_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every image of a run take a while (as large images do)."""
+    real = folder_screen.segment_folder
+
+    def slow(*args: Any, on_progress: Any = None, **kwargs: Any) -> Any:
+        def progress(*values: Any) -> None:
+            time.sleep(SECONDS_PER_IMAGE)
+            on_progress(*values)
+
+        return real(*args, on_progress=progress, **kwargs)
+
+    monkeypatch.setattr(folder_screen, "segment_folder", slow)
+
+
+async def open_screen(pilot: Pilot[None], out: Path) -> SegmentFolderScreen:
+    await pilot.press("b")
+    screen = pilot.app.screen
+    assert isinstance(screen, SegmentFolderScreen)
+    screen.query_one("#output", Input).value = str(out)
+    screen.query_one("#tta", Checkbox).value = False
+    screen.query_one("#kind-count", Checkbox).value = True
+    return screen
+
+
+async def test_a_folder_is_segmented_while_keys_still_work(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_images(monkeypatch)
+    out = tmp_path / "masks"
+    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_screen(pilot, out)
+        models = screen.query_one("#models", SelectionList)
+        assert len(models.selected) == 1  # the project's newest model, ticked
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.progress[0] >= 1, 30)
+        assert screen.running
+        before = app.focused
+        await pilot.press("tab")
+        assert app.focused is not before and screen.running  # handled during the run
+        await wait_for(pilot, lambda: not screen.running, 60)
+        assert screen.progress == (3, 3)
+        assert sorted(p.name for p in out.glob("*.png")) == ["root_000.png", "root_001.png"]
+        mask = np.asarray(Image.open(out / "root_000.png"))
+        assert mask.shape == (40, 56) and set(np.unique(mask)) <= {0, 255}
+        assert screen.report is not None
+        assert [path.name for path, _ in screen.report.failed] == ["broken.png"]
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "2 masks written" in summary and "failed broken.png" in summary
+        table = pd.read_csv(out / "measurements.csv")
+        assert {"length_px", "count"} <= set(table.columns) and len(table) == 3
+        await pilot.press("ctrl+t")
+        assert isinstance(app.screen, MeasurementsScreen)
+        assert len(app.screen.table) == 3
+
+
+async def test_cancel_stops_after_the_current_image(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_images(monkeypatch)
+    out = tmp_path / "masks"
+    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_screen(pilot, out)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.running, 10)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not screen.running, 60)
+        assert isinstance(app.screen, SegmentFolderScreen)  # Escape cancelled, did not leave
+        assert screen.report is not None and screen.report.cancelled
+        assert screen.progress[0] < 3
+        assert "cancelled" in str(screen.query_one("#summary", Static).render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SegmentFolderScreen)
+
+
+async def test_a_missing_folder_is_named_and_nothing_starts(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_screen(pilot, tmp_path / "masks")
+        source = screen.query_one("#source", Input)
+        source.focus()
+        await pilot.press("ctrl+u", *"/no/such/dir")
+        message = str(screen.query_one("#form-message", Static).render())
+        assert "no such folder: /no/such/dir" in message
+        await pilot.press("ctrl+s")
+        assert not screen.running and not (tmp_path / "masks").exists()
