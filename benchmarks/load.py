@@ -44,7 +44,7 @@ from cluster import sampler as sampler_module
 from cluster.annotation_store import AnnotationStore
 from cluster.api import AnnotatedImage, SegmentationRequest, Split, TrainingConfig
 from cluster.connect import connect, disconnect
-from cluster.embedded import stop
+from cluster.embedded import HeadOptions, stop
 from cluster.images import encode_png
 from cluster.ray_backend import RayBackend
 from cluster.segment_queue import SegmentationQueue
@@ -385,7 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         if not args.no_ray:
             workspace = folder / "ray-workspace"
-            connect(workspace, num_cpus=args.cpus, object_store_memory=STORE_BYTES)
+            connect(
+                workspace,
+                head_options=HeadOptions(num_cpus=args.cpus, object_store_memory=STORE_BYTES),
+            )
             try:
                 rows = asyncio.run(trainer_memory(bases, counts, bound))
             finally:

@@ -49,7 +49,7 @@ from cluster.api import (
 )
 from cluster.connect import connect, disconnect
 from cluster.devices import pick_device, prepare_model, resolve_precision
-from cluster.embedded import stop
+from cluster.embedded import HeadOptions, stop
 from cluster.infer import segment
 from cluster.local import LocalBackend
 from cluster.model import UNetGNRes
@@ -253,7 +253,9 @@ def versus(ms: float, base: float, name: str) -> str:
 async def run(workspace: Path, args: argparse.Namespace) -> tuple[list[Row], int]:
     torch.manual_seed(0)
     snapshot = snapshot_from_model(UNetGNRes(), version=1)
-    connect(workspace, num_cpus=args.cpus, object_store_memory=STORE_BYTES)
+    connect(
+        workspace, head_options=HeadOptions(num_cpus=args.cpus, object_store_memory=STORE_BYTES)
+    )
     threads = actor_threads()
     torch.set_num_threads(threads)
     repeats = args.repeats

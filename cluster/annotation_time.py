@@ -15,15 +15,24 @@ no longer than the brush radius (one pixel for thin brushes) before painting a s
 a move between strokes is made at whichever zoom level is quickest, with fine steps for
 the rest. A run of presses of one key costs the cheaper of tapping each (``key_tap_s``)
 and holding the key: ``first_repeat_delay_s`` then ``key_repeat_hz`` repeats per second.
+
+The keyboard user also has the app's one-key edits (:mod:`cluster.shortcuts`): ``x``
+on a wholly false-positive predicted region, ``r`` ``r`` box fills. Where a plan offers
+such an alternative for a stroke group, the keyboard model prices the cheaper of
+painting the group and the alternative (moving the cursor precisely enough to each
+point, zoomed in as for a brush of the point's ``reach``, plus one key per point). The
+mouse model always prices the strokes: RootPainter has neither edit.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from cluster.shortcuts import Shortcut
 from cluster.strokes import AnnotationPlan, Stroke
 
 # Unit cursor keys: (axis, sign) -> key id.
@@ -154,23 +163,83 @@ def _move_seconds(
     return best
 
 
+@dataclass
+class _Cursor:
+    """Where the keyboard user is: cursor, zoom, brush class and each class's radius."""
+
+    position: np.ndarray
+    zoom: int = 0
+    label: int | None = None
+    radii: dict[int, int] = field(default_factory=dict)
+
+    def copy(self) -> _Cursor:
+        return _Cursor(self.position, self.zoom, self.label, dict(self.radii))
+
+
+def _pick_class(cursor: _Cursor, label: int, model: KeyboardTimeModel) -> float:
+    """Seconds to make ``label`` the brush class (the first class is already chosen)."""
+    seconds = 0.0
+    if cursor.label is not None and label != cursor.label:
+        seconds = model.brush_key_s
+    cursor.label = label
+    return seconds
+
+
+def _stroke_seconds(stroke: Stroke, model: KeyboardTimeModel, fit: int, cursor: _Cursor) -> float:
+    total = _pick_class(cursor, stroke.label, model)
+    radius = cursor.radii.setdefault(stroke.label, stroke.radius)
+    if radius != stroke.radius:
+        total += model.run_seconds(abs(radius - stroke.radius))
+        cursor.radii[stroke.label] = stroke.radius
+    target = _zoom_for(fit, stroke.radius) if model.precise_zoom else 0
+    seconds, _ = _move_seconds(model, stroke.path[0] - cursor.position, fit, cursor.zoom, target)
+    total += seconds + _paint_seconds(stroke, model, _step(fit, target))
+    cursor.position, cursor.zoom = stroke.path[-1], target
+    return total
+
+
+def _shortcut_seconds(
+    shortcut: Shortcut, model: KeyboardTimeModel, fit: int, cursor: _Cursor
+) -> float:
+    """Moves to each point (precise enough for ``reach``) and one key press at each."""
+    total = _pick_class(cursor, shortcut.label, model) if shortcut.kind == "box" else 0.0
+    target = _zoom_for(fit, shortcut.reach)
+    for point in shortcut.points:
+        seconds, _ = _move_seconds(model, point - cursor.position, fit, cursor.zoom, target)
+        total += seconds + model.key_tap_s
+        cursor.position, cursor.zoom = point, target
+    return total
+
+
+def _actions_seconds(
+    actions: list[Stroke | Shortcut], model: KeyboardTimeModel, fit: int, cursor: _Cursor
+) -> float:
+    return sum(
+        _stroke_seconds(a, model, fit, cursor)
+        if isinstance(a, Stroke)
+        else _shortcut_seconds(a, model, fit, cursor)
+        for a in actions
+    )
+
+
 def _keyboard_seconds(
     plan: AnnotationPlan, model: KeyboardTimeModel, start: np.ndarray, fit: int
 ) -> float:
+    """Each stroke group painted, or its keyboard alternative where that is quicker."""
     total = model.check_s + model.search_s * _searches(plan)
-    position, zoom, label = start, 0, None
-    radii: dict[int, int] = {}
-    for stroke in plan.strokes:
-        if stroke.label != label:
-            total += model.brush_key_s if label is not None else 0.0
-            label = stroke.label
-        if radii.setdefault(label, stroke.radius) != stroke.radius:
-            total += model.run_seconds(abs(radii[label] - stroke.radius))
-            radii[label] = stroke.radius
-        target = _zoom_for(fit, stroke.radius) if model.precise_zoom else 0
-        seconds, _ = _move_seconds(model, stroke.path[0] - position, fit, zoom, target)
-        total += seconds + _paint_seconds(stroke, model, _step(fit, target))
-        position, zoom = stroke.path[-1], target
+    cursor = _Cursor(start)
+    for group, strokes in itertools.groupby(plan.strokes, key=lambda s: s.group):
+        painted = cursor.copy()
+        best = _actions_seconds(list(strokes), model, fit, painted), painted
+        if group in plan.keyboard:
+            other = cursor.copy()
+            best = min(
+                best,
+                (_actions_seconds(plan.keyboard[group], model, fit, other), other),
+                key=lambda option: option[0],
+            )
+        total += best[0]
+        cursor = best[1]
     return total
 
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.embedded import (
-    IDLE_CHECK_S,
-    IDLE_TIMEOUT_S,
     HeadInfo,
+    HeadOptions,
     find_head,
     head_environment,
     start_embedded,
@@ -151,12 +150,7 @@ def connect(
     address: str | None = None,
     *,
     start: bool = True,
-    num_cpus: int | None = None,
-    num_gpus: int | None = None,
-    object_store_memory: int | None = None,
-    dashboard: bool = False,
-    idle_timeout_s: float = IDLE_TIMEOUT_S,
-    idle_check_s: float = IDLE_CHECK_S,
+    head_options: HeadOptions | None = None,
     reach_timeout_s: float = REACH_TIMEOUT_S,
 ) -> Connection:
     """Connect this process to Ray as a driver in the workspace's namespace.
@@ -165,8 +159,8 @@ def connect(
         workspace: the workspace root; names the namespace and holds the embedded head.
         address: a cluster to join; None means ``RAY_ADDRESS``, else the embedded head.
         start: start the embedded head when none runs (False: raise instead).
-        num_cpus, num_gpus, object_store_memory, dashboard, idle_timeout_s, idle_check_s:
-            for a newly started embedded head (default: the whole machine, no dashboard).
+        head_options: how a newly started embedded head is sized (default: the whole
+            machine, no dashboard).
         reach_timeout_s: how long to wait for a given address to accept a connection.
 
     Raises:
@@ -183,15 +177,7 @@ def connect(
             raise ConnectError(f"no embedded Ray runs for workspace {workspace}")
         if head is None:
             try:
-                head = start_embedded(
-                    workspace,
-                    num_cpus=num_cpus,
-                    num_gpus=num_gpus,
-                    object_store_memory=object_store_memory,
-                    dashboard=dashboard,
-                    idle_timeout_s=idle_timeout_s,
-                    idle_check_s=idle_check_s,
-                )
+                head = start_embedded(workspace, head_options)
             except RuntimeError as error:
                 raise ConnectError(str(error)) from error
         connection = Connection(head.address, namespace, embedded=True, head=head)

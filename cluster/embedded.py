@@ -149,6 +149,18 @@ class HeadInfo:
 
 
 @dataclass(frozen=True)
+class HeadOptions:
+    """How a newly started embedded head is sized (a running head is reused as it is)."""
+
+    num_cpus: int | None = None  # None: every core of the machine
+    num_gpus: int | None = None  # None: what Ray detects
+    object_store_memory: int | None = None  # bytes; None: Ray's default share of memory
+    dashboard: bool = False
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    idle_check_s: float = IDLE_CHECK_S
+
+
+@dataclass(frozen=True)
 class LaunchSpec:
     """What the supervisor needs to start and watch a head (written to ``launch.json``)."""
 
@@ -250,13 +262,8 @@ def _start_lock(workspace: Path) -> Iterator[None]:
 
 def start_embedded(
     workspace: Path,
+    options: HeadOptions | None = None,
     *,
-    num_cpus: int | None = None,
-    num_gpus: int | None = None,
-    object_store_memory: int | None = None,
-    dashboard: bool = False,
-    idle_timeout_s: float = IDLE_TIMEOUT_S,
-    idle_check_s: float = IDLE_CHECK_S,
     timeout_s: float = START_TIMEOUT_S,
 ) -> HeadInfo:
     """Return the workspace's running head, starting one in the background if needed.
@@ -264,6 +271,7 @@ def start_embedded(
     Raises:
         RuntimeError: the head did not come up within ``timeout_s``.
     """
+    options = options or HeadOptions()
     with _start_lock(workspace):
         running = find_head(workspace)
         if running is not None:
@@ -278,12 +286,12 @@ def start_embedded(
             state_dir=str(directory),
             temp_dir=str(temp_dir),
             token_path=str(ensure_token(workspace)),
-            num_cpus=num_cpus or os.cpu_count() or 1,
-            num_gpus=num_gpus,
-            object_store_memory=object_store_memory,
-            dashboard=dashboard,
-            idle_timeout_s=idle_timeout_s,
-            idle_check_s=idle_check_s,
+            num_cpus=options.num_cpus or os.cpu_count() or 1,
+            num_gpus=options.num_gpus,
+            object_store_memory=options.object_store_memory,
+            dashboard=options.dashboard,
+            idle_timeout_s=options.idle_timeout_s,
+            idle_check_s=options.idle_check_s,
             ports=ports,
         )
         write_text_atomic(directory / LAUNCH_FILE, json.dumps(asdict(spec), indent=2))

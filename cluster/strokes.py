@@ -11,7 +11,7 @@ is re-exported here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -26,6 +26,7 @@ from cluster.dense import (
     halving_radii,
     scan_order,
 )
+from cluster.shortcuts import Shortcut, apply_shortcut, fill_boxes, region_point
 
 DEFAULT_MAX_RADIUS = 8  # px, the largest correction brush
 DENSE_MAX_RADIUS = 16  # px, the fill brush of dense annotation
@@ -60,13 +61,21 @@ class Stroke:
         return float(np.hypot(steps[:, 0], steps[:, 1]).sum())
 
 
+KeyboardAction = Stroke | Shortcut
+
+
 @dataclass(frozen=True)
 class AnnotationPlan:
-    """Strokes in painting order, the labels they give, and the error regions found."""
+    """Strokes in painting order, the labels they give, and the error regions found.
+
+    ``keyboard`` maps a stroke group to what a keyboard user may do instead of painting
+    it (``x`` or box fills, then any strokes left); either way the labels are ``labels``.
+    """
 
     strokes: list[Stroke]
     labels: np.ndarray  # H x W uint8: 0 unlabelled, 1 background, 2 foreground
     error_regions: int = 0  # connected error regions that needed strokes
+    keyboard: dict[int, list[KeyboardAction]] = field(default_factory=dict)
 
     @property
     def groups(self) -> int:
@@ -126,6 +135,33 @@ def paint(labels: np.ndarray, strokes: Sequence[Stroke]) -> np.ndarray:
     return out
 
 
+def keyboard_labels(
+    plan: AnnotationPlan,
+    labels: np.ndarray,
+    *,
+    predicted: np.ndarray | None = None,
+    groups: set[int] | None = None,
+) -> np.ndarray:
+    """Labels after painting ``plan`` on ``labels`` with the keyboard alternative of ``groups``.
+
+    ``groups`` None takes every alternative; ``predicted`` is what ``x`` acts on.
+    """
+    chosen = set(plan.keyboard) if groups is None else groups & set(plan.keyboard)
+    out = np.array(labels, dtype=np.uint8, copy=True)
+    done: set[int] = set()
+    for stroke in plan.strokes:
+        if stroke.group not in chosen:
+            out = paint(out, [stroke])
+        elif stroke.group not in done:
+            done.add(stroke.group)
+            for action in plan.keyboard[stroke.group]:
+                if isinstance(action, Stroke):
+                    out = paint(out, [action])
+                else:
+                    out = apply_shortcut(out, action, predicted=predicted)
+    return out
+
+
 def _check_shapes(*arrays: np.ndarray) -> None:
     shape = arrays[0].shape
     if len(shape) != 2 or any(a.shape != shape for a in arrays):
@@ -173,6 +209,11 @@ def plan_corrections(
     lies inside the true class; the radius halves in further passes down to 0 for what
     is left near boundaries. Error pixels already labelled with the truth need nothing.
 
+    A false-positive region that is a whole 8-connected component of the prediction
+    (no true foreground in it) is what the app's ``x`` labels background in one key: its
+    strokes stay inside the region, so ``x`` and the strokes give the same labels, and
+    the plan offers ``x`` as the keyboard alternative of that group.
+
     Args:
         mask: H x W ground truth, nonzero on object (foreground) pixels.
         predicted: H x W boolean (or 0/1) segmentation shown to the user.
@@ -189,6 +230,8 @@ def plan_corrections(
     strokes: list[Stroke] = []
     painted_labels = np.array(labels, dtype=np.uint8, copy=True)
     regions = 0
+    keyboard: dict[int, list[KeyboardAction]] = {}
+    shown, _ = ndimage.label(predicted.astype(bool), structure=EIGHT_CONNECTED)
     for value, cls in ((FOREGROUND, truth), (BACKGROUND, ~truth)):
         errors = wrong & cls
         if not errors.any():
@@ -201,13 +244,29 @@ def plan_corrections(
             targets = region & need[box]
             if not targets.any() or np.count_nonzero(region) < min_region_pixels:
                 continue
-            start = int(min(max_radius, depth(region).max()))
-            raw, done = cover(targets, class_depth[box], radii=halving_radii(start))
+            region_depth = depth(region)
+            start = int(min(max_radius, region_depth.max()))
+            allowed_depth = class_depth[box]
+            if value == BACKGROUND and _whole_component(shown[box], region, truth[box]):
+                allowed_depth = region_depth
+                point, reach = region_point(region, region_depth)
+                origin = np.array([box[0].start, box[1].start], dtype=np.int32)
+                keyboard[regions] = [Shortcut("region", value, point + origin, regions, reach)]
+            raw, done = cover(targets, allowed_depth, radii=halving_radii(start))
             strokes += [Stroke(value, r, p, regions) for r, p in _offset(raw, box)]
             need[box] &= ~done
             painted_labels[box][done] = value
             regions += 1
-    return AnnotationPlan(strokes, paint(labels, strokes), regions)
+    return AnnotationPlan(strokes, paint(labels, strokes), regions, keyboard)
+
+
+def _whole_component(shown: np.ndarray, region: np.ndarray, truth: np.ndarray) -> bool:
+    """True when ``region`` is a whole component of ``shown`` (labelled) with no truth in it."""
+    ids = np.unique(shown[region])
+    if ids.size != 1 or ids[0] == 0:
+        return False
+    component = shown == ids[0]
+    return bool(np.array_equal(component, region) and not (component & truth).any())
 
 
 def dense_labels(mask: np.ndarray, *, band: int = 1) -> np.ndarray:
@@ -228,11 +287,13 @@ def plan_dense(
     big brush (``max_radius``), then halves the brush for what is left near edges, and
     traces the last unpainted pixels along the edges with a one-pixel brush. Background
     first, then foreground. No brush disk reaches into the band, so the result is
-    exactly :func:`dense_labels`.
+    exactly :func:`dense_labels`. A keyboard user may instead box-fill the largest
+    rectangles of an area (``r`` ``r``) and sweep only what they leave: the same labels.
     """
     _check_shapes(mask)
     target = dense_labels(mask, band=band)
     strokes: list[Stroke] = []
+    keyboard: dict[int, list[KeyboardAction]] = {}
     group = 0
     for value in (BACKGROUND, FOREGROUND):
         area = target == value
@@ -241,10 +302,20 @@ def plan_dense(
         for k, box in _boxes(components, count, 0):
             region = components[box] == k
             start = int(np.ceil(min(max_radius + 1, area_depth[box][region].max()))) - 1
-            raw, _ = cover(region, area_depth[box], radii=halving_radii(start), method="sweeps")
+            radii = halving_radii(start)
+            raw, _ = cover(region, area_depth[box], radii=radii, method="sweeps")
             strokes += [Stroke(value, r, p, group) for r, p in _offset(raw, box)]
+            corners, filled = fill_boxes(region)
+            if corners:
+                origin = np.array([box[0].start, box[1].start], dtype=np.int32)
+                rest, _ = cover(region & ~filled, area_depth[box], radii=radii, method="sweeps")
+                keyboard[group] = [
+                    *(Shortcut("box", value, c + origin, group) for c in corners),
+                    *(Stroke(value, r, p, group) for r, p in _offset(rest, box)),
+                ]
             group += 1
-    return AnnotationPlan(strokes, paint(np.zeros_like(target), strokes), 0)
+    labels = paint(np.zeros_like(target), strokes)
+    return AnnotationPlan(strokes, labels, 0, keyboard)
 
 
 def plan_clear_examples(

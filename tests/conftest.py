@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cluster.connect import Connection, connect, disconnect, namespace_for
-from cluster.embedded import head_environment, stop, token_path
+from cluster.embedded import HeadOptions, head_environment, stop, token_path
 
 SESSION_CPUS = 2
 SESSION_STORE = 200 * 1024**2
@@ -66,7 +66,8 @@ def ray_session(_ray_state: _RaySession) -> Connection:
     )
     if not connected:
         _ray_state.connection = connect(
-            _ray_state.workspace, num_cpus=SESSION_CPUS, object_store_memory=SESSION_STORE
+            _ray_state.workspace,
+            head_options=HeadOptions(num_cpus=SESSION_CPUS, object_store_memory=SESSION_STORE),
         )
     assert _ray_state.connection is not None
     return _ray_state.connection

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +11,14 @@ from scipy import ndimage
 
 from cluster.annotation_time import KeyboardTimeModel, MouseTimeModel, annotation_seconds
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.strokes import AnnotationPlan, Stroke, paint, plan_corrections
+from cluster.strokes import (
+    AnnotationPlan,
+    Stroke,
+    keyboard_labels,
+    paint,
+    plan_corrections,
+    plan_dense,
+)
 from cluster.synthetic import generate_root_image
 
 SHAPE = (512, 512)
@@ -133,3 +141,54 @@ def test_correcting_a_real_plan_takes_plausible_time() -> None:
     painted = sum(stroke.length for stroke in plan.strokes) / 400.0
     assert painted + 0.2 < mouse_s < 600
     assert keyboard_s > mouse_s
+
+
+def _root_with_blob(*, touching: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A horizontal root and a prediction of it plus a round false-positive blob."""
+    truth = np.zeros(SHAPE, bool)
+    truth[250:256, 40:470] = True
+    yy, xx = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    centre = (262, 300) if touching else (120, 380)
+    blob = (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= 12**2
+    return truth, truth | blob
+
+
+def test_a_wholly_false_positive_blob_costs_the_keyboard_a_move_and_one_key() -> None:
+    truth, predicted = _root_with_blob(touching=False)
+    plan = plan_corrections(truth, predicted, np.zeros(SHAPE, np.uint8))
+    assert plan.error_regions == 1 and list(plan.keyboard) == [0]
+    model = KeyboardTimeModel()
+    with_x = annotation_seconds(plan, model, image_shape=SHAPE)
+    painted = annotation_seconds(replace(plan, keyboard={}), model, image_shape=SHAPE)
+    point = plan.keyboard[0][0].points[0]
+    move = np.abs(point - np.array(CENTRE)).sum() / model.fit_step(SHAPE) / model.key_repeat_hz
+    one_key = model.check_s + model.search_s + model.key_tap_s
+    assert with_x < one_key + 2 * model.first_repeat_delay_s + move + 3 * model.zoom_key_s
+    assert with_x < painted / 3
+
+
+def test_a_false_positive_touching_true_foreground_is_not_x_able() -> None:
+    truth, predicted = _root_with_blob(touching=True)
+    plan = plan_corrections(truth, predicted, np.zeros(SHAPE, np.uint8))
+    assert plan.error_regions == 1 and plan.keyboard == {}
+
+
+def test_the_keyboard_box_fills_the_background_of_an_empty_image_quickly() -> None:
+    plan = plan_dense(np.zeros(SHAPE, bool))
+    model = KeyboardTimeModel()
+    boxed = annotation_seconds(plan, model, image_shape=SHAPE)
+    swept = annotation_seconds(replace(plan, keyboard={}), model, image_shape=SHAPE)
+    assert boxed < swept / 4
+    assert boxed < annotation_seconds(plan, MOUSE, image_shape=SHAPE), "two marks beat sweeps"
+    assert np.array_equal(keyboard_labels(plan, np.zeros(SHAPE, np.uint8)), plan.labels)
+
+
+def test_the_mouse_never_uses_the_keyboard_shortcuts() -> None:
+    truth, predicted = _root_with_blob(touching=False)
+    plans = [plan_corrections(truth, predicted, np.zeros(SHAPE, np.uint8)), plan_dense(truth)]
+    for plan in plans:
+        assert plan.keyboard
+        strokes_only = replace(plan, keyboard={})
+        mouse_s = annotation_seconds(plan, MOUSE, image_shape=SHAPE)
+        assert mouse_s == annotation_seconds(strokes_only, MOUSE, image_shape=SHAPE)
+        assert mouse_s > 0.2 + sum(stroke.length for stroke in plan.strokes) / 400.0

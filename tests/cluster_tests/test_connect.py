@@ -16,6 +16,7 @@ from cluster.connect import ConnectError, connect, namespace_for
 from cluster.embedded import (
     HEAD_FILE,
     HeadInfo,
+    HeadOptions,
     find_head,
     free_port,
     session_pids,
@@ -37,14 +38,15 @@ import json, os, sys, time
 from pathlib import Path
 import ray
 from cluster.connect import connect, namespace_for
+from cluster.embedded import HeadOptions
 from cluster.head_status import touch_activity
 
 workspace, mode = Path(sys.argv[1]), sys.argv[2]
 if mode == "linger":  # the app: starts the head if needed, then stays connected
-    connection = connect(
-        workspace, num_cpus=1, object_store_memory=80 * 2**20,
+    connection = connect(workspace, head_options=HeadOptions(
+        num_cpus=1, object_store_memory=80 * 2**20,
         idle_timeout_s=float(sys.argv[3]), idle_check_s=0.5,
-    )
+    ))
     print("CONNECTED", flush=True)
     time.sleep(600)
 connection = connect(workspace, start=False)
@@ -118,7 +120,7 @@ def wait_until(condition: object, timeout_s: float) -> bool:
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A workspace whose head runs for the whole module, with a keeper actor on it."""
     root = tmp_path_factory.mktemp("ws")
-    start_embedded(root, num_cpus=1, object_store_memory=SMALL_STORE)
+    start_embedded(root, HeadOptions(num_cpus=1, object_store_memory=SMALL_STORE))
     try:
         yield root
     finally:

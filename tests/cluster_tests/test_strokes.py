@@ -15,6 +15,7 @@ from cluster.strokes import (
     AnnotationPlan,
     Stroke,
     dense_labels,
+    keyboard_labels,
     paint,
     plan_clear_examples,
     plan_corrections,
@@ -89,6 +90,8 @@ def test_corrections_cover_every_error_with_zero_spill(
         assert all(stroke.radius <= 8 for stroke in plan.strokes)
         kept = (before != UNLABELLED) & (plan.labels != before)
         assert not kept.any(), f"{name}: an earlier (true) label changed"
+        by_keys = keyboard_labels(plan, before, predicted=predicted)
+        assert np.array_equal(by_keys, plan.labels), f"{name}: `x` changed the labels"
 
 
 def test_an_image_without_objects_and_a_false_blob() -> None:
@@ -166,6 +169,28 @@ def test_dense_plan_labels_everything_but_the_boundary_band(band: int) -> None:
     )
     assert np.all((plan.labels == UNLABELLED) == (to_edge <= band))
     assert max(stroke.radius for stroke in plan.strokes) >= 8, "areas are filled with a big brush"
+    assert plan.keyboard, "the big background area gets box fills"
+    assert np.array_equal(keyboard_labels(plan, empty), plan.labels)
+
+
+def test_every_x_able_region_is_a_whole_false_positive_component() -> None:
+    rng = np.random.default_rng(5)
+    truth = _roots(13, THIN)
+    predicted = ndimage.binary_dilation(truth) | (rng.random(truth.shape) > 0.997)
+    predicted = ndimage.binary_dilation(predicted, iterations=2) & ~ndimage.binary_erosion(truth)
+    empty = np.zeros(truth.shape, np.uint8)
+    plan = plan_corrections(truth, predicted, empty)
+    assert len(plan.keyboard) >= 3, "scattered specks are x-able"
+    components, _ = ndimage.label(predicted, structure=np.ones((3, 3), bool))
+    for group, (shortcut,) in plan.keyboard.items():
+        y, x = shortcut.points[0]
+        component = components == components[y, x]
+        assert not (component & truth).any()
+        strokes = [stroke for stroke in plan.strokes if stroke.group == group]
+        assert np.array_equal(paint(empty, strokes) == BACKGROUND, component), "paint = `x`"
+    _assert_sound(plan, truth, empty)
+    _assert_corrected(plan, truth, predicted)
+    assert np.array_equal(keyboard_labels(plan, empty, predicted=predicted), plan.labels)
 
 
 def test_clear_example_plan_paints_its_labels_foreground_first() -> None:

@@ -1,0 +1,52 @@
+"""The planner's copy of the app's ``x`` and ``r`` ``r`` rules paints what the app paints."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+from scipy import ndimage
+
+from cluster.api import BACKGROUND, FOREGROUND
+from cluster.shortcuts import Shortcut, apply_shortcut, box_mask, predicted_region
+from rptui.annotation import Annotation
+from rptui.review import ReviewSession
+
+SHAPE = (40, 56)
+
+
+def _app(segmentation: np.ndarray, labels: np.ndarray) -> SimpleNamespace:
+    """Just what the review session's edit methods read: its segmentation and annotation."""
+    return SimpleNamespace(
+        segmentation=segmentation,
+        annotation=Annotation(labels.copy()),
+        box_mark=None,
+        brush_value=FOREGROUND,
+    )
+
+
+def test_x_paints_the_same_pixels_in_the_app_and_the_planner() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        speckle = rng.random(SHAPE) > 0.9
+        segmentation = ndimage.binary_dilation(speckle).astype(np.uint8)
+        labels = rng.integers(0, 3, SHAPE).astype(np.uint8)
+        for y, x in rng.integers(0, SHAPE, size=(5, 2)).tolist():
+            app = _app(segmentation, labels)
+            changed = ReviewSession.mark_false_positive(app, y, x)
+            region = predicted_region(segmentation, y, x)
+            assert (changed is None) == (region is None)
+            if region is None:
+                continue
+            shortcut = Shortcut("region", BACKGROUND, np.array([[y, x]]))
+            planned = apply_shortcut(labels, shortcut, predicted=segmentation)
+            assert np.array_equal(app.annotation.labels, planned)
+
+
+def test_r_r_fills_the_same_box_in_the_app_and_the_planner() -> None:
+    rng = np.random.default_rng(1)
+    for corners in rng.integers(0, SHAPE, size=(10, 2, 2)):
+        app = _app(np.zeros(SHAPE, np.uint8), np.zeros(SHAPE, np.uint8))
+        ReviewSession.box_mark_or_fill(app, *corners[0].tolist())
+        ReviewSession.box_mark_or_fill(app, *corners[1].tolist())
+        assert np.array_equal(app.annotation.labels == FOREGROUND, box_mask(corners, SHAPE))
