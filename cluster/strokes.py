@@ -4,8 +4,7 @@ A :class:`Stroke` is a brush of one class and radius dragged along an 8-connecte
 centres; :func:`paint` stamps strokes onto a label image. The planners never put a disk
 on a pixel of the other true class (every centre lies where the class mask, eroded by
 the brush, still holds it), and correction plans label every error pixel with the truth.
-The clear-example rule lives in :mod:`cluster.simulate`; :func:`plan_clear_examples`
-is re-exported here.
+The clear-example rule lives in :mod:`cluster.simulate` (``clear_example_plan``).
 """
 
 from __future__ import annotations
@@ -317,28 +316,3 @@ def plan_dense(
     labels = paint(np.zeros_like(target), strokes)
     return AnnotationPlan(strokes, labels, 0, keyboard)
 
-
-def plan_clear_examples(
-    mask: np.ndarray,
-    labels: np.ndarray | None = None,
-    *,
-    rng: np.random.Generator,
-    fg_radius: int = 1,
-    bg_ratio: float = 8.0,
-    bg_margin: float = 3.0,
-    bg_radius: int = 2,
-    coverage: float = 0.6,
-) -> AnnotationPlan:
-    """The clear-example strokes of :mod:`cluster.simulate` as a plan (see there)."""
-    from cluster.simulate import clear_example_plan  # the rule's home; it imports this module
-
-    return clear_example_plan(
-        mask,
-        labels,
-        rng=rng,
-        fg_radius=fg_radius,
-        bg_ratio=bg_ratio,
-        bg_margin=bg_margin,
-        bg_radius=bg_radius,
-        coverage=coverage,
-    )

@@ -17,7 +17,8 @@ import numpy as np
 
 from cluster.annotation_time import KeyboardTimeModel, MouseTimeModel, annotation_seconds
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.strokes import AnnotationPlan, plan_clear_examples, plan_corrections, plan_dense
+from cluster.simulate import clear_example_plan
+from cluster.strokes import AnnotationPlan, plan_corrections, plan_dense
 
 CONFIDENT = 0.8
 
@@ -75,7 +76,7 @@ class SimulatedUser:
 
     def clear_examples(self, truth: np.ndarray, labels: np.ndarray | None = None) -> UserAction:
         """Clear parts of both classes, no model shown (the initial phase)."""
-        return self._timed(plan_clear_examples(truth, labels, rng=self.rng), truth)
+        return self._timed(clear_example_plan(truth, labels, rng=self.rng), truth)
 
     def corrections(
         self, truth: np.ndarray, predicted: np.ndarray, labels: np.ndarray

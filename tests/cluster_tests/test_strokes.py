@@ -10,14 +10,13 @@ import pytest
 from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.simulate import clear_example_labels
+from cluster.simulate import clear_example_labels, clear_example_plan
 from cluster.strokes import (
     AnnotationPlan,
     Stroke,
     dense_labels,
     keyboard_labels,
     paint,
-    plan_clear_examples,
     plan_corrections,
     plan_dense,
 )
@@ -195,7 +194,7 @@ def test_every_x_able_region_is_a_whole_false_positive_component() -> None:
 
 def test_clear_example_plan_paints_its_labels_foreground_first() -> None:
     truth = _roots(17, (1.0, 8.0), size=256)
-    plan = plan_clear_examples(truth, rng=np.random.default_rng(5))
+    plan = clear_example_plan(truth, rng=np.random.default_rng(5))
     empty = np.zeros(truth.shape, np.uint8)
     _assert_sound(plan, truth, empty)
     assert np.array_equal(plan.labels, clear_example_labels(truth, rng=np.random.default_rng(5)))
@@ -209,7 +208,7 @@ def test_clear_examples_add_to_earlier_labels() -> None:
     truth = _roots(18, THICK)
     earlier = np.zeros(truth.shape, np.uint8)
     earlier[truth] = FOREGROUND
-    plan = plan_clear_examples(truth, earlier, rng=np.random.default_rng(1))
+    plan = clear_example_plan(truth, earlier, rng=np.random.default_rng(1))
     assert np.all(plan.labels[truth] == FOREGROUND)
     assert np.any(plan.labels == BACKGROUND)
 
