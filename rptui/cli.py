@@ -253,6 +253,11 @@ def build_parser() -> OneLineParser:
         help="every Ray node sees INPUT and OUTPUT at the same paths: workers read and "
         "write them directly instead of sending bytes through the driver",
     )
+    segment.add_argument(
+        "--progress-jsonl",
+        action="store_true",
+        help="report progress and the summary as JSON lines on stdout (for programs)",
+    )
     segment.set_defaults(handler=_handler("segmenting"))
 
     measure = sub.add_parser("measure", help="measure masks: length, count, tips, regions")

@@ -55,6 +55,31 @@ class FolderReport:
         """One row per region (and one per failed image, with its error)."""
         return _table(self.region_rows)
 
+    def summary(self, tables: Sequence[Path] = ()) -> dict[str, Any]:
+        """What the run did, as plain JSON data (without the measurement rows)."""
+        return {
+            "written": [str(path) for path in self.written],
+            "skipped_existing": [str(path) for path in self.skipped_existing],
+            "failed": [[str(path), reason] for path, reason in self.failed],
+            "pixels": self.pixels,
+            "seconds": self.seconds,
+            "cancelled": self.cancelled,
+            "tables": [str(path) for path in tables],
+        }
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> tuple[FolderReport, list[Path]]:
+        """A report (without rows) and its table paths, read back from :meth:`summary`."""
+        report = cls(
+            written=[Path(path) for path in summary["written"]],
+            skipped_existing=[Path(path) for path in summary["skipped_existing"]],
+            failed=[(Path(path), str(reason)) for path, reason in summary["failed"]],
+            pixels=int(summary["pixels"]),
+            seconds=float(summary["seconds"]),
+            cancelled=bool(summary.get("cancelled", False)),
+        )
+        return report, [Path(path) for path in summary["tables"]]
+
 
 def _table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:

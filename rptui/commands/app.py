@@ -9,6 +9,7 @@ def run(args: argparse.Namespace) -> int:
     from rptui.commands.common import (
         app_backend_factory,
         keep_ray_off_the_terminal,
+        rptui_command,
         workspace_from,
     )
     from rptui.tui.app import RptuiApp
@@ -16,6 +17,11 @@ def run(args: argparse.Namespace) -> int:
     workspace = workspace_from(args).ensure()
     keep_ray_off_the_terminal(args)
     project = workspace.open_project(args.project) if args.project else None
-    app = RptuiApp(workspace, project=project, backend_factory=app_backend_factory(args))
+    app = RptuiApp(
+        workspace,
+        project=project,
+        backend_factory=app_backend_factory(args),
+        command=rptui_command(args),
+    )
     app.run()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from collections.abc import Callable
 from functools import partial
 
@@ -34,6 +35,16 @@ def keep_ray_off_the_terminal(args: argparse.Namespace) -> None:
 
     workspace = workspace_from(args)
     divert_native_stderr(workspace.root / "logs" / DRIVER_LOG)
+
+
+def rptui_command(args: argparse.Namespace) -> list[str]:
+    """This ``rptui`` with the same workspace, address and mode, for child processes."""
+    words = [sys.executable, "-m", "rptui.cli", "--workspace", str(workspace_from(args).root)]
+    if args.address:
+        words += ["--address", args.address]
+    if args.in_process:
+        words.append("--in-process")
+    return words
 
 
 def newest_model_of(workspace: Workspace, project_name: str) -> ModelSnapshot | None:

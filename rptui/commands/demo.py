@@ -12,6 +12,7 @@ from rptui.commands.common import (
     app_backend_factory,
     keep_ray_off_the_terminal,
     make_backend,
+    rptui_command,
     workspace_from,
 )
 from rptui.commands.training import describe
@@ -53,6 +54,7 @@ def open_app(args: argparse.Namespace, workspace: Workspace, setup: DemoSetup) -
         workspace,
         project=project,
         backend_factory=app_backend_factory(args),
+        command=rptui_command(args),
         start_training=True,
     )
     app.run()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -85,23 +87,27 @@ def run(args: argparse.Namespace) -> int:
         load_model_file(path)
     use_ray = not args.in_process
     connected = _connect(args, workspace) if use_ray else False
+    run_folder = partial(
+        segment_folder,
+        args.input,
+        args.output,
+        model_paths,
+        fmt=args.format,
+        tta=not args.no_tta,
+        precision=args.precision,
+        kinds=kinds,
+        px_per_mm=args.px_per_mm,
+        min_area=args.min_area,
+        use_ray=use_ray,
+        shared_storage=args.shared_storage,
+        workers=args.workers,
+    )
     try:
-        with progress_bar(f"segmenting {args.input}") as progress:
-            report = segment_folder(
-                args.input,
-                args.output,
-                model_paths,
-                fmt=args.format,
-                tta=not args.no_tta,
-                precision=args.precision,
-                kinds=kinds,
-                px_per_mm=args.px_per_mm,
-                min_area=args.min_area,
-                use_ray=use_ray,
-                shared_storage=args.shared_storage,
-                workers=args.workers,
-                progress=progress,
-            )
+        if args.progress_jsonl:
+            report = run_folder(on_progress=print_progress_line)
+        else:
+            with progress_bar(f"segmenting {args.input}") as progress:
+                report = run_folder(progress=progress)
     finally:
         if connected:
             from cluster.connect import disconnect
@@ -111,8 +117,18 @@ def run(args: argparse.Namespace) -> int:
         _write_table(report.image_table(), table)
     if regions is not None:
         _write_table(report.region_table(), regions)
-    _print_summary(report, args.output, [path for path in (table, regions) if path])
+    tables = [path for path in (table, regions) if path]
+    if args.progress_jsonl:
+        print(json.dumps({"report": report.summary(tables)}), flush=True)
+    else:
+        _print_summary(report, args.output, tables)
     return 0
+
+
+def print_progress_line(done: int, total: int, name: str, error: str) -> None:
+    """One image done, as a JSON line on stdout (``--progress-jsonl``)."""
+    line = {"done": done, "total": total, "file": name, "error": error}
+    print(json.dumps(line), flush=True)
 
 
 def _print_summary(report: FolderReport, output: Path, tables: list[Path]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import ClassVar
 
@@ -41,6 +41,8 @@ class RptuiApp(App[None]):
         training_config: what T starts training with (the project's classes by default).
         animate: False keeps the spinner still (for snapshots).
         start_training: start the trainer as soon as the backend is there (the demo).
+        command: this ``rptui`` with its global options, to run folder segmentation in a
+            child process (on Ray); None runs it inside the app.
     """
 
     CSS_PATH = "app.tcss"
@@ -61,9 +63,11 @@ class RptuiApp(App[None]):
         training_config: TrainingConfig | None = None,
         animate: bool = True,
         start_training: bool = False,
+        command: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.start_training = start_training
+        self.command = command
         self.workspace = workspace
         self.project = project
         self.backend_factory = backend_factory
@@ -129,7 +133,7 @@ class RptuiApp(App[None]):
         if isinstance(self.screen, SegmentFolderScreen):
             return
         screen = SegmentFolderScreen(
-            self.project, workspace_root=self.workspace.root, backend=self.backend
+            self.project, workspace_root=self.workspace.root, command=self.command
         )
         self.push_screen(screen)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,11 @@ def slow_images(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(*args, on_progress=progress, **kwargs)
 
     monkeypatch.setattr(folder_screen, "segment_folder", slow)
+
+
+def child_rptui(workspace: Workspace) -> list[str]:
+    """The ``rptui`` command line the app runs folders with (in-process: no Ray in tests)."""
+    return [sys.executable, "-m", "rptui.cli", "--workspace", str(workspace.root), "--in-process"]
 
 
 async def open_screen(pilot: Pilot[None], out: Path) -> SegmentFolderScreen:
@@ -135,3 +141,42 @@ async def test_a_missing_folder_is_named_and_nothing_starts(
         assert "no such folder: /no/such/dir" in message
         await pilot.press("ctrl+s")
         assert not screen.running and not (tmp_path / "masks").exists()
+
+
+async def test_a_folder_runs_as_a_child_rptui_segment_when_the_app_has_one(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The app's way with Ray: a child ``rptui segment`` (here in-process) reports JSON lines."""
+    out = tmp_path / "masks"
+    command = child_rptui(workspace)
+    project = workspace.open_project("p")
+    app = RptuiApp(workspace, project=project, animate=False, command=command)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_screen(pilot, out)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.running, 10)
+        await wait_for(pilot, lambda: not screen.running, 120)
+        assert screen.progress == (3, 3)
+        assert sorted(p.name for p in out.glob("*.png")) == ["root_000.png", "root_001.png"]
+        assert screen.report is not None
+        assert [path.name for path, _ in screen.report.failed] == ["broken.png"]
+        assert screen.tables == [out / "measurements.csv"]
+        assert len(pd.read_csv(out / "measurements.csv")) == 3
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "2 masks written" in summary and "failed broken.png" in summary
+
+
+async def test_a_child_run_that_fails_says_why(workspace: Workspace, tmp_path: Path) -> None:
+    command = child_rptui(workspace)
+    project = workspace.open_project("p")
+    app = RptuiApp(workspace, project=project, animate=False, command=command)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_screen(pilot, tmp_path / "masks")
+        model = screen.query_one("#models", SelectionList).selected[0]
+        model.unlink()  # gone before the run starts: the child names it and exits
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.running, 10)
+        await wait_for(pilot, lambda: not screen.running, 60)
+        summary = str(screen.query_one("#summary", Static).render())
+        assert summary.startswith("stopped:") and model.name in summary
+        assert screen.report is None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
-import sys
+import subprocess
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,7 +30,6 @@ from textual.widgets import (
 )
 from textual.widgets.selection_list import Selection
 
-from cluster.api import Backend
 from cluster.atomic import write_bytes_atomic
 from cluster.mask_formats import FORMATS, MaskFormat
 from cluster.measure import ALL_KINDS, IMAGE_KINDS, REGIONS
@@ -77,13 +78,18 @@ class FolderJob:
     fmt: MaskFormat
     kinds: tuple[str, ...]
     tta: bool
-    use_ray: bool
+    command: tuple[str, ...] | None  # run as this ``rptui`` command line, else in the app
 
-
-def backend_is_ray(backend: Backend | None) -> bool:
-    """Whether the app talks to Ray (then folders go through the Ray Data pipeline)."""
-    module = sys.modules.get("cluster.ray_backend")
-    return module is not None and backend is not None and isinstance(backend, module.RayBackend)
+    def segment_arguments(self) -> list[str]:
+        """``rptui segment`` arguments for this run, reporting JSON lines."""
+        words = ["segment", str(self.source), str(self.output), "--format", self.fmt]
+        for model in self.models:
+            words += ["--model", str(model)]
+        if self.kinds:
+            words += ["--measure", ",".join(self.kinds)]
+        if not self.tta:
+            words.append("--no-tta")
+        return [*words, "--progress-jsonl"]
 
 
 def table_paths(output: Path, kinds: tuple[str, ...]) -> tuple[Path | None, Path | None]:
@@ -136,19 +142,22 @@ class SegmentFolderScreen(Screen[None]):
         project: Project | None,
         *,
         workspace_root: Path,
-        backend: Backend | None = None,
+        command: Sequence[str] | None = None,
         tta: bool = True,
     ) -> None:
+        """``command``: the ``rptui`` command line (with its global options) that runs
+        folders in a child process, through Ray; None: in the app's own process."""
         super().__init__()
         self.project = project
         self.workspace_root = workspace_root
-        self.backend = backend
+        self.command = tuple(command) if command is not None else None
         self.tta = tta
         self.running = False
         self.report: FolderReport | None = None
         self.tables: list[Path] = []
         self.progress: tuple[int, int] = (0, 0)
         self._stop = threading.Event()
+        self._child: subprocess.Popen[str] | None = None
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -250,7 +259,7 @@ class SegmentFolderScreen(Screen[None]):
             fmt=fmt,  # type: ignore[arg-type]  # one of FORMATS (allow_blank=False)
             kinds=kinds,
             tta=self.query_one("#tta", Checkbox).value,
-            use_ray=backend_is_ray(self.backend),
+            command=self.command,
         )
 
     @on(Button.Pressed, "#start")
@@ -288,23 +297,59 @@ class SegmentFolderScreen(Screen[None]):
             self._call(self._show_progress, done, total, name, errors)
 
         try:
-            report = segment_folder(
-                job.source,
-                job.output,
-                list(job.models),
-                fmt=job.fmt,
-                tta=job.tta,
-                kinds=job.kinds,
-                use_ray=job.use_ray,
-                on_progress=progress,
-                should_stop=self._stop.is_set,
-            )
-            tables = self._write_tables(report, job)
+            if job.command is not None:
+                report, tables = self._run_child(job, job.command, progress)
+            else:
+                report = segment_folder(
+                    job.source,
+                    job.output,
+                    list(job.models),
+                    fmt=job.fmt,
+                    tta=job.tta,
+                    kinds=job.kinds,
+                    on_progress=progress,
+                    should_stop=self._stop.is_set,
+                )
+                tables = self._write_tables(report, job)
         except Exception as error:  # any failure ends the run with its message, never a crash
             log.warning("segmenting %s failed: %s", job.source, error)
             self._call(self._failed, f"{type(error).__name__}: {error}")
             return
         self._call(self._finished, report, job.output, tables)
+
+    def _run_child(
+        self, job: FolderJob, command: tuple[str, ...], progress: Any
+    ) -> tuple[FolderReport, list[Path]]:
+        """Run ``rptui segment`` as a child (it drives Ray Data) and follow its JSON lines."""
+        child = subprocess.Popen(
+            [*command, *job.segment_arguments()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._child = child
+        summary: dict[str, Any] | None = None
+        assert child.stdout is not None and child.stderr is not None
+        for line in child.stdout:
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError:  # not one of ours: the log has it
+                log.info("segment: %s", line.rstrip())
+                continue
+            if "report" in message:
+                summary = message["report"]
+            else:
+                progress(message["done"], message["total"], message["file"], message["error"])
+        errors = child.stderr.read()
+        child.wait()
+        self._child = None
+        if summary is not None:
+            return FolderReport.from_summary(summary)
+        if self._stop.is_set():  # cancelled: what was written stays (runs are resumable)
+            return FolderReport(cancelled=True), []
+        last = errors.strip().splitlines()[-1] if errors.strip() else f"exit {child.returncode}"
+        raise RuntimeError(last)
 
     def _call(self, callback: Any, *args: Any) -> None:
         """Run ``callback`` on the app's loop (nothing when the app has gone)."""
@@ -351,6 +396,9 @@ class SegmentFolderScreen(Screen[None]):
         """Stop after the image being segmented now."""
         if self.running:
             self._stop.set()
+            child = self._child
+            if child is not None:  # a child run ends now; what it wrote stays
+                child.terminate()
             self.query_one("#progress-text", Static).update("cancelling after this image…")
 
     def action_cancel_or_close(self) -> None:
@@ -370,3 +418,5 @@ class SegmentFolderScreen(Screen[None]):
     def on_unmount(self) -> None:
         """A run still going stops after its current image."""
         self._stop.set()
+        if self._child is not None:
+            self._child.terminate()
