@@ -171,10 +171,12 @@ async def warm_mask(backend: Backend, name: str, image: np.ndarray) -> float:
 
 
 def direct_mask(model: torch.nn.Module, image: np.ndarray) -> float:
-    """cluster.infer.segment in this process, model already on the device (ms)."""
+    """cluster.infer.segment in this process, model already on the device (ms), with the
+    tile the backends use for a model trained on TRAIN_TILE (so the ratio is the same work)."""
     device = pick_device()
+    dtype = resolve_precision(device, "auto")
     started = time.perf_counter()
-    segment([model], image, tta=True, device=device, dtype=resolve_precision(device, "auto"))
+    segment([model], image, tta=True, device=device, dtype=dtype, tile_size=TRAIN_TILE)
     return (time.perf_counter() - started) * MS
 
 
