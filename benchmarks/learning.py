@@ -2,11 +2,16 @@
 
 Trains the engine on ``--train`` synthetic images (plus ``--val`` for validation) with
 simulated clear-example strokes (:func:`cluster.simulate.clear_example_labels`) or the
-learning test's denser block strokes, then after every epoch segments ``--held-out``
-unseen images and prints F1 over every pixel (mask vs prediction), F1 on labelled-style
-pixels (clear-example strokes on the held-out images), and where the errors are.
+learning test's older block strokes for ``--epochs`` epochs, then runs
+``--corrective-rounds`` rounds of METHOD.md's corrective loop: the best model segments the
+annotated images (and ``--round-images`` new training images), the simulated annotator
+corrects every error (:func:`cluster.simulate.correction_labels`), and training goes on
+for ``--round-epochs`` epochs. After every epoch it segments ``--held-out`` unseen images
+and prints F1 over every pixel (mask vs prediction), F1 on labelled-style pixels
+(clear-example strokes on the held-out images), and where the errors are.
 
     nice -n 10 python benchmarks/learning.py [--tile 124] [--epochs 8] [--epoch-tiles 100]
+        [--corrective-rounds 2 --round-epochs 2]
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from scipy import ndimage
 import cluster.augment
 from cluster.api import AnnotatedImage, TrainingConfig
 from cluster.devices import pick_device
-from cluster.infer import segment_probability
+from cluster.infer import THRESHOLD, segment_probability
 from cluster.simulate import clear_example_labels, correction_labels
 from cluster.snapshot import model_from_snapshot
 from cluster.synthetic import generate_root_image
@@ -79,7 +84,7 @@ def evaluate(
             device=pick_device("cpu"),
             dtype=dtype,
         )
-        predicted = probability > 0.5
+        predicted = probability > THRESHOLD
         if args.dump:
             np.savez_compressed(f"{args.dump}_{seed}.npz", probability=probability, mask=mask)
         whole = whole + confusion(predicted, mask.astype(np.uint8) + 1)
@@ -96,19 +101,29 @@ def evaluate(
 
 def correct(
     engine: TrainingEngine, args: argparse.Namespace, painted: dict[int, np.ndarray]
-) -> None:
-    """One corrective pass over every annotated image with the current model."""
-    model = engine._model
-    model.eval()
-    for index in range(args.val + args.train):
+) -> float:
+    """One corrective round with the best model: every annotated image, plus new ones.
+
+    Returns the share of labelled pixels the round added (over all annotated images).
+    """
+    model = model_from_snapshot(engine.best_snapshot()).eval()
+    model = model.to(memory_format=torch.channels_last)
+    indices = list(painted)
+    if args.round_images:
+        start = max(painted) + 1
+        indices += list(range(start, start + args.round_images))
+    before = sum(int(np.count_nonzero(labels)) for labels in painted.values())
+    for index in indices:
         image, mask = generate_root_image(seed=TRAIN_SEED + index, root_probability=1.0)
         split = "val" if index < args.val else "train"
         probability = segment_probability(
             [model], image, tile_size=args.tile, tta=False, device=engine.device, dtype=engine.dtype
         )
-        painted[index] = correction_labels(mask, probability > 0.5, painted[index])
+        previous = painted.get(index, np.zeros(mask.shape, dtype=np.uint8))
+        painted[index] = correction_labels(mask, probability > THRESHOLD, previous)
         engine.set_annotation(AnnotatedImage(f"r{index}", image, painted[index], split))
-    model.train()
+    after = sum(int(np.count_nonzero(labels)) for labels in painted.values())
+    return (after - before) / max(after, 1)
 
 
 def main() -> None:
@@ -126,16 +141,19 @@ def main() -> None:
     parser.add_argument("--infer-tile", type=int, default=0, help="0: the training tile")
     parser.add_argument(
         "--final-infer-tiles",
-        default="0",
+        default="",
         help="comma-separated inference tiles for the best model at the end (0: per image)",
     )
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--elastic-gain", type=float, default=1.0, help="0 turns elastic off")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--corrective-rounds", type=int, default=0)
+    parser.add_argument("--round-epochs", type=int, default=2, help="epochs after each round")
     parser.add_argument(
-        "--correct-after", default="", help="comma-separated epochs after which to correct"
+        "--round-images", type=int, default=0, help="new training images corrected per round"
     )
+    parser.add_argument("--eval-every", type=int, default=1, help="held-out scoring interval")
     parser.add_argument("--dump", default="", help="save held-out probabilities to PREFIX_seed")
     args = parser.parse_args()
     args.infer_tile = args.infer_tile or args.tile
@@ -163,20 +181,27 @@ def main() -> None:
         painted[index] = _labels(args, mask, TRAIN_SEED + index)
         engine.set_annotation(AnnotatedImage(f"r{index}", image, painted[index], split))
     print(f"# {vars(args)}")
-    print("epoch  tiles  train_s  tiles/s  val_f1  whole_f1  labelled_f1  edge_err  far_err")
+    print("round  epoch  tiles  train_s  tiles/s  val_f1  whole_f1  labelled_f1  edge_err  far_err")
+    schedule = [0] * args.epochs
+    for round_index in range(1, args.corrective_rounds + 1):
+        schedule += [round_index] * args.round_epochs
     train_seconds = 0.0
-    corrections = {int(e) for e in args.correct_after.split(",") if e}
-    for epoch in range(args.epochs):
-        if epoch in corrections:
-            correct(engine, args, painted)
+    whole = Confusion()
+    for position, round_index in enumerate(schedule):
+        if position and round_index != schedule[position - 1]:
+            added = correct(engine, args, painted)
+            print(f"# round {round_index}: corrections added {added:.1%} of the labels")
         record = engine.run_epoch()
         assert record is not None
         train_seconds += record.duration
+        last_of_round = position + 1 == len(schedule) or schedule[position + 1] != round_index
+        if not last_of_round and (position + 1) % args.eval_every:
+            continue
         model = model_from_snapshot(engine.best_snapshot()).eval()
         model = model.to(memory_format=torch.channels_last)
         whole, labelled, edge, far = evaluate(model, args, engine.dtype, infer_tile=args.infer_tile)
         print(
-            f"{record.epoch:5d}  {record.tiles:5d}  {train_seconds:7.1f}  "
+            f"{round_index:5d}  {record.epoch:5d}  {record.tiles:5d}  {train_seconds:7.1f}  "
             f"{record.tiles / record.duration:7.1f}  {record.f1:6.3f}  {whole.f1:8.3f}  "
             f"{labelled.f1:11.3f}  {edge:8d}  {far:7d}",
             flush=True,

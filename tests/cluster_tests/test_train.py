@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -15,6 +16,8 @@ from cluster.devices import pick_device
 from cluster.model import BORDER
 from cluster.train import TrainingEngine, train_until
 from cluster.validate import Confusion, confusion, validate
+
+log = logging.getLogger(__name__)
 
 TILE = 108
 CPU = pick_device("cpu")
@@ -188,34 +191,68 @@ def _strokes(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 LEARN_TILE = 124
 LEARN_BATCH = 8  # batch 2 of 124-px tiles made F1 swing +-0.1 between epochs
-LEARN_EPOCHS = 8
 LEARN_EPOCH_TILES = 104
-# Measured on the 2-core dev CPU (benchmarks/learning.py --batch 8): 0.87 on the
-# clear-example pixels of 4 unseen images, 0.69 over every pixel. What is left: a 1-px
-# halo around every root (no label ever marks the boundary; ~40 % of the errors) and
-# bright pebbles that no clear-example stroke touched (~55 %). Predicting foreground
-# everywhere scores ~0.2 and ~0.1.
-LEARN_MIN_F1 = 0.78
-LEARN_MIN_WHOLE_F1 = 0.55
+LEARN_CLEAR_EPOCHS = 3  # on clear-example strokes, before the first correction
+LEARN_ROUNDS = 4  # corrective rounds: the best model segments, every error is corrected
+LEARN_ROUND_EPOCHS = 2
+LEARN_SEED = 0
+# Held-out F1 on 4 unseen images after the 4th round (every pixel / labelled-style pixels),
+# measured on the shared 2-core dev CPU with
+#   benchmarks/learning.py --batch 8 --epoch-tiles 104 --epochs 3 --corrective-rounds 4
+#   --round-epochs 2 --threads 1 --seed S
+# seed 0: 0.815 / 0.872, seed 1: 0.825 / 0.903, seed 2: 0.739 / 0.850; this test (threads 2,
+# seed 0) gave 0.813 / 0.890 in two runs, identical to the last digit. After 3 epochs of
+# clear examples alone it was 0.57-0.69 / 0.77-0.85: clear strokes never mark a root's
+# boundary (a 1-px halo) nor the bright pebbles; the corrections teach both. Predicting
+# foreground everywhere scores ~0.1 / ~0.2. 11 epochs of 104 tiles: 8.1-8.7 s each where
+# the CPU was least busy (~95 s of training); under heavy load far longer.
+LEARN_MIN_F1 = 0.82
+LEARN_MIN_WHOLE_F1 = 0.70
 
 
-def test_cpu_training_learns_roots_from_sparse_strokes() -> None:
-    """Train ~60 s on CPU from clear-example strokes on 6 images; segment 4 unseen ones."""
-    from cluster.infer import segment_probability
+def _correct(
+    engine: TrainingEngine,
+    annotated: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]],
+) -> None:
+    """One corrective round: the best model segments each image, every error is painted."""
+    from cluster.infer import THRESHOLD, segment_probability
+    from cluster.simulate import correction_labels
+    from cluster.snapshot import model_from_snapshot
+
+    model = model_from_snapshot(engine.best_snapshot()).eval()
+    model = model.to(memory_format=torch.channels_last)
+    for index, (image, mask, labels, split) in enumerate(annotated):
+        probability = segment_probability(
+            [model], image, tile_size=LEARN_TILE, tta=False, device=CPU, dtype=engine.dtype
+        )
+        labels = correction_labels(mask, probability > THRESHOLD, labels)
+        annotated[index] = (image, mask, labels, split)
+        engine.set_annotation(AnnotatedImage(f"r{index}", image, labels, split))  # type: ignore[arg-type]
+
+
+def test_cpu_training_learns_roots_from_sparse_strokes_and_corrections() -> None:
+    """Clear examples on 6+2 images, then corrective rounds; segment 4 unseen images."""
+    from cluster.infer import THRESHOLD, segment_probability
     from cluster.snapshot import model_from_snapshot
     from cluster.synthetic import generate_root_image
 
     config = TrainingConfig(
-        tile_size=LEARN_TILE, batch_size=LEARN_BATCH, epoch_tiles=LEARN_EPOCH_TILES, seed=0
+        tile_size=LEARN_TILE, batch_size=LEARN_BATCH, epoch_tiles=LEARN_EPOCH_TILES, seed=LEARN_SEED
     )
     engine = TrainingEngine(config, device=CPU, threads=2)
+    annotated = []
     for index in range(8):
         image, mask = generate_root_image(seed=100 + index, root_probability=1.0)
         split = "val" if index < 2 else "train"
         labels = _strokes(mask, np.random.default_rng(100 + index))
+        annotated.append((image, mask, labels, split))
         engine.set_annotation(AnnotatedImage(f"r{index}", image, labels, split))  # type: ignore[arg-type]
-    for _ in range(LEARN_EPOCHS):
+    for _ in range(LEARN_CLEAR_EPOCHS):
         assert engine.run_epoch() is not None
+    for _ in range(LEARN_ROUNDS):
+        _correct(engine, annotated)
+        for _ in range(LEARN_ROUND_EPOCHS):
+            assert engine.run_epoch() is not None
 
     model = model_from_snapshot(engine.best_snapshot()).eval()
     model = model.to(memory_format=torch.channels_last)
@@ -225,9 +262,10 @@ def test_cpu_training_learns_roots_from_sparse_strokes() -> None:
         probability = segment_probability(
             [model], image, tile_size=LEARN_TILE, tta=False, device=CPU, dtype=engine.dtype
         )
-        predicted = probability > 0.5
+        predicted = probability > THRESHOLD
         held_out = held_out + confusion(predicted, _strokes(mask, np.random.default_rng(seed)))
         whole = whole + confusion(predicted, mask.astype(np.uint8) + 1)
     scores = f"held-out F1: labelled pixels {held_out.f1:.3f}, every pixel {whole.f1:.3f}"
-    assert held_out.f1 >= LEARN_MIN_F1, scores
+    log.info(scores)
     assert whole.f1 >= LEARN_MIN_WHOLE_F1, scores
+    assert held_out.f1 >= LEARN_MIN_F1, scores
