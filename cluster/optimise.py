@@ -70,3 +70,12 @@ class Stepper:
             loss.backward()
             self.optimizer.step()
         return float(loss.detach())
+
+    def move_to(self, device: torch.device) -> None:
+        """Move the weights and the optimiser's momentum to ``device`` (in place: the
+        optimiser keeps its parameters), e.g. to the CPU to free a GPU while idle."""
+        self.model.to(device)
+        for state in self.optimizer.state.values():
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor):
+                    state[key] = value.to(device)

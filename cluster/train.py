@@ -115,6 +115,7 @@ class TrainingEngine:
         self.epoch = 0
         self.epochs_since_best = 0
         self._rescore_best = False  # the validation set changed since the best F1
+        self._released = False  # weights parked in host memory while not training
         self.epoch_log: list[EpochRecord] = []
 
     # -- annotations ---------------------------------------------------------------------
@@ -226,6 +227,9 @@ class TrainingEngine:
         """Train one epoch, then validate; None when stopped early or not ``ready``."""
         if not self.ready:
             return None
+        if self._released:
+            self._stepper.move_to(self.device.device)
+            self._released = False
         try:
             if self._best.f1 is None or self._rescore_best:
                 self._score_start_model(should_stop)
@@ -304,6 +308,17 @@ class TrainingEngine:
             " (improved)" if improved else "",
         )
         return record
+
+
+    def release_device(self) -> None:
+        """Free the accelerator while not training: weights and momentum move to host
+        memory (the next epoch moves them back). Nothing to do on a CPU."""
+        if self.device.kind == "cpu" or self._released:
+            return
+        self._stepper.move_to(torch.device("cpu"))
+        self._released = True
+        if self.device.kind == "cuda":
+            torch.cuda.empty_cache()
 
 
 def train_until(

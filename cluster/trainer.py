@@ -164,12 +164,11 @@ class TrainerActor:
         touch_activity()  # keeps an embedded head up while no client is connected
 
     def _release_device(self) -> None:
-        """Give cached GPU memory back while not training."""
-        device = self._device
-        if device is not None and device.kind == "cuda":
-            import torch
-
-            torch.cuda.empty_cache()
+        """Give the GPU back while not training (the model waits in host memory)."""
+        with self._lock:
+            engine = self._engine
+        if engine is not None:
+            engine.release_device()
 
     def stop_training(self) -> str:
         """Stop after the current batch (waits for it, up to a bound); the model is kept."""

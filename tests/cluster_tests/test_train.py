@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -135,6 +136,31 @@ def test_patience_runs_out_and_a_new_annotation_resets_it() -> None:
     assert engine.epochs_since_best == 0 and not engine.finished
     state = train_until(engine, should_stop=lambda: False)
     assert state is TrainerState.FINISHED and engine.epoch == 4
+
+
+def test_a_released_accelerator_gets_weights_and_momentum_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped training parks the model in host memory; the next epoch carries on from it."""
+    engine = _engine()
+    assert engine.run_epoch() is not None
+    moves: list[str] = []
+    real_move = engine._stepper.move_to
+    monkeypatch.setattr(engine._stepper, "move_to", lambda d: (moves.append(d.type), real_move(d)))
+    before = {k: v.clone() for k, v in engine._stepper.optimizer.state_dict()["state"][0].items()}
+
+    engine.release_device()  # a CPU has nothing to release
+    assert moves == []
+    host = engine.device
+    monkeypatch.setattr(engine, "device", SimpleNamespace(kind="cuda", device=host.device))
+    engine.release_device()
+    engine.release_device()  # once is enough
+    monkeypatch.setattr(engine, "device", host)  # (the GPU here is the host, renamed)
+    assert moves == ["cpu"]
+    after = engine._stepper.optimizer.state_dict()["state"][0]
+    assert all(torch.equal(before[k], after[k]) for k in before), "momentum survives the move"
+    assert engine.run_epoch() is not None, "training goes on"
+    assert moves == ["cpu", "cpu"], "the next epoch moved the model back to its device"
 
 
 def test_stopping_mid_epoch_returns_none_and_keeps_the_best() -> None:
