@@ -143,6 +143,8 @@ class Segmentation:
 
     ``probability`` is the HxW foreground probability (float16 to stay small);
     ``mask`` is HxW uint8, 0 background and 1 foreground (0..K for multi-class).
+    ``uncertainty`` is the model's uncertainty score (:mod:`cluster.uncertainty`), None
+    when the segmenter did not compute one.
     """
 
     name: str
@@ -150,6 +152,7 @@ class Segmentation:
     probability: np.ndarray
     model_version: int
     seconds: float = 0.0
+    uncertainty: float | None = None
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from cluster.tiles import (
     normalise_tile,
     tile_grid,
 )
+from cluster.uncertainty import uncertainty_score
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,37 @@ def _foreground(
     return probs
 
 
+def _pass_probabilities(
+    models: Sequence[nn.Module], batch: torch.Tensor, tta: bool, fmt: torch.memory_format
+) -> Iterator[torch.Tensor]:
+    """Each model's plain (and, with ``tta``, flipped-back) foreground probability."""
+    flipped = batch.flip(3).contiguous(memory_format=fmt) if tta else None
+    for model in models:
+        yield torch.softmax(model(batch).float(), dim=1)[:, FOREGROUND_CHANNEL]
+        if flipped is not None:
+            yield torch.softmax(model(flipped).float(), dim=1)[:, FOREGROUND_CHANNEL].flip(2)
+
+
+def _mean_and_disagreement(
+    models: Sequence[nn.Module], batch: torch.Tensor, tta: bool, fmt: torch.memory_format
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean pass probability and twice the passes' standard deviation (running sums).
+
+    Welford's update keeps two tiles of state whatever the number of models, so an
+    ensemble costs no more memory than one model.
+    """
+    mean = torch.zeros(0)
+    spread = torch.zeros(0)
+    for count, probs in enumerate(_pass_probabilities(models, batch, tta, fmt), start=1):
+        if count == 1:
+            mean, spread = probs, torch.zeros_like(probs)
+            continue
+        delta = probs - mean
+        mean = mean + delta / count
+        spread += delta * (probs - mean)
+    return mean, 2.0 * torch.sqrt(spread.clamp_min(0.0) / count)
+
+
 def segment_probability(
     models: Sequence[nn.Module],
     image: np.ndarray,
@@ -115,6 +147,7 @@ def segment_probability(
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_batch_pixels: int | None = None,
+    disagreement: np.ndarray | None = None,
 ) -> np.ndarray:
     """Foreground probability (HxW float32 in [0, 1]) of an HxWx3 image.
 
@@ -125,6 +158,8 @@ def segment_probability(
     ``max_batch_pixels`` input pixels. Tiles whose pixels are all False in
     ``only_where`` are skipped (probability 0 there). ``should_stop`` is asked between
     tile batches and raises :class:`Cancelled`; ``progress(done, total)`` counts tiles.
+    An HxW float32 ``disagreement`` array is filled with how much the averaged passes
+    disagree (see :mod:`cluster.uncertainty`), computed tile by tile.
     """
     if not models:
         raise ValueError("segment_probability needs at least one model")
@@ -135,6 +170,10 @@ def segment_probability(
         raise ValueError(f"empty image {image.shape}")
     if only_where is not None and only_where.shape != (height, width):
         raise ValueError(f"only_where {only_where.shape} does not match image {(height, width)}")
+    if disagreement is not None:
+        if disagreement.shape != (height, width) or disagreement.dtype != np.float32:
+            raise ValueError(f"disagreement must be a {(height, width)} float32 array")
+        disagreement.fill(0.0)
     device = device or model_device(models)
     max_batch_pixels = max_batch_pixels or default_batch_pixels(device, dtype)
     shape = plan_tiles(height, width, tile_size=tile_size, max_batch_pixels=max_batch_pixels)
@@ -162,15 +201,16 @@ def segment_probability(
             )
             batch = torch.from_numpy(inputs).permute(0, 3, 1, 2)  # NHWC memory: channels_last
             batch = batch.to(device.device, memory_format=fmt)
-            total = _foreground(models[0], batch, tta, fmt)
-            for model in models[1:]:
-                total += _foreground(model, batch, tta, fmt)
-            total = (total * scale).cpu().numpy()
-            for (r, c), probs in zip(group, total, strict=True):
-                result[_owned(r, c)] = probs[
-                    r.own_start - r.output_start : r.own_stop - r.output_start,
-                    c.own_start - c.output_start : c.own_stop - c.output_start,
-                ]
+            if disagreement is None:
+                total = _foreground(models[0], batch, tta, fmt)
+                for model in models[1:]:
+                    total += _foreground(model, batch, tta, fmt)
+                total = (total * scale).cpu().numpy()
+            else:
+                mean, spread = _mean_and_disagreement(models, batch, tta, fmt)
+                total = mean.cpu().numpy()
+                _place(disagreement, group, spread.cpu().numpy())
+            _place(result, group, total)
             if progress is not None:
                 progress(start + len(group), len(tiles))
     return result
@@ -178,6 +218,17 @@ def segment_probability(
 
 def _owned(row: AxisTile, col: AxisTile) -> tuple[slice, slice]:
     return slice(row.own_start, row.own_stop), slice(col.own_start, col.own_stop)
+
+
+def _place(
+    target: np.ndarray, group: Sequence[tuple[AxisTile, AxisTile]], tiles: np.ndarray
+) -> None:
+    """Write each tile's owned output pixels into ``target``."""
+    for (r, c), values in zip(group, tiles, strict=True):
+        target[_owned(r, c)] = values[
+            r.own_start - r.output_start : r.own_stop - r.output_start,
+            c.own_start - c.output_start : c.own_stop - c.output_start,
+        ]
 
 
 def segment(
@@ -191,6 +242,30 @@ def segment(
     probability = segment_probability(models, image, **kwargs)  # type: ignore[arg-type]
     mask = (probability > threshold).astype(np.uint8)
     return mask, probability.astype(np.float16)
+
+
+def segment_with_uncertainty(
+    models: Sequence[nn.Module],
+    image: np.ndarray,
+    *,
+    threshold: float = THRESHOLD,
+    **kwargs: object,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(mask, probability float16, uncertainty score); options as segment_probability.
+
+    The score (:func:`cluster.uncertainty.uncertainty_score`) comes from the same passes,
+    so it costs one extra HxW float32 map and no extra forward passes.
+    """
+    spread = np.zeros(image.shape[:2], dtype=np.float32)
+    probability = segment_probability(
+        models,
+        image,
+        disagreement=spread,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    score = uncertainty_score(probability, disagreement=spread)
+    mask = (probability > threshold).astype(np.uint8)
+    return mask, probability.astype(np.float16), score
 
 
 class ModelCache:

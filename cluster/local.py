@@ -24,7 +24,7 @@ from cluster.api import (
     TrainingConfig,
 )
 from cluster.devices import DeviceInfo, pick_device, resolve_precision
-from cluster.infer import segment, tile_for_model
+from cluster.infer import segment_with_uncertainty, tile_for_model
 from cluster.model import UNetGNRes
 from cluster.segment_queue import SegmentationQueue
 from cluster.snapshot import model_from_snapshot, snapshot_from_model
@@ -202,7 +202,7 @@ class LocalBackend:
             try:
                 version, model, model_tile = self._current_model()
                 started = time.perf_counter()
-                mask, probability = segment(
+                mask, probability, score = segment_with_uncertainty(
                     [model],
                     request.image,
                     tile_size=self._segment_tile_size or tile_for_model(model_tile),
@@ -211,7 +211,12 @@ class LocalBackend:
                     dtype=resolve_precision(self._device, "auto"),
                 )
                 result = Segmentation(
-                    request.name, mask, probability, version, time.perf_counter() - started
+                    request.name,
+                    mask,
+                    probability,
+                    version,
+                    time.perf_counter() - started,
+                    uncertainty=score,
                 )
                 self._queue.store(result, request.image)
             except Exception:  # one bad image must not end the segmenter

@@ -21,7 +21,7 @@ from torch import nn
 
 from cluster.api import ModelSnapshot, Segmentation, SegmentationRequest
 from cluster.devices import DeviceInfo, pick_device, prepare_model, resolve_precision
-from cluster.infer import Cancelled, segment, tile_for_model
+from cluster.infer import Cancelled, segment_with_uncertainty, tile_for_model
 from cluster.segment_queue import SegmentationQueue
 from cluster.snapshot import model_from_snapshot
 
@@ -170,7 +170,7 @@ class SegmenterActor:
             self._cancel_current.clear()
         started = time.perf_counter()
         try:
-            mask, probability = segment(
+            mask, probability, score = segment_with_uncertainty(
                 [model],
                 request.image,
                 tile_size=self._tile_size or tile_for_model(model_tile),
@@ -189,7 +189,12 @@ class SegmenterActor:
             with self._lock:
                 self._current = None
         result = Segmentation(
-            request.name, mask, probability, version, time.perf_counter() - started
+            request.name,
+            mask,
+            probability,
+            version,
+            time.perf_counter() - started,
+            uncertainty=score,
         )
         self._queue.store(result, request.image)
         with self._lock:

@@ -65,6 +65,12 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         help=f"hold out this share of --images instead (default {options.DEFAULT_TEST_FRACTION})",
     )
     bench.add_argument("--strategy", choices=options.STRATEGIES, default=options.STRATEGIES[0])
+    bench.add_argument(
+        "--order",
+        choices=options.ORDERS,
+        default=options.ORDERS[0],
+        help="serve images in the fixed order or the most uncertain next (default %(default)s)",
+    )
     bench.add_argument("--max-images", type=int, default=None, help="annotate at most N images")
     bench.add_argument(
         "--seconds",

@@ -42,6 +42,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "overlay_opacity": 0.5,
     "palette": "default",  # or "colourblind" (rptui.tui.render.PALETTES)
     "key_bindings": {},
+    "order": "sequential",  # or "uncertain": most uncertain next (rptui.order)
 }
 MODEL_SUFFIX = ".pt"
 SEGMENTATION_RECORD_SUFFIX = ".json"

@@ -33,6 +33,22 @@ from rptui.corrective import (
     append_correction,
     correction_record,
 )
+from rptui.order import (
+    ORDER_NAMES,
+    ORDER_SETTING,
+    ORDERS,
+    SCORE_PRIORITY,
+    SCORES_FILE_NAME,
+    SCORING_EXTRA,
+    SEQUENTIAL,
+    UNCERTAIN,
+    ScoreBook,
+    ServedHistory,
+    most_uncertain,
+    next_in_sequence,
+    order_of,
+    to_score,
+)
 from rptui.paths import WorkspaceError
 from rptui.project import Project
 from rptui.undo import Box
@@ -90,7 +106,12 @@ class ReviewSession:
         self.last_correction: CorrectionRecord | None = None
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._requested: set[str] = set()
+        self._scoring: set[str] = set()
+        self.scores = ScoreBook.load(
+            project.root / SCORES_FILE_NAME, writable=not project.read_only
+        )
         self.index = min(max(project.config.position, 0), len(project) - 1)
+        self.history = ServedHistory(self.index)
         self.image: np.ndarray = np.zeros((1, 1, 3), np.uint8)
         self.annotation = Annotation.blank(1, 1)
         self.segmentation: np.ndarray | None = None
@@ -188,7 +209,7 @@ class ReviewSession:
         item = self.save_annotation()
         if not unusable:
             self.project.set_position(self.index, reviewed=True)
-        self.show(min(self.index + 1, len(self) - 1))
+        self._move(self._next_index())
         return item
 
     @property
@@ -223,11 +244,79 @@ class ReviewSession:
 
     def skip(self) -> None:
         """Next image without saving."""
-        self.show(min(self.index + 1, len(self) - 1))
+        self._move(self._next_index())
 
     def previous(self) -> None:
-        """The image before."""
-        self.show(max(self.index - 1, 0))
+        """The image before: in the fixed order, or the one served before (uncertain order)."""
+        if self.order == UNCERTAIN:
+            self.show(self.history.back())
+        else:
+            self._move(max(self.index - 1, 0))
+
+    def _move(self, index: int) -> None:
+        self.show(index)
+        self.history.serve(self.index)
+
+    # -- the order images are served in ----------------------------------------------------
+    @property
+    def order(self) -> str:
+        """``sequential`` (the fixed order) or ``uncertain`` (most uncertain next)."""
+        return order_of(self.project.config.settings)
+
+    def set_order(self, mode: str) -> None:
+        """Choose the order mode; kept in the project's settings."""
+        if mode not in ORDERS:
+            raise WorkspaceError(f"order must be one of {', '.join(ORDERS)}, got {mode!r}")
+        self.project.config.settings[ORDER_SETTING] = mode
+        self.save_settings()
+
+    def toggle_order(self) -> str:
+        """Switch between the two order modes; returns the new one."""
+        self.set_order(UNCERTAIN if self.order == SEQUENTIAL else SEQUENTIAL)
+        return self.order
+
+    @property
+    def newest_version(self) -> int:
+        """The newest model version known: the project's model files and the scores."""
+        newest = self.project.newest_model()
+        return max(
+            newest.number if newest is not None else 0,
+            self.scores.newest_version,
+            self.segmentation_version or 0,
+        )
+
+    def candidates(self) -> list[tuple[int, str]]:
+        """(index, stem) of images not served in this session, not reviewed, not annotated."""
+        served = self.history.served
+        config = self.project.config
+        return [
+            (i, stem)
+            for i in range(len(self))
+            if i not in served
+            and (stem := self.project.stem(i)) not in config.reviewed
+            and stem not in config.splits
+        ]
+
+    def _next_index(self) -> int:
+        if self.order == SEQUENTIAL:
+            return min(self.index + 1, len(self) - 1)
+        again = self.history.forward()  # the user went back with P: retrace first
+        if again is not None:
+            return again
+        candidates = self.candidates()
+        chosen = most_uncertain(candidates, self.scores, newest_version=self.newest_version)
+        if chosen is None:
+            chosen = next_in_sequence([i for i, _ in candidates], self.index)
+        return self.index if chosen is None else chosen
+
+    @property
+    def score_text(self) -> str | None:
+        """The uncertainty of the image on screen for the status line, or None."""
+        score = self.scores.get(self.stem)
+        if score is None:
+            return None
+        stale = " (older model)" if score.model_version < self.newest_version else ""
+        return f"uncertainty {score.value:.2f}{stale}"
 
     def find(self, query: str) -> int:
         """The index for a 1-based number, a stem or a file name; WorkspaceError if none."""
@@ -241,19 +330,37 @@ class ReviewSession:
 
     def goto(self, query: str) -> None:
         """Show the image named by ``query`` (see :meth:`find`)."""
-        self.show(self.find(query))
+        self._move(self.find(query))
 
     # -- pre-segmentation ----------------------------------------------------------------
     def presegment_plan(self) -> PresegPlan:
         """The image on screen at priority 0 (unless unreadable) and the next N at 1..N;
-        cancel the rest."""
+        cancel the rest.
+
+        In uncertain order the next image is not known in advance: instead up to N +
+        SCORING_EXTRA candidates without a score by the newest model are asked for at
+        SCORE_PRIORITY and up, so that their scores exist when the user moves on.
+        """
         ahead = int(self.project.config.settings.get("pre_segment", 1))
         ahead = min(max(ahead, 0), MAX_PRE_SEGMENT)
-        last = min(self.index + ahead, len(self) - 1)
-        wanted = {i: i - self.index for i in range(self.index, last + 1)}
+        if self.order == UNCERTAIN:
+            wanted = {self.index: 0}
+            scoring = to_score(
+                self.candidates(),
+                self.scores,
+                newest_version=self.newest_version,
+                after=self.index,
+                limit=ahead + SCORING_EXTRA,
+            )
+            wanted.update({i: SCORE_PRIORITY + k for k, i in enumerate(scoring)})
+        else:
+            last = min(self.index + ahead, len(self) - 1)
+            wanted = {i: i - self.index for i in range(self.index, last + 1)}
+            scoring = []
         if self.problem is not None:  # nothing to segment in a placeholder
             del wanted[self.index]
         names = {self.project.stem(i) for i in wanted}
+        self._scoring = {self.project.stem(i) for i in scoring}
         plan = PresegPlan(
             requests=sorted(wanted.items(), key=lambda item: item[1]),
             cancels=sorted(self._requested - names),
@@ -262,8 +369,11 @@ class ReviewSession:
         return plan
 
     def receive_segmentation(self, result: Segmentation) -> bool:
-        """Save a result to disk; True when it belongs to the image on screen (and is shown)."""
+        """Save a result (and its score) to disk; True when it belongs to the image on screen."""
         self._requested.discard(result.name)
+        self._scoring.discard(result.name)
+        if result.uncertainty is not None:
+            self.scores.record(result.name, result.uncertainty, result.model_version)
         mask = (np.asarray(result.mask) > 0).astype(np.uint8)
         if not self.read_only:
             png = encode_png(mask * MASK_WHITE)
@@ -275,6 +385,10 @@ class ReviewSession:
         self.segmentation = mask
         self.segmentation_version = result.model_version
         return True
+
+    def scoring_names(self) -> list[str]:
+        """Images asked for only to score them whose results were not received yet."""
+        return sorted(self._scoring)
 
     # -- painting -------------------------------------------------------------------------
     @property
@@ -328,6 +442,11 @@ class ReviewSession:
             f"epoch {status.epoch if status else 0} "
             f"({status.epochs_since_best if status else 0} since best)",
         ]
+        score = self.score_text
+        if score is not None:
+            parts.append(score)
+        if self.order != SEQUENTIAL:
+            parts.append(ORDER_NAMES[self.order])
         if offline:
             parts.append("offline")
         if self.read_only:

@@ -11,6 +11,8 @@ from rptui.errors import UserError
 
 Strategy = Literal["corrective", "dense"]
 Pace = Literal["none", "mouse", "keyboard"]
+Order = Literal["sequential", "uncertain"]
+ORDERS: tuple[Order, ...] = ("sequential", "uncertain")  # as rptui.order's modes
 STRATEGIES: tuple[Strategy, ...] = ("corrective", "dense")
 PACES: tuple[Pace, ...] = ("none", "mouse", "keyboard")
 DEFAULT_TEST_FRACTION = 0.25
@@ -45,6 +47,7 @@ class BenchOptions:
     max_clear_examples: int = DEFAULT_MAX_CLEAR
     eval_models: int = DEFAULT_EVAL_MODELS
     in_process: bool = False
+    order: Order = "sequential"
 
 
 def _positive(value: float | None, flag: str, *, allow_zero: bool = False) -> None:
@@ -103,4 +106,5 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         max_clear_examples=args.max_clear_examples,
         eval_models=args.eval_models,
         in_process=bool(getattr(args, "in_process", False)),
+        order=getattr(args, "order", ORDERS[0]),
     )

@@ -45,6 +45,7 @@ from rptui.bench.options import BenchOptions
 from rptui.bench.pairs import load_truth
 from rptui.bench.project_setup import BenchProject
 from rptui.bench.records import ImageRecord
+from rptui.order import ORDER_SETTING
 from rptui.review import ReviewSession
 from rptui.training import TrainingSync, ensure_start_model
 
@@ -148,6 +149,16 @@ class BenchProtocol:
                     f"no segmentation of {session.stem} in {SEGMENT_GIVE_UP_S} s"
                 )
 
+    async def collect_scores(self, session: ReviewSession) -> int:
+        """Take in the results asked for only to score images (uncertain order), as the app."""
+        received = 0
+        for name in session.scoring_names():
+            result = await self._call(self.backend.segmentation(name, 0.0))
+            if result is not None:
+                await asyncio.to_thread(session.receive_segmentation, result)
+                received += 1
+        return received
+
     async def _sync_forever(self) -> None:
         """Pull new models and epoch records every SYNC_INTERVAL_S until asked to stop."""
         assert self.sync is not None
@@ -215,6 +226,7 @@ class BenchProtocol:
         self.project.config.settings["pre_segment"] = self._pre_segment()
         shown = await self.fetch_segmentation(session)
         session.receive_segmentation(shown)
+        await self.collect_scores(session)
         truth = await asyncio.to_thread(load_truth, self.bench.pair_at(index))
         live = confusion(np.asarray(shown.mask) > 0, truth.astype(np.uint8) + 1)
         sure = confidence(shown.probability)
@@ -223,6 +235,7 @@ class BenchProtocol:
         accepted = phase != "corrective" or action.error_regions > 0
         await self._pace(action, deadline)
         split = ""
+        await self.collect_scores(session)  # the next image is chosen from the scores
         if accepted:
             apply_labels(session.annotation, action.labels)
             item = await asyncio.to_thread(session.accept)
@@ -282,6 +295,7 @@ class BenchProtocol:
         self.result.started = time.time()
         t0 = time.monotonic()
         deadline = t0 + self.options.seconds
+        self.project.config.settings[ORDER_SETTING] = self.options.order
         session = ReviewSession(self.project)
         try:
             for _ in range(self._limit()):

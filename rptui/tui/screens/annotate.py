@@ -27,6 +27,7 @@ from cluster.api import (
     TrainingConfig,
 )
 from cluster.images import ImageReadError, read_image
+from rptui.order import ORDER_NAMES, UNCERTAIN
 from rptui.paths import WorkspaceError
 from rptui.review import BRUSH_NAMES, ReviewSession
 from rptui.training import TrainingSync, ensure_start_model
@@ -34,6 +35,7 @@ from rptui.tui.canvas import AnnotationCanvas
 from rptui.tui.render import DEFAULT_PALETTE, PALETTES
 from rptui.tui.screens.goto import PromptScreen
 from rptui.tui.screens.help import HelpScreen, binding_rows, screen_keys
+from rptui.tui.widgets.score_histogram import ScoreHistogram
 from rptui.tui.widgets.status_line import StatusLine
 from rptui.tui.widgets.training_panel import TrainingPanel
 
@@ -85,6 +87,7 @@ class AnnotateScreen(Screen[None]):
         Binding("r", "box", "Box fill", show=False, id="annotate.box_fill"),
         Binding("t", "training", "Train", id="annotate.training"),
         Binding("u", "resegment", "Re-segment", show=False, id="annotate.resegment"),
+        Binding("v", "toggle_order", "Serve order", show=False, id="annotate.order"),
         Binding("question_mark", "help", "Keys", key_display="?", id="annotate.help"),
     ]
 
@@ -124,6 +127,7 @@ class AnnotateScreen(Screen[None]):
             yield AnnotationCanvas(id="canvas")
             yield TrainingPanel(id="training")
         yield StatusLine(animate=self.animate, id="status")
+        yield ScoreHistogram(id="scores")
         yield Footer()
 
     @property
@@ -192,6 +196,7 @@ class AnnotateScreen(Screen[None]):
         canvas.set_brush(radius=s.brush_radius, value=s.brush_value, pen_down=self.pen_down)
         waiting = self.backend is not None and not self.offline and s.segmentation is None
         self.refresh_status(waiting=waiting)
+        self._show_scores()
         if self.backend is not None and not self.offline:
             self.run_worker(self._presegment(), group="presegment", exclusive=True)
 
@@ -267,6 +272,31 @@ class AnnotateScreen(Screen[None]):
         if self.session.receive_segmentation(result):
             self.canvas.set_segmentation(self.session.segmentation)
             self.refresh_status(waiting=False)
+        self._show_scores()
+
+    def _show_scores(self) -> None:
+        s = self.session
+        score = s.scores.get(s.stem)
+        current = score.value if score is not None else None
+        self.query_one(ScoreHistogram).show_scores(s.scores.values(), current=current)
+
+    async def _collect_scores(self) -> None:
+        """Take in the results asked for only to score images, then ask for more."""
+        backend, s = self.backend, self.session
+        if backend is None:
+            return
+        received = 0
+        try:
+            for name in s.scoring_names():
+                result = await self._call(backend.segmentation(name, 0.0))
+                if result is not None:
+                    self._receive(result)
+                    received += 1
+        except Exception:  # _call reported it and went offline
+            return
+        if received:
+            self.refresh_status()
+            self.run_worker(self._presegment(), group="presegment", exclusive=True)
 
     # -- painting ---------------------------------------------------------------------------
     def _paint_done(self, box: Any) -> None:
@@ -401,6 +431,12 @@ class AnnotateScreen(Screen[None]):
         self.refresh_status(waiting=True)
         self.run_worker(self._presegment(), group="presegment", exclusive=True)
 
+    def action_toggle_order(self) -> None:
+        """Serve images in the fixed order, or the most uncertain next."""
+        mode = self.session.toggle_order()
+        self.notify(f"order: {ORDER_NAMES[mode]}")
+        self._show_current(keep_view=True)
+
     # -- training ---------------------------------------------------------------------------
     def action_training(self) -> None:
         """Start or stop training."""
@@ -433,7 +469,10 @@ class AnnotateScreen(Screen[None]):
         await self._sync_once()
 
     def _poll(self) -> None:
-        if self.backend is not None and not self.offline and not self._syncing:
+        online = self.backend is not None and not self.offline
+        if online and self.session.order == UNCERTAIN and self.session.scoring_names():
+            self.run_worker(self._collect_scores(), group="scores", exclusive=True)
+        if online and not self._syncing:
             self.run_worker(self._sync_once(), group="sync")
         elif (
             self.offline and self.reconnect is not None and time.monotonic() >= self._next_reconnect
@@ -500,6 +539,8 @@ class AnnotateScreen(Screen[None]):
             f1 = f"{status.best_f1:.2f}" if status.best_f1 is not None else "–"
             self.notify(f"a better model arrived: #{status.model_version} (F1 {f1}); U re-segments")
             self.model_version = status.model_version
+            if self.session.order == UNCERTAIN:  # scores by older models are made again
+                self.run_worker(self._presegment(), group="presegment", exclusive=True)
         self.refresh_status()
 
     def on_unmount(self) -> None:
