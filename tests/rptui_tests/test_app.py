@@ -422,9 +422,10 @@ class GoneBackend(StubBackend):
 @pytest.fixture
 def quick_reconnect(monkeypatch: pytest.MonkeyPatch) -> None:
     import rptui.tui.screens.annotate as annotate
+    import rptui.tui.screens.backend_link as backend_link
 
     monkeypatch.setattr(annotate, "SYNC_INTERVAL_S", 0.1)
-    monkeypatch.setattr(annotate, "RECONNECT_DELAYS_S", (0.1,))
+    monkeypatch.setattr(backend_link, "RECONNECT_DELAYS_S", (0.1,))
 
 
 @pytest.mark.usefixtures("quick_reconnect")

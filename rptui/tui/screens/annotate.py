@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Footer
 
 from cluster.api import (
@@ -22,17 +19,15 @@ from cluster.api import (
     Backend,
     Segmentation,
     SegmentationRequest,
-    TrainerState,
-    TrainerStatus,
     TrainingConfig,
 )
 from cluster.images import ImageReadError, read_image
-from rptui.order import ORDER_NAMES, UNCERTAIN
+from rptui.order import ORDER_NAMES
 from rptui.paths import WorkspaceError
 from rptui.review import BRUSH_NAMES, ReviewSession
-from rptui.training import TrainingSync, ensure_start_model
 from rptui.tui.canvas import AnnotationCanvas
 from rptui.tui.render import DEFAULT_PALETTE, PALETTES
+from rptui.tui.screens.backend_link import CALL_TIMEOUT_S, BackendLink
 from rptui.tui.screens.goto import PromptScreen
 from rptui.tui.screens.help import HelpScreen, binding_rows, screen_keys
 from rptui.tui.widgets.score_histogram import ScoreHistogram
@@ -41,18 +36,11 @@ from rptui.tui.widgets.training_panel import TrainingPanel
 
 log = logging.getLogger(__name__)
 
-CALL_TIMEOUT_S = 10.0  # any backend call the app waits on
-STOP_TIMEOUT_S = 60.0  # stopping waits for the current batch
 SEGMENT_WAIT_S = 1.0  # one wait for a segmentation; repeated while the image stays on screen
 SYNC_INTERVAL_S = 2.0
-RECONNECT_DELAYS_S = (2.0, 4.0, 8.0, 16.0, 30.0)  # between tries while offline; then the last
-PROBE_TIMEOUT_S = 3.0  # is the backend we had answering again?
-RECONNECT_TIMEOUT_S = 60.0  # a fresh connection may start a head
-RUNNING = (TrainerState.TRAINING, TrainerState.IDLE)
-T = TypeVar("T")
 
 
-class AnnotateScreen(Screen[None]):
+class AnnotateScreen(BackendLink):
     """Shows one image at a time; the user paints corrections and accepts or skips."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -100,25 +88,11 @@ class AnnotateScreen(Screen[None]):
         animate: bool = True,
         start_training: bool = False,
     ) -> None:
-        super().__init__()
-        self.start_training = start_training
-        self.session = session
-        self.backend = backend
-        self.training_config = training_config or TrainingConfig(
-            classes=tuple(session.project.config.classes)
+        super().__init__(
+            session, backend, training_config=training_config, start_training=start_training
         )
         self.animate = animate
-        self.offline = backend is None
-        self.status: TrainerStatus | None = None
-        newest = session.project.newest_model()
-        self.model_version = newest.number if newest is not None else 0
-        self.sync: TrainingSync | None = None
         self.pen_down = False
-        self._syncing = False
-        # Builds a fresh backend when the one we had stopped answering (None: never).
-        self.reconnect: Callable[[], Backend] | None = None
-        self._reconnect_tries = 0
-        self._next_reconnect = 0.0
 
     # -- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -155,35 +129,6 @@ class AnnotateScreen(Screen[None]):
         self._apply_view_settings()
         self._show_current(keep_view=True)
 
-    def set_backend(self, backend: Backend | None) -> None:
-        """Attach a backend that became available (or None: offline)."""
-        if not self.is_mounted:
-            self.call_after_refresh(self.set_backend, backend)
-            return
-        self.backend = backend
-        self.offline = backend is None
-        if backend is None:
-            self.query_one(TrainingPanel).show_offline("annotation still works")
-        else:
-            self.run_worker(self._follow_trainer(backend), group="training", exclusive=True)
-        self._show_current(keep_view=True)
-
-    async def _follow_trainer(self, backend: Backend) -> None:
-        """Follow a trainer that already runs (a reconnect), or start one when asked."""
-        try:
-            status = await self._call(backend.status())
-        except Exception:  # _call reported it
-            return
-        if status.state in RUNNING and not self.session.read_only:
-            self.sync = TrainingSync(
-                self.session.project, backend, model_version=self.model_version
-            )
-            await self._call(self.sync.send_annotations(), STOP_TIMEOUT_S)
-        elif self.start_training and not self.session.read_only:
-            await self._toggle_training()
-            return
-        self._new_status(status)
-
     # -- showing images ---------------------------------------------------------------------
     def _show_current(self, *, keep_view: bool = False) -> None:
         s = self.session
@@ -210,30 +155,6 @@ class AnnotateScreen(Screen[None]):
         if s.box_mark is not None:
             brush += " box mark"
         self.query_one(StatusLine).show_status(f"{text} · {brush}", waiting=waiting)
-
-    async def _call(self, call: Awaitable[T], timeout: float = CALL_TIMEOUT_S) -> T:
-        """Await a backend call with a timeout; any failure switches to offline and re-raises."""
-        try:
-            return await asyncio.wait_for(call, timeout)
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            log.warning("backend call failed: %s", error)
-            self._go_offline(f"{type(error).__name__}: {error}")
-            raise
-
-    def _go_offline(self, reason: str) -> None:
-        if not self.offline:
-            self.offline = True
-            self.notify(f"offline: {reason}; annotation still works", severity="warning")
-            # Training that was running resumes, with every annotation, once Ray is back.
-            self.start_training = self.start_training or (
-                self.status is not None and self.status.state in RUNNING
-            )
-            self._reconnect_tries = 0
-            self._next_reconnect = time.monotonic() + RECONNECT_DELAYS_S[0]
-        self.query_one(TrainingPanel).show_offline(reason[:60])
-        self.refresh_status(waiting=False)
 
     async def _presegment(self) -> None:
         backend, s = self.backend, self.session
@@ -436,112 +357,6 @@ class AnnotateScreen(Screen[None]):
         mode = self.session.toggle_order()
         self.notify(f"order: {ORDER_NAMES[mode]}")
         self._show_current(keep_view=True)
-
-    # -- training ---------------------------------------------------------------------------
-    def action_training(self) -> None:
-        """Start or stop training."""
-        if self.backend is None or self.offline:
-            self.notify("offline: training needs a backend", severity="warning")
-            return
-        if self.session.read_only:
-            self.notify("read-only project: training is off", severity="warning")
-            return
-        self.run_worker(self._toggle_training(), group="training", exclusive=True)
-
-    async def _toggle_training(self) -> None:
-        backend = self.backend
-        assert backend is not None
-        try:
-            status = await self._call(backend.status())
-            if status.state in RUNNING:
-                self.notify("stopping training…")
-                await self._call(backend.stop_training(), STOP_TIMEOUT_S)
-                self.notify("training stopped")
-            else:
-                start = await asyncio.to_thread(ensure_start_model, self.session.project)
-                self.sync = TrainingSync(self.session.project, backend, model_version=start.version)
-                self.model_version = max(self.model_version, start.version)
-                await self._call(self.sync.send_annotations(), STOP_TIMEOUT_S)
-                await self._call(backend.start_training(self.training_config, start))
-                self.notify("training started")
-        except Exception:  # _call reported it
-            return
-        await self._sync_once()
-
-    def _poll(self) -> None:
-        online = self.backend is not None and not self.offline
-        if online and self.session.order == UNCERTAIN and self.session.scoring_names():
-            self.run_worker(self._collect_scores(), group="scores", exclusive=True)
-        if online and not self._syncing:
-            self.run_worker(self._sync_once(), group="sync")
-        elif (
-            self.offline and self.reconnect is not None and time.monotonic() >= self._next_reconnect
-        ):
-            self._next_reconnect = float("inf")  # until this try ends
-            self.run_worker(self._try_reconnect(), group="reconnect", exclusive=True)
-
-    async def _try_reconnect(self) -> None:
-        """Back online with the backend we had if it answers, else with a fresh one."""
-        backend = self.backend
-        if backend is not None:
-            try:
-                await asyncio.wait_for(backend.status(), PROBE_TIMEOUT_S)
-            except Exception as error:  # still gone: build a fresh one below
-                log.info("backend still unreachable: %s", error)
-                backend = None
-        if backend is None and self.reconnect is not None:
-            try:
-                backend = await asyncio.wait_for(
-                    asyncio.to_thread(self.reconnect), RECONNECT_TIMEOUT_S
-                )
-            except Exception as error:  # offline a while longer
-                log.info("reconnect failed: %s", error)
-        if backend is None:
-            delay = RECONNECT_DELAYS_S[min(self._reconnect_tries, len(RECONNECT_DELAYS_S) - 1)]
-            self._reconnect_tries += 1
-            self._next_reconnect = time.monotonic() + delay
-            return
-        old = self.backend
-        if old is not None and old is not backend:
-            self.run_worker(self._close_quietly(old), group="close-old")
-            if getattr(self.app, "backend", None) is old:
-                self.app.backend = backend  # type: ignore[attr-defined]  # closed on exit
-        self.notify("back online: syncing annotations")
-        self.set_backend(backend)
-
-    async def _close_quietly(self, backend: Backend) -> None:
-        try:
-            await asyncio.wait_for(backend.close(), PROBE_TIMEOUT_S * 5)
-        except Exception as error:  # it is gone either way
-            log.info("closing the old backend: %s", error)
-
-    async def _sync_once(self) -> None:
-        backend = self.backend
-        if backend is None or self._syncing:
-            return
-        self._syncing = True
-        try:
-            if self.sync is not None and not self.session.read_only:
-                status = await self._call(self.sync.pull())
-            else:
-                status = await self._call(backend.status())
-        except Exception:  # _call reported it
-            return
-        finally:
-            self._syncing = False
-        self._new_status(status)
-
-    def _new_status(self, status: TrainerStatus) -> None:
-        self.status = status
-        n_annotated = len(self.session.project.config.splits)
-        self.query_one(TrainingPanel).record(status, n_annotated)
-        if status.model_version > self.model_version and self.sync is not None:
-            f1 = f"{status.best_f1:.2f}" if status.best_f1 is not None else "–"
-            self.notify(f"a better model arrived: #{status.model_version} (F1 {f1}); U re-segments")
-            self.model_version = status.model_version
-            if self.session.order == UNCERTAIN:  # scores by older models are made again
-                self.run_worker(self._presegment(), group="presegment", exclusive=True)
-        self.refresh_status()
 
     def on_unmount(self) -> None:
         """Keep the brush sizes and other settings."""
