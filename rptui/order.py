@@ -159,6 +159,14 @@ class ServedHistory:
         self.indices: list[int] = [first]
         self.cursor = 0
 
+    @classmethod
+    def resume(cls, earlier: Sequence[int], current: int) -> ServedHistory:
+        """A history that goes on from ``earlier`` sessions' images, now at ``current``."""
+        history = cls(earlier[0] if earlier else current)
+        for index in [*earlier[1:], current]:
+            history.serve(index)
+        return history
+
     @property
     def served(self) -> set[int]:
         """Every index served so far."""

@@ -79,6 +79,7 @@ class ProjectConfig:
     seed: int | None = None
     splits: dict[str, Split] = field(default_factory=dict)
     reviewed: set[str] = field(default_factory=set)
+    served: list[str] = field(default_factory=list)  # most uncertain next: served, in order
     position: int = 0
     location: str | None = None  # absolute data folder when it lives outside the workspace
     rootpainter_file: str | None = None  # the .seg_proj this project was imported from
@@ -98,6 +99,7 @@ class ProjectConfig:
             "seed": self.seed,
             "splits": dict(self.splits),
             "reviewed": sorted(self.reviewed),
+            "served": list(self.served),
             "position": self.position,
             "location": self.location,
             "rootpainter_file": self.rootpainter_file,
@@ -128,6 +130,7 @@ class ProjectConfig:
                 seed=_optional_int(obj.get("seed"), "seed"),
                 splits=_splits(obj.get("splits", {})),
                 reviewed={_typed(s, str, "reviewed") for s in _list(obj.get("reviewed", []))},
+                served=[_typed(s, str, "served") for s in _list(obj.get("served", []))],
                 position=_typed(obj.get("position", 0), int, "position"),
                 location=_optional_str(obj.get("location"), "location"),
                 rootpainter_file=_optional_str(obj.get("rootpainter_file"), "rootpainter_file"),
@@ -287,13 +290,16 @@ class Project:
         self._check_writable("save project settings")
         save_config(self.config_path, self.config)
 
-    def set_position(self, index: int, *, reviewed: bool = False) -> None:
-        """Remember where the user is (and, optionally, that the image was reviewed)."""
+    def set_position(self, index: int, *, reviewed: bool = False, served: bool = False) -> None:
+        """Remember where the user is (and, optionally, that the image was reviewed, or
+        served by the most-uncertain-next order, which never serves it again)."""
         if not 0 <= index < len(self):
             raise WorkspaceError(f"image index {index} out of range 0..{len(self) - 1}")
         self.config.position = index
         if reviewed:
             self.config.reviewed.add(self.stem(index))
+        if served and self.stem(index) not in self.config.served:
+            self.config.served.append(self.stem(index))
         self.save_config()
 
     # annotations --------------------------------------------------------

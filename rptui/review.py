@@ -111,7 +111,9 @@ class ReviewSession:
             project.root / SCORES_FILE_NAME, writable=not project.read_only
         )
         self.index = min(max(project.config.position, 0), len(project) - 1)
-        self.history = ServedHistory(self.index)
+        known = {stem: i for i, stem in enumerate(map(project.stem, range(len(project))))}
+        earlier = [known[stem] for stem in project.config.served if stem in known]
+        self.history = ServedHistory.resume(earlier, self.index)
         self.image: np.ndarray = np.zeros((1, 1, 3), np.uint8)
         self.annotation = Annotation.blank(1, 1)
         self.segmentation: np.ndarray | None = None
@@ -256,6 +258,8 @@ class ReviewSession:
     def _move(self, index: int) -> None:
         self.show(index)
         self.history.serve(self.index)
+        if self.order == UNCERTAIN and not self.read_only:  # never served again, even later
+            self.project.set_position(self.index, served=True)
 
     # -- the order images are served in ----------------------------------------------------
     @property

@@ -144,3 +144,25 @@ def test_a_corrupt_scores_file_is_ignored(tmp_path: Path) -> None:
     assert len(book) == 0
     assert book.record("a", 0.5, 3)
     assert ScoreBook.load(path).get("a") is not None
+
+
+def test_images_skipped_in_an_earlier_session_are_not_served_again(
+    workspace: Workspace,
+) -> None:
+    first = ReviewSession(workspace.open_project("p"))
+    first.set_order("uncertain")
+    score_all(first, {3: 0.9, 5: 0.8, 6: 0.7}, version=1)
+    first.skip()
+    first.skip()
+    assert first.index == 5
+    first.project.close()
+
+    again = ReviewSession(workspace.open_project("p"))  # reopened: where the user left off
+    assert again.order == "uncertain" and again.index == 5
+    served = [again.index]
+    for _ in range(3):
+        again.skip()
+        served.append(again.index)
+    assert 3 not in served, "served in the earlier session"
+    assert served[:2] == [5, 6]
+    assert again.project.config.served[:2] == [again.project.stem(3), again.project.stem(5)]
