@@ -241,8 +241,8 @@ def test_address_that_is_no_ray_fails_within_15_s(tmp_path: Path) -> None:
 
 def test_stop_ends_its_head_only(tmp_path: Path) -> None:
     mine, other = tmp_path / "mine", tmp_path / "other"
-    mine_head = start_embedded(mine, num_cpus=1, object_store_memory=SMALL_STORE)
-    other_head = start_embedded(other, num_cpus=1, object_store_memory=SMALL_STORE)
+    mine_head = start_embedded(mine, HeadOptions(num_cpus=1, object_store_memory=SMALL_STORE))
+    other_head = start_embedded(other, HeadOptions(num_cpus=1, object_store_memory=SMALL_STORE))
     try:
         other_pids = set(session_pids(other_head.supervisor_pid))
         assert mine_head.address != other_head.address

@@ -256,6 +256,7 @@ def _correct(
         engine.set_annotation(AnnotatedImage(f"r{index}", image, labels, split))  # type: ignore[arg-type]
 
 
+@pytest.mark.timeout(1500)  # ~2 min on an idle 2-core machine; several times that when busy
 def test_cpu_training_learns_roots_from_sparse_strokes_and_corrections() -> None:
     """Clear examples on 6+2 images, then corrective rounds; segment 4 unseen images."""
     from cluster.infer import THRESHOLD, segment_probability

@@ -10,6 +10,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.widgets import Footer
 
 from cluster.api import (
@@ -190,8 +191,12 @@ class AnnotateScreen(BackendLink):
             return None
 
     def _receive(self, result: Segmentation) -> None:
+        try:
+            canvas = self.canvas
+        except NoMatches:  # the app closed while the result was on its way
+            return
         if self.session.receive_segmentation(result):
-            self.canvas.set_segmentation(self.session.segmentation)
+            canvas.set_segmentation(self.session.segmentation)
             self.refresh_status(waiting=False)
         self._show_scores()
 

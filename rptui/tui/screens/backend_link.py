@@ -108,14 +108,18 @@ class BackendLink(Screen[None]):
         self._new_status(status)
 
     async def _call(self, call: Awaitable[T], timeout: float = CALL_TIMEOUT_S) -> T:
-        """Await a backend call with a timeout; any failure switches to offline and re-raises."""
+        """Await a backend call with a timeout; any failure switches to offline and re-raises
+        (unless the backend was replaced meanwhile: a late failure of the old one is news
+        of nothing)."""
+        backend = self.backend
         try:
             return await asyncio.wait_for(call, timeout)
         except asyncio.CancelledError:
             raise
         except Exception as error:
             log.warning("backend call failed: %s", error)
-            self._go_offline(f"{type(error).__name__}: {error}")
+            if self.backend is backend:
+                self._go_offline(f"{type(error).__name__}: {error}")
             raise
 
     def _go_offline(self, reason: str) -> None:
