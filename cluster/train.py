@@ -340,6 +340,7 @@ def train_until(
         if not engine.ready:
             if on_state is not None:
                 on_state(TrainerState.IDLE)
+            engine.release_device()  # nothing to train on yet: free the accelerator
             time.sleep(idle_wait)
             continue
         if on_state is not None:
