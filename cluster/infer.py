@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cluster.api import Segmentation, SegmentationRequest
 from cluster.devices import DeviceInfo, autocast, memory_format, pick_device, prepare_model
 from cluster.model import DEFAULT_TILE, is_valid_input_size
 from cluster.modelfile import ModelFileError, load_model_file
@@ -266,6 +268,29 @@ def segment_with_uncertainty(
     score = uncertainty_score(probability, disagreement=spread)
     mask = (probability > threshold).astype(np.uint8)
     return mask, probability.astype(np.float16), score
+
+
+def segment_request(
+    request: SegmentationRequest,
+    model: nn.Module,
+    *,
+    version: int,
+    model_tile: int,
+    tile_size: int | None = None,
+    **kwargs: object,
+) -> Segmentation:
+    """A queued request segmented by one model (trained on ``model_tile`` tiles), tagged
+    with the model's version, the seconds it took and its uncertainty score.
+
+    ``tile_size`` overrides the tile :func:`tile_for_model` picks; other options as
+    :func:`segment_probability`.
+    """
+    started = time.perf_counter()
+    mask, probability, score = segment_with_uncertainty(
+        [model], request.image, tile_size=tile_size or tile_for_model(model_tile), **kwargs
+    )
+    seconds = time.perf_counter() - started
+    return Segmentation(request.name, mask, probability, version, seconds, uncertainty=score)
 
 
 class ModelCache:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 from functools import partial
 
 from cluster.api import (
@@ -24,7 +23,7 @@ from cluster.api import (
     TrainingConfig,
 )
 from cluster.devices import DeviceInfo, pick_device, resolve_precision
-from cluster.infer import segment_with_uncertainty, tile_for_model
+from cluster.infer import segment_request
 from cluster.model import UNetGNRes
 from cluster.segment_queue import SegmentationQueue
 from cluster.snapshot import model_from_snapshot, snapshot_from_model
@@ -201,22 +200,15 @@ class LocalBackend:
                 continue
             try:
                 version, model, model_tile = self._current_model()
-                started = time.perf_counter()
-                mask, probability, score = segment_with_uncertainty(
-                    [model],
-                    request.image,
-                    tile_size=self._segment_tile_size or tile_for_model(model_tile),
+                result = segment_request(
+                    request,
+                    model,
+                    version=version,
+                    model_tile=model_tile,
+                    tile_size=self._segment_tile_size,
                     tta=self._tta,
                     device=self._device,
                     dtype=resolve_precision(self._device, "auto"),
-                )
-                result = Segmentation(
-                    request.name,
-                    mask,
-                    probability,
-                    version,
-                    time.perf_counter() - started,
-                    uncertainty=score,
                 )
                 self._queue.store(result, request.image)
             except Exception:  # one bad image must not end the segmenter

@@ -21,7 +21,7 @@ from torch import nn
 
 from cluster.api import ModelSnapshot, Segmentation, SegmentationRequest
 from cluster.devices import DeviceInfo, pick_device, prepare_model, resolve_precision
-from cluster.infer import Cancelled, segment_with_uncertainty, tile_for_model
+from cluster.infer import Cancelled, segment_request
 from cluster.segment_queue import SegmentationQueue
 from cluster.snapshot import model_from_snapshot
 
@@ -168,12 +168,13 @@ class SegmenterActor:
             version, model, model_tile = self._model
             self._current = request.name
             self._cancel_current.clear()
-        started = time.perf_counter()
         try:
-            mask, probability, score = segment_with_uncertainty(
-                [model],
-                request.image,
-                tile_size=self._tile_size or tile_for_model(model_tile),
+            result = segment_request(
+                request,
+                model,
+                version=version,
+                model_tile=model_tile,
+                tile_size=self._tile_size,
                 tta=self._tta,
                 device=self._device,
                 dtype=self._dtype,
@@ -188,14 +189,6 @@ class SegmenterActor:
         finally:
             with self._lock:
                 self._current = None
-        result = Segmentation(
-            request.name,
-            mask,
-            probability,
-            version,
-            time.perf_counter() - started,
-            uncertainty=score,
-        )
         self._queue.store(result, request.image)
         with self._lock:
             self._processed.append(Processed(request.name, request.priority, version, time.time()))
