@@ -164,27 +164,11 @@ def clear_example_plan(
 
 
 def clear_example_labels(
-    mask: np.ndarray,
-    *,
-    rng: np.random.Generator,
-    fg_radius: int = 1,
-    bg_ratio: float = 8.0,
-    bg_margin: float = 3.0,
-    bg_radius: int = 2,
-    coverage: float = 0.6,
-    empty_bg_fraction: float = EMPTY_BG_FRACTION,
+    mask: np.ndarray, *, rng: np.random.Generator, **style: float
 ) -> np.ndarray:
-    """Labels of :func:`clear_example_plan` on an unlabelled image: H x W uint8 (0/1/2)."""
-    return clear_example_plan(
-        mask,
-        rng=rng,
-        fg_radius=fg_radius,
-        bg_ratio=bg_ratio,
-        bg_margin=bg_margin,
-        bg_radius=bg_radius,
-        coverage=coverage,
-        empty_bg_fraction=empty_bg_fraction,
-    ).labels
+    """Labels of :func:`clear_example_plan` (same ``style`` options) on an unlabelled
+    image: H x W uint8 (0 unlabelled, 1 background, 2 foreground)."""
+    return clear_example_plan(mask, rng=rng, **style).labels  # type: ignore[arg-type]
 
 
 def correction_labels(
