@@ -29,6 +29,7 @@ from rptui.project import load_config
 from rptui.workspace import Workspace
 
 KILLS = 50
+MAX_KILLS = 3 * KILLS  # more kills only while none has yet landed inside a write
 IMAGES = 3
 SIDE = 640  # annotation side: big enough that a kill often lands inside a write
 MAX_DELAY_S = 0.3
@@ -96,6 +97,26 @@ def _temp_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob(".*.tmp") if p.is_file()]
 
 
+def _new_temp_file(folder: Path, seen: set[Path]) -> bool:
+    """Whether a temporary file (a write in flight) exists that no earlier kill left."""
+    for directory in (folder, folder / "annotations" / "train", folder / "annotations" / "val"):
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            continue
+        if any(n.endswith(".tmp") and directory / n not in seen for n in names):
+            return True
+    return False
+
+
+def _kill_inside_a_write(painter: int, folder: Path, seen: set[Path]) -> None:
+    """Kill the painter the moment a new temporary file appears (or after the longest delay)."""
+    deadline = time.perf_counter() + MAX_DELAY_S
+    while time.perf_counter() < deadline and not _new_temp_file(folder, seen):
+        pass
+    os.kill(painter, signal.SIGKILL)
+
+
 def _check(folder: Path, acked: int, stems: list[str]) -> None:
     """Files whole; strokes 0..acked-1 all on disk; none beyond the one in flight."""
     config = load_config(folder / "project.json")
@@ -146,12 +167,17 @@ def test_50_kills_during_saves_lose_at_most_the_stroke_in_flight(tmp_path: Path)
     started = time.perf_counter()
     assert zygote.stdout.readline() == "ready\n"
     try:
-        for _ in range(KILLS):
+        kills = 0
+        while kills < KILLS or (mid_write == 0 and kills < MAX_KILLS):
             zygote.stdin.write(f"{acked}\n")
             zygote.stdin.flush()
             painter = int(zygote.stdout.readline())
-            time.sleep(rng.uniform(0.0, MAX_DELAY_S))
-            os.kill(painter, signal.SIGKILL)
+            if kills % 2:  # every other kill aims at a write in flight
+                _kill_inside_a_write(painter, folder, seen)
+            else:
+                time.sleep(rng.uniform(0.0, MAX_DELAY_S))
+                os.kill(painter, signal.SIGKILL)
+            kills += 1
             status = int(zygote.stdout.readline())
             assert os.WIFSIGNALED(status), "the painter stopped before it was killed"
             numbers = [int(word) for word in acks.read_text().split()]
@@ -174,5 +200,5 @@ def test_50_kills_during_saves_lose_at_most_the_stroke_in_flight(tmp_path: Path)
         assert not reopened.read_only
         assert min(acked, IMAGES) <= len(reopened.annotated()) <= min(acked + 1, IMAGES)
     assert _temp_files(folder) == []
-    assert acked >= KILLS // 2, f"only {acked} strokes in {KILLS} runs ({elapsed:.0f} s)"
+    assert acked >= KILLS // 2, f"only {acked} strokes in {kills} runs ({elapsed:.0f} s)"
     assert mid_write >= 1, "no kill landed inside a write: the test proved nothing"
