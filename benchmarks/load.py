@@ -27,39 +27,30 @@ import argparse
 import asyncio
 import logging
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from app_latency import SIZE, Samples, _press, record_frames  # the benchmark beside this one
+from load_data import Memory, annotations, make_bases, memory_table, own_memory
+from load_navigation import annotate_project, navigation, navigation_workspace
 
 from cluster import sampler as sampler_module
 from cluster.annotation_store import AnnotationStore
-from cluster.api import AnnotatedImage, SegmentationRequest, Split, TrainingConfig
+from cluster.api import SegmentationRequest, TrainingConfig
 from cluster.connect import connect, disconnect
 from cluster.embedded import HeadOptions, stop
-from cluster.images import encode_png
 from cluster.ray_backend import RayBackend
 from cluster.segment_queue import SegmentationQueue
-from cluster.simulate import clear_example_labels
 from cluster.spill import MIB
 from cluster.synthetic import generate_root_image
-from rptui.annotation import to_png_bytes
-from rptui.project import choose_split
-from rptui.tui.app import RptuiApp
-from rptui.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 PROJECT = "bench-load"
-DATASET = "load"
 STORE_BYTES = 300 * MIB
 TRAIN_TILE = 252
 TRAIN_BATCH = 2
@@ -67,31 +58,6 @@ EPOCH_TILES = 8  # short epochs: the figure is memory, not learning
 REF_BATCH = 50  # annotations sent between drops of the driver's object-store refs
 WAIT_S = 900.0
 POLL_S = 0.5
-MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
-KIB = 1024
-
-
-@dataclass(frozen=True)
-class Memory:
-    """Resident memory of one process, MiB, from /proc/PID/status."""
-
-    rss: float
-    anon: float
-    file: float
-    shmem: float
-
-    @classmethod
-    def parse(cls, status: str) -> Memory:
-        values = {}
-        for line in status.splitlines():
-            key, _, rest = line.partition(":")
-            if key in MEMORY_FIELDS:
-                values[key] = int(rest.split()[0]) * KIB / MIB
-        return cls(*(values.get(name, float("nan")) for name in MEMORY_FIELDS))
-
-
-def own_memory() -> Memory:
-    return Memory.parse(Path("/proc/self/status").read_text())
 
 
 def _actor_probe(actor: Any) -> tuple[str, int, int]:
@@ -109,41 +75,6 @@ def _actor_set_bound(actor: Any, bound: int) -> bool:
         return False
     actor._engine._annotations.memory_bound = bound
     return True
-
-
-# ----- annotations ---------------------------------------------------------------------------
-
-
-def make_bases(count: int, side: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``count`` generated images with a first user's clear-example labels."""
-    bases = []
-    for seed in range(count):
-        image, mask = generate_root_image(seed=seed, height=side, width=side)
-        labels = clear_example_labels(mask, rng=np.random.default_rng(seed))
-        bases.append((image, labels))
-    return bases
-
-
-def variant(bases: list[tuple[np.ndarray, np.ndarray]], index: int) -> tuple[np.ndarray, ...]:
-    """Annotation ``index``: a base image turned and rolled (a new one for each index)."""
-    image, labels = bases[index % len(bases)]
-    turn = index // len(bases)
-    shift = 17 * (turn // 4)
-    out = []
-    for array in (image, labels):
-        moved = np.roll(np.rot90(array, turn % 4), shift, axis=1)
-        out.append(np.ascontiguousarray(moved))
-    return tuple(out)
-
-
-def annotations(bases: list[tuple[np.ndarray, np.ndarray]], count: int) -> Iterator[AnnotatedImage]:
-    """``count`` annotations, split by METHOD.md's rule, made one at a time."""
-    splits: dict[str, Split] = {}
-    for index in range(count):
-        name = f"a{index:05d}"
-        splits[name] = choose_split(splits)
-        image, labels = variant(bases, index)
-        yield AnnotatedImage(name, image, labels, splits[name])
 
 
 # ----- 1. the trainer actor ------------------------------------------------------------------
@@ -272,75 +203,7 @@ def queue_memory(requests: int, side: int) -> tuple[Memory, Memory, int, int, fl
     return before, after, len(queue), queue.pending_bytes, per_put
 
 
-# ----- 4. navigation in the app --------------------------------------------------------------
-
-
-def navigation_workspace(
-    root: Path, bases: list[tuple[np.ndarray, np.ndarray]], images: int
-) -> Workspace:
-    """A dataset of ``images`` PNGs (copies of the generated ones) in a new workspace."""
-    workspace = Workspace(root).ensure()
-    folder = workspace.dataset_dir(DATASET)
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, (image, _) in enumerate(bases):
-        (folder / f"img{index:05d}.png").write_bytes(encode_png(image))
-    for index in range(len(bases), images):
-        shutil.copyfile(folder / f"img{index % len(bases):05d}.png", folder / f"img{index:05d}.png")
-    return workspace
-
-
-def annotate_project(
-    workspace: Workspace, name: str, bases: list[tuple[np.ndarray, np.ndarray]], count: int
-) -> None:
-    """A project whose first ``count`` images (in its order) have saved annotations."""
-    project = workspace.create_project(name, DATASET, seed=0)
-    try:
-        for index in range(count):
-            stem = project.stem(index)
-            labels = bases[int(stem[3:]) % len(bases)][1]
-            split = choose_split(project.config.splits)
-            path = project.annotation_path(stem, split)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(to_png_bytes(labels))
-            project.config.splits[stem] = split
-        project.save_config()
-    finally:
-        project.close()
-
-
-async def navigation(
-    workspace: Workspace, name: str, presses: int, span: int
-) -> tuple[Samples, float]:
-    """Next/previous key to frame among the first ``span`` images; and open-to-first-frame s."""
-    project = workspace.open_project(name)
-    app = RptuiApp(workspace, project=project, backend_factory=None)
-    frames = record_frames(app)
-    samples = Samples()
-    started = time.perf_counter()
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        opened = (frames[0].done - started) if frames else float("nan")
-        for index in range(presses):
-            forward = (index // (span - 1)) % 2 == 0
-            await _press(pilot, frames, "n" if forward else "p", samples)
-    return samples, opened
-
-
-# ----- report --------------------------------------------------------------------------------
-
-
-def memory_table(title: str, rows: list[tuple[str, Memory, int, int]]) -> str:
-    lines = [
-        f"**{title}**\n",
-        "| when | RSS MiB | anon MiB | file MiB | shmem MiB | store resident MiB | spilled MiB |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for when, memory, resident, spilled in rows:
-        lines.append(
-            f"| {when} | {memory.rss:.0f} | {memory.anon:.0f} | {memory.file:.0f} | "
-            f"{memory.shmem:.0f} | {resident / MIB:.1f} | {spilled / MIB:.1f} |"
-        )
-    return "\n".join(lines)
+# ----- report and command line ---------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,6 +111,7 @@ class EpochRecord:
     tile_size: int
     batch_size: int
     improved: bool
+    class_f1: tuple[float, ...] = ()  # F1 per foreground class, in the project's order
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,10 @@ class SegmentationRequest:
 class Segmentation:
     """The result of segmenting one image, tagged with the model that made it.
 
-    ``probability`` is the HxW foreground probability (float16 to stay small);
-    ``mask`` is HxW uint8, 0 background and 1 foreground (0..K for multi-class).
+    ``probability`` is the HxW foreground probability (float16 to stay small); for a
+    multi-class model, the probability of "not background" (1 - p(background)).
+    ``mask`` is HxW uint8: 0 background and 1 foreground for binary, the most probable
+    class index 0..K-1 for K classes.
     ``uncertainty`` is the model's uncertainty score (:mod:`cluster.uncertainty`), None
     when the segmenter did not compute one.
     """

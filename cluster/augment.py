@@ -3,7 +3,7 @@
 Four transforms in a random order, each with probability 0.8 — elastic grid
 deformation, Gaussian noise, salt-and-pepper, colour jitter — then a horizontal flip
 with probability 0.5. Labels move only with the geometric transforms and use
-nearest-neighbour sampling, so they stay exactly in {unlabelled, background, foreground}.
+nearest-neighbour sampling, so every label value (0 unlabelled, class index + 1) stays exact.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def augment(
 
     Args:
         image: H x W x 3, uint8 or float in [0, 1].
-        labels: H x W uint8 (0 unlabelled, 1 background, 2 foreground).
+        labels: H x W uint8 (0 unlabelled, class index + 1 where painted).
         rng: the random source.
 
     Returns:

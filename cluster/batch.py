@@ -5,6 +5,11 @@ bytes (smaller than decoded pixels) through the object store, and the masks come
 as encoded bytes for the driver to write. With ``shared_storage`` every node is assumed
 to see the same paths: workers read the images and write the masks themselves.
 
+A stack goes slice by slice (:class:`cluster.batch_worker.Unit`): the driver sends each
+slice as a PNG of its 8-bit pixels (mapped with the stack's one intensity window), or
+with shared storage the workers read the slice from the stack themselves; slice masks
+always come back to the driver, which writes the stack's TIFF.
+
 Images are sent in chunks (bounded in bytes), so a folder larger than the object store
 streams through it. Each chunk is one Ray Data run with an actor pool of
 :class:`cluster.batch_worker.SegmentWorker`: one per GPU, or on CPUs one per
@@ -13,13 +18,26 @@ streams through it. Each chunk is one Ray Data run with an actor pool of
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cluster.batch_worker import DATA, NAME, BatchSettings, ImageResult, SegmentWorker
+from cluster.batch_worker import (
+    DATA,
+    NAME,
+    WINDOW,
+    BatchSettings,
+    ImageResult,
+    SegmentWorker,
+    Unit,
+    Z,
+    slice_failure,
+)
+from cluster.images import ImageReadError, encode_png
+from cluster.stacks import read_stack_slice
 
 log = logging.getLogger(__name__)
 
@@ -112,22 +130,39 @@ def _file_size(path: Path) -> int:
         return 0
 
 
+def _row(unit: Unit, data: Any) -> dict[str, Any]:
+    return {NAME: unit.name, DATA: data, Z: unit.z, WINDOW: json.dumps(unit.window)}
+
+
 def _items(
-    paths: Sequence[Path], *, shared_storage: bool
+    units: Sequence[Unit], *, shared_storage: bool
 ) -> Iterator[dict[str, Any] | ImageResult]:
-    """The rows to send for ``paths``: name and bytes (or path); unreadable files as results."""
-    for path in paths:
+    """The rows to send for ``units``: name and bytes (or path); unreadable ones as results."""
+    for unit in units:
         if shared_storage:
-            yield {NAME: path.name, DATA: str(path.resolve())}
+            yield _row(unit, str(unit.path.resolve()))
             continue
         try:
-            yield {NAME: path.name, DATA: path.read_bytes()}
+            if unit.is_slice:
+                pixels = read_stack_slice(unit.path, unit.z, window=unit.window)
+                yield _row(unit, encode_png(pixels))
+            else:
+                yield _row(unit, unit.path.read_bytes())
+        except ImageReadError as error:
+            reason = slice_failure(error) if unit.is_slice else error.reason
+            yield ImageResult(name=unit.name, error=reason)
         except OSError as error:
-            yield ImageResult(name=path.name, error=f"cannot read file: {error.strerror or error}")
+            yield ImageResult(name=unit.name, error=f"cannot read file: {error.strerror or error}")
+
+
+def _unit_size(unit: Unit, depths: dict[Path, int]) -> int:
+    """Bytes a unit is expected to put in the object store (a page's share of a TIFF)."""
+    size = _file_size(unit.path) if unit.path.is_file() else 0
+    return size // max(1, depths.get(unit.path, 1)) if unit.is_slice and size else size
 
 
 def segment_paths(
-    paths: Sequence[Path],
+    paths: Sequence[Path | Unit],
     model_blobs: Sequence[bytes],
     settings: BatchSettings,
     *,
@@ -137,21 +172,23 @@ def segment_paths(
     threads_per_worker: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Iterator[ImageResult]:
-    """Segment image files on the connected Ray cluster, yielding results as they finish.
+    """Segment image files (or slices of stacks) on the connected Ray cluster, yielding
+    results as they finish.
 
     Args:
         paths: image files on the driver's disk (or, with ``shared_storage``, on a disk
-            every node sees at the same path).
+            every node sees at the same path), or :class:`Unit` s (images and slices).
         model_blobs: the ensemble's model files' bytes.
         settings: how to segment, encode and measure.
-        shared_storage: workers read the images and write masks into ``output_dir``.
+        shared_storage: workers read the images and write masks into ``output_dir``
+            (slice masks still come back: the driver writes each stack's TIFF).
         output_dir: where workers write masks (required with ``shared_storage``).
         workers, threads_per_worker: the actor pool (default: see :func:`worker_shape`).
         chunk_bytes: encoded image bytes per Ray Data run.
 
     Yields:
-        One :class:`ImageResult` per path, in completion order. Masks travel back in
-        ``result.mask`` unless ``shared_storage`` (then they are already written).
+        One :class:`ImageResult` per path or unit (named by its ``name``), in completion
+        order. Masks travel back in ``result.mask`` unless written by a worker.
     """
     import ray
 
@@ -161,18 +198,23 @@ def segment_paths(
         if output_dir is None:
             raise ValueError("shared storage needs output_dir for the workers to write into")
         settings = replace(settings, output_dir=str(Path(output_dir).resolve()))
+    units = [item if isinstance(item, Unit) else Unit(item.name, item) for item in paths]
     quiet_ray_data()
     # What is free now: a trainer may hold some CPUs or a GPU, and a pool asking for
     # them would wait for it to stop.
     shape = worker_shape(
         ray.available_resources(), workers=workers, threads_per_worker=threads_per_worker
     )
-    log.info("batch: %d images on %s", len(paths), shape)
+    log.info("batch: %d images or slices on %s", len(units), shape)
     blobs_ref = ray.put(list(model_blobs))
-    sizes = [0 if shared_storage else _file_size(path) for path in paths]
+    depths: dict[Path, int] = {}
+    for unit in units:
+        if unit.is_slice:
+            depths[unit.path] = depths.get(unit.path, 0) + 1
+    sizes = [0 if shared_storage else _unit_size(unit, depths) for unit in units]
     for chunk in plan_chunks(sizes, max_bytes=chunk_bytes):
         rows: list[dict[str, Any]] = []
-        for item in _items([paths[i] for i in chunk], shared_storage=shared_storage):
+        for item in _items([units[i] for i in chunk], shared_storage=shared_storage):
             if isinstance(item, ImageResult):
                 yield item
             else:

@@ -66,7 +66,7 @@ class ImageTooLargeError(ImageReadError):
 
 
 @contextlib.contextmanager
-def _pillow_limit_off() -> Iterator[None]:
+def pillow_limit_off() -> Iterator[None]:
     """Switch off Pillow's decompression-bomb check (we enforce ``max_pixels`` ourselves)."""
     with _PIL_LIMIT_LOCK:
         saved = Image.MAX_IMAGE_PIXELS
@@ -77,7 +77,7 @@ def _pillow_limit_off() -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
     if not path.exists():
         raise ImageReadError(path, "no such file")
     if not path.is_file():
@@ -97,7 +97,7 @@ def _check_size(path: Path, height: int, width: int, max_pixels: int) -> None:
         )
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     lowered = text.lower()
     if "truncated" in lowered or isinstance(exc, EOFError):
@@ -107,28 +107,45 @@ def _describe(exc: BaseException) -> str:
     return f"corrupt or unsupported image ({type(exc).__name__}: {text})"
 
 
+def window_sample(array: np.ndarray) -> np.ndarray:
+    """A strided sample of the finite values of ``array``, as float64."""
+    flat = array.reshape(-1)
+    step = max(1, flat.size // WINDOW_SAMPLE_SIZE)
+    sample = flat[::step].astype(np.float64)
+    return sample[np.isfinite(sample)]
+
+
+def window_of(sample: np.ndarray, percentiles: tuple[float, float]) -> tuple[float, float] | None:
+    """The (low, high) window of a sample: its percentiles, else its range; None if empty."""
+    if sample.size == 0:
+        return None
+    low, high = np.percentile(sample, percentiles)
+    if high <= low:
+        low, high = float(sample.min()), float(sample.max())
+    return float(low), float(high)
+
+
 def window_to_uint8(
-    array: np.ndarray, *, percentiles: tuple[float, float] = WINDOW_PERCENTILES
+    array: np.ndarray,
+    *,
+    percentiles: tuple[float, float] = WINDOW_PERCENTILES,
+    window: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Map any numeric array to uint8 through a robust intensity window.
 
     The window runs from the lower to the upper percentile of the finite values of the
-    whole array (all channels together, so colours keep their balance); values outside
-    it are clipped. uint8 input is returned unchanged, bool input as 0/255.
+    whole array (all channels together, so colours keep their balance), or is
+    ``window`` (low, high) when given (one window for every slice of a stack); values
+    outside it are clipped. uint8 input is returned unchanged, bool input as 0/255.
     """
     if array.dtype == np.uint8:
         return array
     if array.dtype == bool:
         return array.astype(np.uint8) * np.uint8(255)
-    flat = array.reshape(-1)
-    step = max(1, flat.size // WINDOW_SAMPLE_SIZE)
-    sample = flat[::step].astype(np.float64)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
+    chosen = window if window is not None else window_of(window_sample(array), percentiles)
+    if chosen is None:
         return np.zeros(array.shape, dtype=np.uint8)
-    low, high = np.percentile(sample, percentiles)
-    if high <= low:
-        low, high = float(sample.min()), float(sample.max())
+    low, high = chosen
     if high <= low:
         # A constant image: black if it is zero, mid-grey otherwise.
         level = 0 if low == 0 else 128
@@ -138,17 +155,22 @@ def window_to_uint8(
     return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
 
 
-def _to_rgb(array: np.ndarray) -> np.ndarray:
-    """Make HxW, HxWx1..C arrays of any dtype into HxWx3 uint8."""
+def colour_values(array: np.ndarray) -> np.ndarray:
+    """The values shown of a HxW or HxWxC array: grey, or the first three channels."""
     if array.ndim == 2:
-        grey = window_to_uint8(array)
+        return array
+    return array[..., 0] if array.shape[2] in (1, 2) else array[..., :3]  # grey (+ alpha)
+
+
+def _to_rgb(array: np.ndarray, *, window: tuple[float, float] | None = None) -> np.ndarray:
+    """Make HxW, HxWx1..C arrays of any dtype into HxWx3 uint8."""
+    values = colour_values(array)
+    if values.ndim == 2:
+        grey = window_to_uint8(values, window=window)
         out = np.empty((*grey.shape, 3), dtype=np.uint8)
         out[...] = grey[..., None]
         return out
-    channels = array.shape[2]
-    if channels in (1, 2):  # grey, grey + alpha
-        return _to_rgb(array[..., 0])
-    return np.ascontiguousarray(window_to_uint8(array[..., :3]))
+    return np.ascontiguousarray(window_to_uint8(values, window=window))
 
 
 def _pil_to_array(image: Image.Image) -> np.ndarray:
@@ -169,7 +191,7 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
 
 
 def _read_pillow(path: Path, page: int, max_pixels: int) -> np.ndarray:
-    with _pillow_limit_off(), Image.open(path) as image:
+    with pillow_limit_off(), Image.open(path) as image:
         frames = getattr(image, "n_frames", 1)
         if not 0 <= page < frames:
             raise ImageReadError(path, f"page {page} out of range (the file has {frames})")
@@ -223,20 +245,24 @@ def _read_tiff(path: Path, page: int, max_pixels: int) -> np.ndarray:
 def page_count(path: Path | str) -> int:
     """Number of pages (frames) in an image file: >1 for multi-page TIFF stacks."""
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     if path.suffix.lower() in TIFF_SUFFIXES:
         with contextlib.suppress(Exception), tifffile.TiffFile(path) as tif:
             if len(tif.pages):
                 return len(tif.pages)
     try:
-        with _pillow_limit_off(), Image.open(path) as image:
+        with pillow_limit_off(), Image.open(path) as image:
             return int(getattr(image, "n_frames", 1))
     except Exception as exc:
-        raise ImageReadError(path, _describe(exc)) from exc
+        raise ImageReadError(path, describe(exc)) from exc
 
 
 def read_image(
-    path: Path | str, *, page: int = 0, max_pixels: int = DEFAULT_MAX_PIXELS
+    path: Path | str,
+    *,
+    page: int = 0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    window: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Read an image file as HxWx3 uint8 RGB.
 
@@ -244,13 +270,24 @@ def read_image(
         path: a JPEG, PNG, TIFF, BMP or WebP file.
         page: which page of a multi-page file (see :func:`page_count`).
         max_pixels: refuse images with more pixels than this (memory safety).
+        window: (low, high) intensity window for images deeper than 8 bits; None: the
+            image's own (see :func:`window_to_uint8`).
 
     Raises:
         ImageReadError: the file is missing, empty, truncated, corrupt, not an image,
             has no such page, or is larger than ``max_pixels``.
     """
     path = Path(path)
-    _check_file(path)
+    array = read_array(path, page, max_pixels)
+    try:
+        return _to_rgb(array, window=window)
+    except Exception as exc:
+        raise ImageReadError(path, f"unsupported pixel layout {array.shape} {array.dtype}") from exc
+
+
+def read_array(path: Path, page: int, max_pixels: int) -> np.ndarray:
+    """The decoded pixels of one page, in their own dtype (see :func:`read_image`)."""
+    check_file(path)
     array: np.ndarray | None = None
     tiff_error: Exception | None = None
     if path.suffix.lower() in TIFF_SUFFIXES:
@@ -267,11 +304,8 @@ def read_image(
         except ImageReadError:
             raise
         except Exception as exc:
-            raise ImageReadError(path, _describe(tiff_error or exc)) from exc
-    try:
-        return _to_rgb(array)
-    except Exception as exc:
-        raise ImageReadError(path, f"unsupported pixel layout {array.shape} {array.dtype}") from exc
+            raise ImageReadError(path, describe(tiff_error or exc)) from exc
+    return array
 
 
 def _alpha_or_none(image: Image.Image) -> np.ndarray | None:
@@ -297,9 +331,9 @@ def read_mask(
         max_pixels: refuse masks with more pixels than this.
     """
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     try:
-        with _pillow_limit_off(), Image.open(path) as image:
+        with pillow_limit_off(), Image.open(path) as image:
             _check_size(path, image.height, image.width, max_pixels)
             image.load()
             alpha = _alpha_or_none(image)
@@ -308,7 +342,7 @@ def read_mask(
         raise
     except Exception as exc:
         if path.suffix.lower() not in TIFF_SUFFIXES:
-            raise ImageReadError(path, _describe(exc)) from exc
+            raise ImageReadError(path, describe(exc)) from exc
         alpha, grey = None, _read_tiff(path, 0, max_pixels)
     if grey.ndim == 3:
         grey = grey[..., :3].max(axis=2) if grey.shape[2] >= 3 else grey[..., 0]

@@ -1,5 +1,10 @@
 """Tiled segmentation: batched tiles, flip test-time augmentation, model ensembles.
 
+A binary model (two outputs) yields the foreground probability map; a multi-class model
+(one softmax over K outputs) yields K class maps, whose argmax is the label mask
+(0 background, 1..K-1 the foreground classes) and whose "not background" probability
+``1 - p(background)`` stands in for the foreground probability.
+
 Memory grows with the tile batch, not with the image's model count: every output pixel
 belongs to exactly one tile, whose probability (summed over models and flip passes on
 the device) is written once into a single float32 map.
@@ -8,22 +13,17 @@ the device) is written once into a single float32 map.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from cluster.api import Segmentation, SegmentationRequest
-from cluster.devices import DeviceInfo, autocast, memory_format, pick_device, prepare_model
+from cluster.devices import DeviceInfo, autocast, memory_format
 from cluster.model import DEFAULT_TILE, is_valid_input_size
-from cluster.modelfile import ModelFileError, load_model_file
-from cluster.snapshot import model_from_snapshot
+from cluster.snapshot import unwrap
 from cluster.tiles import (
     AxisTile,
     choose_tile_shape,
@@ -93,31 +93,60 @@ def plan_tiles(
     return choose_tile_shape(height, width, max_tile_pixels=bound)
 
 
+def output_count(model: nn.Module) -> int:
+    """The classes a model tells apart (its softmax width): a U-Net's head, else 2."""
+    head = getattr(unwrap(model), "conv_out", None)
+    if isinstance(head, nn.Sequential) and isinstance(head[0], nn.Conv2d):
+        return int(head[0].out_channels)
+    return 2
+
+
+def ensemble_classes(models: Sequence[nn.Module]) -> int:
+    """The class count shared by an ensemble's models; ValueError when they differ."""
+    counts = sorted({output_count(model) for model in models})
+    if len(counts) > 1:
+        raise ValueError(f"cannot ensemble models with different class counts {counts}")
+    return counts[0]
+
+
+def _maps(model: nn.Module, batch: torch.Tensor, multi: bool) -> torch.Tensor:
+    """One pass: N x K x h x w class probabilities, or N x h x w foreground for binary."""
+    probs = torch.softmax(model(batch).float(), dim=1)
+    return probs if multi else probs[:, FOREGROUND_CHANNEL]
+
+
 def _foreground(
-    model: nn.Module, batch: torch.Tensor, tta: bool, fmt: torch.memory_format
+    model: nn.Module, batch: torch.Tensor, tta: bool, fmt: torch.memory_format, multi: bool
 ) -> torch.Tensor:
-    """Foreground probability for a batch (N x h x w, float32), summed over flip passes."""
-    probs = torch.softmax(model(batch).float(), dim=1)[:, FOREGROUND_CHANNEL]
+    """A batch's probability maps (float32, as :func:`_maps`), summed over flip passes."""
+    probs = _maps(model, batch, multi)
     if tta:
         flipped = batch.flip(3).contiguous(memory_format=fmt)
-        flipped_probs = torch.softmax(model(flipped).float(), dim=1)[:, FOREGROUND_CHANNEL]
-        probs = probs + flipped_probs.flip(2)
+        probs = probs + _maps(model, flipped, multi).flip(-1)
     return probs
 
 
 def _pass_probabilities(
-    models: Sequence[nn.Module], batch: torch.Tensor, tta: bool, fmt: torch.memory_format
+    models: Sequence[nn.Module],
+    batch: torch.Tensor,
+    tta: bool,
+    fmt: torch.memory_format,
+    multi: bool,
 ) -> Iterator[torch.Tensor]:
-    """Each model's plain (and, with ``tta``, flipped-back) foreground probability."""
+    """Each model's plain (and, with ``tta``, flipped-back) probability maps."""
     flipped = batch.flip(3).contiguous(memory_format=fmt) if tta else None
     for model in models:
-        yield torch.softmax(model(batch).float(), dim=1)[:, FOREGROUND_CHANNEL]
+        yield _maps(model, batch, multi)
         if flipped is not None:
-            yield torch.softmax(model(flipped).float(), dim=1)[:, FOREGROUND_CHANNEL].flip(2)
+            yield _maps(model, flipped, multi).flip(-1)
 
 
 def _mean_and_disagreement(
-    models: Sequence[nn.Module], batch: torch.Tensor, tta: bool, fmt: torch.memory_format
+    models: Sequence[nn.Module],
+    batch: torch.Tensor,
+    tta: bool,
+    fmt: torch.memory_format,
+    multi: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The mean pass probability and twice the passes' standard deviation (running sums).
 
@@ -126,17 +155,19 @@ def _mean_and_disagreement(
     """
     mean = torch.zeros(0)
     spread = torch.zeros(0)
-    for count, probs in enumerate(_pass_probabilities(models, batch, tta, fmt), start=1):
+    for count, probs in enumerate(_pass_probabilities(models, batch, tta, fmt, multi), start=1):
         if count == 1:
             mean, spread = probs, torch.zeros_like(probs)
             continue
         delta = probs - mean
         mean = mean + delta / count
         spread += delta * (probs - mean)
+    if multi:  # disagreement on "not background", whose spread is background's
+        spread = spread[:, 0]
     return mean, 2.0 * torch.sqrt(spread.clamp_min(0.0) / count)
 
 
-def segment_probability(
+def _segment_maps(
     models: Sequence[nn.Module],
     image: np.ndarray,
     *,
@@ -151,20 +182,12 @@ def segment_probability(
     max_batch_pixels: int | None = None,
     disagreement: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Foreground probability (HxW float32 in [0, 1]) of an HxWx3 image.
-
-    Averages softmax channel 1 over the models and (with ``tta``) a horizontally
-    flipped pass. Models must already sit on ``device`` in eval mode. ``tile_size``
-    forces square tiles of that input side; by default the tile shape is chosen per
-    image to waste little output while one forward call holds at most
-    ``max_batch_pixels`` input pixels. Tiles whose pixels are all False in
-    ``only_where`` are skipped (probability 0 there). ``should_stop`` is asked between
-    tile batches and raises :class:`Cancelled`; ``progress(done, total)`` counts tiles.
-    An HxW float32 ``disagreement`` array is filled with how much the averaged passes
-    disagree (see :mod:`cluster.uncertainty`), computed tile by tile.
-    """
+    """HxW foreground probability (binary models) or K x H x W class probabilities
+    (multi-class models), float32; options as :func:`segment_probability`."""
     if not models:
-        raise ValueError("segment_probability needs at least one model")
+        raise ValueError("segmentation needs at least one model")
+    n_classes = ensemble_classes(models)
+    multi = n_classes > 2
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be HxWx3, got {image.shape}")
     height, width = image.shape[:2]
@@ -187,7 +210,8 @@ def segment_probability(
         "segmenting %dx%d: %d tiles of %s, %d per call", height, width, len(tiles), shape, per_call
     )
 
-    result = np.zeros((height, width), dtype=np.float32)
+    planes = (n_classes,) if multi else ()
+    result = np.zeros((*planes, height, width), dtype=np.float32)
     scale = 1.0 / (len(models) * (2 if tta else 1))
     fmt = memory_format(device)
     with torch.inference_mode(), autocast(device, dtype):
@@ -204,12 +228,12 @@ def segment_probability(
             batch = torch.from_numpy(inputs).permute(0, 3, 1, 2)  # NHWC memory: channels_last
             batch = batch.to(device.device, memory_format=fmt)
             if disagreement is None:
-                total = _foreground(models[0], batch, tta, fmt)
+                total = _foreground(models[0], batch, tta, fmt, multi)
                 for model in models[1:]:
-                    total += _foreground(model, batch, tta, fmt)
+                    total += _foreground(model, batch, tta, fmt, multi)
                 total = (total * scale).cpu().numpy()
             else:
-                mean, spread = _mean_and_disagreement(models, batch, tta, fmt)
+                mean, spread = _mean_and_disagreement(models, batch, tta, fmt, multi)
                 total = mean.cpu().numpy()
                 _place(disagreement, group, spread.cpu().numpy())
             _place(result, group, total)
@@ -225,12 +249,51 @@ def _owned(row: AxisTile, col: AxisTile) -> tuple[slice, slice]:
 def _place(
     target: np.ndarray, group: Sequence[tuple[AxisTile, AxisTile]], tiles: np.ndarray
 ) -> None:
-    """Write each tile's owned output pixels into ``target``."""
+    """Write each tile's owned output pixels into ``target`` (HxW, or K x H x W)."""
     for (r, c), values in zip(group, tiles, strict=True):
-        target[_owned(r, c)] = values[
+        target[(..., *_owned(r, c))] = values[
+            ...,
             r.own_start - r.output_start : r.own_stop - r.output_start,
             c.own_start - c.output_start : c.own_stop - c.output_start,
         ]
+
+
+def segment_probability(
+    models: Sequence[nn.Module], image: np.ndarray, **kwargs: object
+) -> np.ndarray:
+    """Foreground probability (HxW float32 in [0, 1]) of an HxWx3 image.
+
+    Binary models: softmax channel 1 averaged over the models and (with ``tta``) a
+    horizontally flipped pass. Multi-class models: 1 - p(background). Options:
+    ``tile_size`` forces square tiles of that input side; by default the tile shape is
+    chosen per image to waste little output while one forward call holds at most
+    ``max_batch_pixels`` input pixels. Models must already sit on ``device`` in eval
+    mode. Tiles whose pixels are all False in ``only_where`` are skipped (probability 0
+    there). ``should_stop`` is asked between tile batches and raises
+    :class:`Cancelled`; ``progress(done, total)`` counts tiles. An HxW float32
+    ``disagreement`` array is filled with how much the averaged passes disagree (see
+    :mod:`cluster.uncertainty`), computed tile by tile.
+    """
+    maps = _segment_maps(models, image, **kwargs)  # type: ignore[arg-type]
+    return maps if maps.ndim == 2 else _not_background(maps)
+
+
+def segment_classes(models: Sequence[nn.Module], image: np.ndarray, **kwargs: object) -> np.ndarray:
+    """K x H x W float32 class probabilities (binary: background, foreground); options as
+    :func:`segment_probability`."""
+    maps = _segment_maps(models, image, **kwargs)  # type: ignore[arg-type]
+    return maps if maps.ndim == 3 else np.stack([1.0 - maps, maps])
+
+
+def _not_background(maps: np.ndarray) -> np.ndarray:
+    return np.subtract(1.0, maps[0], dtype=np.float32)
+
+
+def _mask_and_probability(maps: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mask uint8, probability float16): 0/1 by ``threshold`` for binary; argmax for K."""
+    if maps.ndim == 2:
+        return (maps > threshold).astype(np.uint8), maps.astype(np.float16)
+    return maps.argmax(axis=0).astype(np.uint8), _not_background(maps).astype(np.float16)
 
 
 def segment(
@@ -240,10 +303,13 @@ def segment(
     threshold: float = THRESHOLD,
     **kwargs: object,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mask uint8 0/1, probability float16) for an image; options as segment_probability."""
-    probability = segment_probability(models, image, **kwargs)  # type: ignore[arg-type]
-    mask = (probability > threshold).astype(np.uint8)
-    return mask, probability.astype(np.float16)
+    """(mask uint8, probability float16) for an image; options as segment_probability.
+
+    The mask is 0/1 (``threshold`` on the foreground probability) for binary models and
+    the most probable class index 0..K-1 for multi-class ones (``threshold`` unused).
+    """
+    maps = _segment_maps(models, image, **kwargs)  # type: ignore[arg-type]
+    return _mask_and_probability(maps, threshold)
 
 
 def segment_with_uncertainty(
@@ -259,15 +325,15 @@ def segment_with_uncertainty(
     so it costs one extra HxW float32 map and no extra forward passes.
     """
     spread = np.zeros(image.shape[:2], dtype=np.float32)
-    probability = segment_probability(
+    maps = _segment_maps(
         models,
         image,
         disagreement=spread,
         **kwargs,  # type: ignore[arg-type]
     )
-    score = uncertainty_score(probability, disagreement=spread)
-    mask = (probability > threshold).astype(np.uint8)
-    return mask, probability.astype(np.float16), score
+    score = uncertainty_score(maps, disagreement=spread)
+    mask, probability = _mask_and_probability(maps, threshold)
+    return mask, probability, score
 
 
 def segment_request(
@@ -291,50 +357,3 @@ def segment_request(
     )
     seconds = time.perf_counter() - started
     return Segmentation(request.name, mask, probability, version, seconds, uncertainty=score)
-
-
-class ModelCache:
-    """Model files loaded once and kept ready on the device, least recently used first out.
-
-    A file is reloaded only when its modification time or size changes.
-    """
-
-    def __init__(self, device: DeviceInfo | None = None, *, max_models: int = 8) -> None:
-        self.device = device or pick_device()
-        self.max_models = max_models
-        self.loads = 0  # files read from disk so far
-        self._models: OrderedDict[Path, tuple[tuple[int, int], nn.Module]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, path: str | os.PathLike[str]) -> nn.Module:
-        """The model in a file, on the device in eval mode."""
-        path = Path(path).resolve()
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-        key = (stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            cached = self._models.get(path)
-            if cached is not None and cached[0] == key:
-                self._models.move_to_end(path)
-                return cached[1]
-            model = self._load(path)
-            self._models[path] = (key, model)
-            self._models.move_to_end(path)
-            while len(self._models) > self.max_models:
-                self._models.popitem(last=False)
-            return model
-
-    def get_many(self, paths: Sequence[str | os.PathLike[str]]) -> list[nn.Module]:
-        """Models for an ensemble, in order."""
-        return [self.get(p) for p in paths]
-
-    def __len__(self) -> int:
-        return len(self._models)
-
-    def _load(self, path: Path) -> nn.Module:
-        snapshot = load_model_file(path)
-        self.loads += 1
-        log.info("loaded model %s (version %d)", path.name, snapshot.version)
-        return prepare_model(model_from_snapshot(snapshot), self.device).eval()

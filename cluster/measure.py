@@ -11,22 +11,24 @@ Kinds of per-image measurement, combined into one row:
 ``regions`` (see :func:`cluster.regions.region_table`) gives one row per region instead.
 The minimum region size filter applies to all of them: regions smaller than
 ``min_area`` pixels are removed before anything is measured.
+
+A multi-class mask (class indices 0..K-1) gets one row per foreground class instead
+(``class``, ``class_name``, ``area_px``, and the kinds measured on that class alone);
+a stack gets those rows for every slice (``slice``, 1..Z), and a volume table: voxels
+per class per stack, and mm³ when a voxel size (x, y, z in mm) is given.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
-from cluster.images import ImageReadError, read_mask
 from cluster.length import fair_length, skeleton_graph, skeleton_of, tips_and_branch_points
-from cluster.regions import count_regions, region_table, remove_small_regions
+from cluster.regions import class_pixel_counts, count_regions, region_table, remove_small_regions
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +37,24 @@ REGIONS = "regions"
 ALL_KINDS: tuple[str, ...] = (*IMAGE_KINDS, REGIONS)
 ERROR_COLUMN = "error"
 # Whole-number columns stay whole numbers (nullable) when a failed file leaves them empty.
-COUNT_COLUMNS: tuple[str, ...] = ("skeleton_pixels", "tips", "branch_points", "count", "class")
+COUNT_COLUMNS: tuple[str, ...] = (
+    "slice",
+    "class",
+    "area_px",
+    "skeleton_pixels",
+    "tips",
+    "branch_points",
+    "count",
+    "voxels",
+)
+SLICE_COLUMN = "slice"
+CLASS_COLUMN = "class"
+CLASS_NAME_COLUMN = "class_name"
+STACK_COLUMN = "stack"
+BINARY_NAMES = ("background", "foreground")
+VOLUME_COLUMNS = (STACK_COLUMN, CLASS_COLUMN, CLASS_NAME_COLUMN, "voxels", "volume_mm3")
+VoxelSize = tuple[float, float, float]  # x, y, z in mm
 
-LABEL_MODES = frozenset({"L", "I", "I;16", "I;16B", "I;16L"})
 Row = dict[str, Any]
 Progress = Callable[[int, int], None]
 
@@ -122,94 +139,126 @@ def measure_all(
     return row, table
 
 
-def read_measurable_mask(path: Path | str) -> np.ndarray:
-    """Read a mask file for measuring: HxW uint8, 0 background, 1..K classes.
-
-    Our masks (0/255, or a 0..K label image of classes), RootPainter's RGBA
-    segmentations and RhizoVision's black-on-white masks are all read; a single-channel
-    8-bit image whose values are small class numbers keeps them, anything else is 0/1.
-    """
-    binary = read_mask(path, kind="auto")
-    try:
-        with Image.open(path) as image:
-            if image.mode != "L":
-                return binary
-            values = np.asarray(image)
-    except (OSError, ValueError):  # read by another decoder: no class values to keep
-        return binary
-    top = int(values.max(initial=0))
-    if 1 < top < np.iinfo(np.uint8).max and np.array_equal(values > 0, binary > 0):
-        return values.astype(np.uint8, copy=False)
-    return binary
+def class_names(classes: Sequence[str], top: int) -> tuple[str, ...]:
+    """Names for classes 0..max(top, K-1): ``classes`` as given, else background, class1, ..."""
+    names = list(classes) or list(BINARY_NAMES[: 1 + (top <= 1)])
+    names += [f"class{index}" for index in range(len(names), top + 1)]
+    return tuple(names)
 
 
-def read_object_labels(path: Path | str) -> np.ndarray:
-    """Read a label image with one value per object (8 or 16 bit, single channel)."""
-    try:
-        with Image.open(path) as image:
-            if image.mode in LABEL_MODES:
-                return np.array(image)
-    except (OSError, ValueError):
-        pass
-    return read_measurable_mask(path)
+def is_multiclass(mask: np.ndarray, classes: Sequence[str] = ()) -> bool:
+    """Whether a mask is measured per class: more than two classes named, or values > 1."""
+    return len(classes) > len(BINARY_NAMES) or int(np.asarray(mask).max(initial=0)) > 1
 
 
-def measure_file(
-    path: Path | str,
+def measure_classes(
+    mask: np.ndarray,
     *,
-    kinds: Sequence[str] = IMAGE_KINDS,
+    kinds: Sequence[str] = (),
+    classes: Sequence[str] = (),
     px_per_mm: float | None = None,
     min_area: int = 0,
-    objects: bool = False,
-) -> pd.DataFrame:
-    """Measure one mask file: one row (per-image kinds) or one row per region.
+) -> list[Row]:
+    """One row per foreground class of a 0..K-1 label mask: area and ``kinds`` of that class.
 
-    ``objects`` reads the file as a label image of objects (one value each) for
-    ``regions``. A file that cannot be read gives one row with its ``error``.
+    Every class 1..K-1 gets a row (area 0 when absent), so tables line up across images.
     """
-    path = Path(path)
-    kinds = check_kinds(kinds)
-    try:
-        objects = objects and REGIONS in kinds
-        mask = read_object_labels(path) if objects else read_measurable_mask(path)
-    except (ImageReadError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", None) or str(error)
-        logger.info("cannot measure %s: %s", path, reason)
-        return pd.DataFrame([{"file": path.name, ERROR_COLUMN: reason}])
-    if REGIONS in kinds:
-        table = region_table(
-            mask, file=path.name, min_area=min_area, px_per_mm=px_per_mm, objects=objects
-        )
-        table[ERROR_COLUMN] = ""
+    mask = np.asarray(mask)
+    names = class_names(classes, int(mask.max(initial=0)))
+    image_kinds = tuple(kind for kind in kinds if kind in IMAGE_KINDS)
+    rows: list[Row] = []
+    for index in range(1, len(names)):
+        alone = remove_small_regions(mask == index, min_area=min_area)
+        area = int(np.count_nonzero(alone))
+        row: Row = {CLASS_COLUMN: index, CLASS_NAME_COLUMN: names[index], "area_px": area}
+        if px_per_mm:
+            row["area_mm2"] = area / px_per_mm**2
+        if image_kinds:
+            row.update(measure_mask(alone, kinds=image_kinds, px_per_mm=px_per_mm))
+        rows.append(row)
+    return rows
+
+
+def measure_rows(
+    mask: np.ndarray,
+    *,
+    kinds: Sequence[str],
+    classes: Sequence[str] = (),
+    px_per_mm: float | None = None,
+    min_area: int = 0,
+) -> list[Row]:
+    """Per-image rows of a mask: one (binary, as :func:`measure_mask`) or one per class."""
+    if is_multiclass(mask, classes):
+        options = {"kinds": kinds, "classes": classes, "px_per_mm": px_per_mm}
+        return measure_classes(mask, min_area=min_area, **options)
+    image_kinds = tuple(kind for kind in kinds if kind in IMAGE_KINDS)
+    if not image_kinds:
+        return []
+    return [measure_mask(mask, kinds=image_kinds, px_per_mm=px_per_mm, min_area=min_area)]
+
+
+def named_regions(table: pd.DataFrame, classes: Sequence[str], *, multiclass: bool) -> pd.DataFrame:
+    """A region table with a ``class_name`` column after ``class`` (multi-class only)."""
+    if not multiclass:
         return table
-    row = measure_mask(mask, kinds=kinds, px_per_mm=px_per_mm, min_area=min_area)
-    return pd.DataFrame([{"file": path.name, **row, ERROR_COLUMN: ""}])
+    top = int(table[CLASS_COLUMN].max()) if len(table) else 0
+    names = class_names(classes, top)
+    table.insert(
+        table.columns.get_loc(CLASS_COLUMN) + 1,
+        CLASS_NAME_COLUMN,
+        [names[int(value)] for value in table[CLASS_COLUMN]],
+    )
+    return table
 
 
-def measure_files(
-    paths: Sequence[Path],
+def measure_stack(
+    masks: np.ndarray,
     *,
-    kinds: Sequence[str] = IMAGE_KINDS,
+    file: str,
+    kinds: Sequence[str],
+    classes: Sequence[str] = (),
     px_per_mm: float | None = None,
     min_area: int = 0,
-    objects: bool = False,
-    progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Measure mask files into one table; bad files get a row with their error."""
-    kinds = check_kinds(kinds)
+    """Rows per slice (``slice`` 1..Z) of a ZxHxW mask: per class, per image or per region."""
+    masks = np.asarray(masks)
+    multiclass = is_multiclass(masks, classes)
+    names = class_names(classes, int(masks.max(initial=0))) if multiclass else tuple(classes)
     frames = []
-    for done, path in enumerate(paths, start=1):
-        options = {"px_per_mm": px_per_mm, "min_area": min_area, "objects": objects}
-        frames.append(measure_file(path, kinds=kinds, **options))
-        if progress is not None:
-            progress(done, len(paths))
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
-        return pd.DataFrame(columns=["file", ERROR_COLUMN])
-    table = pd.concat(frames, ignore_index=True)
-    table[ERROR_COLUMN] = table[ERROR_COLUMN].fillna("")
-    for name in COUNT_COLUMNS:
-        if name in table.columns:
-            table[name] = table[name].astype("Int64")
-    columns = [name for name in table.columns if name != ERROR_COLUMN]
-    return table[[*columns, ERROR_COLUMN]]
+    for z, mask in enumerate(masks):
+        if REGIONS in kinds:
+            table = region_table(mask, file=file, min_area=min_area, px_per_mm=px_per_mm)
+            table = named_regions(table, names, multiclass=multiclass)
+        else:
+            options = {"kinds": kinds, "classes": names, "px_per_mm": px_per_mm}
+            rows = measure_rows(mask, min_area=min_area, **options)
+            table = pd.DataFrame([{"file": file, **row} for row in rows])
+        table.insert(1, SLICE_COLUMN, z + 1)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def volume_rows(
+    masks: np.ndarray,
+    *,
+    stack: str,
+    classes: Sequence[str] = (),
+    voxel_size: VoxelSize | None = None,
+) -> list[Row]:
+    """Voxels (and mm³ with ``voxel_size``) per foreground class of a ZxHxW class mask."""
+    masks = np.asarray(masks)
+    names = class_names(classes, int(masks.max(initial=0)))
+    counts = class_pixel_counts(masks, classes=len(names))
+    voxel_mm3 = float(np.prod(voxel_size)) if voxel_size else None
+    rows = []
+    for index in range(1, len(names)):
+        row: Row = {
+            STACK_COLUMN: stack,
+            CLASS_COLUMN: index,
+            CLASS_NAME_COLUMN: names[index],
+            "voxels": int(counts[index]),
+        }
+        if voxel_mm3 is not None:
+            row["volume_mm3"] = int(counts[index]) * voxel_mm3
+        rows.append(row)
+    return rows

@@ -3,6 +3,10 @@
 Every file is read with ``torch.load(weights_only=True)``: tensors and plain
 containers only, never an arbitrary pickled object, so a file carrying a payload is
 refused without running it.
+
+The network's head is one softmax over K outputs, so a file's output width is its class
+count: RootPainter's files (2 outputs) are binary, a bare K-output file gets the names
+``background, class1, ..., class{K-1}``; our files carry the class names in metadata.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch
 from cluster.api import ModelSnapshot
 from cluster.atomic import write_bytes_atomic
 from cluster.model import DEFAULT_TILE, strip_parallel_prefix
-from cluster.snapshot import model_from_state_dict
+from cluster.snapshot import model_from_state_dict, output_channels
 
 FORMAT = "rptui-model"
 FORMAT_VERSION = 1
@@ -141,7 +145,7 @@ def _ours(content: Mapping[str, Any], *, name: str) -> ModelSnapshot:
             created=float(meta["created"]),
             f1=None if meta.get("f1") is None else float(meta["f1"]),
             parent=meta.get("parent"),
-            classes=tuple(meta.get("classes") or DEFAULT_CLASSES),
+            classes=tuple(meta.get("classes") or _default_classes(state)),
             tile_size=int(meta.get("tile_size") or DEFAULT_TILE),
             metadata={str(k): str(v) for k, v in (meta.get("extra") or {}).items()},
         )
@@ -155,9 +159,8 @@ def _rootpainter(content: Mapping[str, Any], *, name: str, created: float) -> Mo
     state = _to_numpy(strip_parallel_prefix(dict(content)), name=name)
     parsed = parse_model_name(name)
     version, stamp = parsed if parsed else (1, created)
-    out = state.get(OUTPUT_KEY)
-    n_out = out.shape[0] if out is not None else 2
-    classes = DEFAULT_CLASSES if n_out == 2 else tuple(f"class{i}" for i in range(n_out // 2 + 1))
+    n_out = _outputs(state)
+    classes = DEFAULT_CLASSES if n_out == 2 else unnamed_classes(n_out)
     snapshot = ModelSnapshot(
         version=version,
         state_dict=state,
@@ -168,6 +171,24 @@ def _rootpainter(content: Mapping[str, Any], *, name: str, created: float) -> Mo
     )
     _check_architecture(snapshot, name=name)
     return snapshot
+
+
+def _default_classes(state: Any) -> tuple[str, ...]:
+    """Class names for a file without any: by its output width."""
+    out = state.get(OUTPUT_KEY) if isinstance(state, Mapping) else None
+    count = int(out.shape[0]) if out is not None else 2
+    return DEFAULT_CLASSES if count == 2 else unnamed_classes(count)
+
+
+def unnamed_classes(count: int) -> tuple[str, ...]:
+    """Names for a file's ``count`` classes when it carries none: background, class1, ..."""
+    return (DEFAULT_CLASSES[0], *(f"class{i}" for i in range(1, count)))
+
+
+def _outputs(state: Mapping[str, np.ndarray]) -> int:
+    """The head's output width (2 when the output layer is missing; the check says so)."""
+    out = state.get(OUTPUT_KEY)
+    return int(out.shape[0]) if out is not None else 2
 
 
 def _to_numpy(state: Any, *, name: str) -> dict[str, np.ndarray]:
@@ -182,9 +203,13 @@ def _to_numpy(state: Any, *, name: str) -> dict[str, np.ndarray]:
 
 
 def _check_architecture(snapshot: ModelSnapshot, *, name: str) -> None:
-    """Refuse weights whose names or shapes do not fit the U-Net."""
-    out = snapshot.state_dict.get(OUTPUT_KEY)
-    n_out = out.shape[0] if out is not None else 2
+    """Refuse weights whose names or shapes do not fit the U-Net, or its class list."""
+    n_out = _outputs(snapshot.state_dict)
+    if n_out != output_channels(snapshot.classes):
+        raise ModelFileError(
+            f"{name}: {len(snapshot.classes)} classes ({', '.join(snapshot.classes)}) "
+            f"but the network has {n_out} outputs"
+        )
     try:
         model_from_state_dict(snapshot.state_dict, out_channels=n_out)
     except RuntimeError as exc:

@@ -73,6 +73,19 @@ def count_regions(mask: np.ndarray, *, min_area: int = 0) -> int:
     return label_regions(mask, min_area=min_area)[1]
 
 
+def class_pixel_counts(mask: np.ndarray, *, classes: int) -> np.ndarray:
+    """Pixels (voxels for a stack) of each class 0..classes-1 of a label mask of any shape.
+
+    Values at or above ``classes`` are not counted.
+    """
+    values = np.asarray(mask).ravel()
+    if values.dtype not in (np.uint8, np.bool_):
+        values = values.astype(np.int64)
+    elif values.dtype == np.bool_:
+        values = values.view(np.uint8)
+    return np.bincount(values, minlength=classes)[:classes]
+
+
 def _perimeters(labels: np.ndarray, count: int) -> np.ndarray:
     """Perimeter of each region 1..count (scikit-image's 4-neighbourhood estimate).
 

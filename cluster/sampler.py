@@ -215,7 +215,7 @@ class TileSampler:
 
         Returns:
             (input 3 x T x T float32 normalised to [0, 1] per tile,
-             labels (T - 72) x (T - 72) uint8 in {0, 1, 2}).
+             labels (T - 72) x (T - 72) uint8: 0 unlabelled, class index + 1).
         """
         with self._lock:
             if not self._items:

@@ -3,7 +3,8 @@
 Pure bookkeeping shared by the in-process backend and the Ray segmenter: no torch, no
 Ray. The image on screen is asked for with the lowest priority number; a request for a
 name already queued only updates it; results older than the newest model are queued
-again at a low priority.
+again at a low priority, in one step under the lock and never over a request already
+queued (so a refresh can never push the image on screen behind the refreshes).
 
 Memory is bounded. A queued request holds its image (the actors cannot read the
 workspace), so the pending images may total at most ``max_pending_bytes`` (default
@@ -69,18 +70,29 @@ class SegmentationQueue:
         self._max_results = max_results
         self._max_result_bytes = max_result_bytes
 
-    def put(self, request: SegmentationRequest) -> None:
-        """Queue a request; a name already queued takes the new priority and image."""
+    def put(self, request: SegmentationRequest, *, demote: bool = True) -> bool:
+        """Queue a request; a name already queued takes the new priority and image.
+
+        With ``demote=False`` a request already queued at a more urgent (or the same)
+        priority is kept as it is. Returns whether the request was queued.
+        """
         with self._lock:
-            serial = next(self._serial)
-            self._forget(request.name)
-            self._pending[request.name] = _Entry(request, serial)
-            self._pending_bytes += request.image.nbytes
-            heapq.heappush(self._heap, (request.priority, serial, request.name))
-            heapq.heappush(self._back, (-request.priority, -serial, request.name))
-            self._drop_least_urgent()
-            self._sweep()
-            self._lock.notify_all()
+            return self._put_locked(request, demote=demote)
+
+    def _put_locked(self, request: SegmentationRequest, *, demote: bool) -> bool:
+        held = self._pending.get(request.name)
+        if held is not None and not demote and held.request.priority <= request.priority:
+            return False
+        serial = next(self._serial)
+        self._forget(request.name)
+        self._pending[request.name] = _Entry(request, serial)
+        self._pending_bytes += request.image.nbytes
+        heapq.heappush(self._heap, (request.priority, serial, request.name))
+        heapq.heappush(self._back, (-request.priority, -serial, request.name))
+        self._drop_least_urgent()
+        self._sweep()
+        self._lock.notify_all()
+        return True
 
     def _forget(self, name: str) -> _Entry | None:
         entry = self._pending.pop(name, None)
@@ -187,13 +199,20 @@ class SegmentationQueue:
             return kept[0] if kept else None
 
     def requeue_stale(self, model_version: int) -> list[str]:
-        """Queue again, at low priority, every result made by a model older than this one."""
+        """Queue again, at low priority, every result made by a model older than this one.
+
+        Done under the lock in one step: a request that arrives meanwhile (the image on
+        screen, at priority 0) is never replaced by its stale refresh.
+        """
         with self._lock:
             stale = [
                 (name, image)
                 for name, (result, image) in self._results.items()
-                if result.model_version < model_version and name not in self._pending
+                if result.model_version < model_version
             ]
-        for name, image in stale:
-            self.put(SegmentationRequest(name, image, STALE_PRIORITY))
-        return [name for name, _ in stale]
+            queued = [
+                name
+                for name, image in stale
+                if self._put_locked(SegmentationRequest(name, image, STALE_PRIORITY), demote=False)
+            ]
+        return queued

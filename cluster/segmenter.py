@@ -115,8 +115,12 @@ class SegmenterActor:
                 log.debug("no model from %s: %s", self._trainer, error)
                 handle = None
                 continue
-            if snapshot is not None:
+            if snapshot is None:
+                continue
+            try:
                 self.set_model(snapshot)
+            except Exception:  # a model that cannot be loaded: keep the one in use
+                log.exception("model %d not used", snapshot.version)
 
     # -- the queue ---------------------------------------------------------------------------
     def request(self, *requests: SegmentationRequest) -> int:
@@ -159,8 +163,12 @@ class SegmenterActor:
             if not self._model_ready.wait(TAKE_POLL_S):
                 continue
             request = self._queue.take(timeout=TAKE_POLL_S)
-            if request is not None:
+            if request is None:
+                continue
+            try:
                 self._segment(request)
+            except Exception:  # the worker must outlive any failure, or every wait stalls
+                log.exception("serving %s failed", request.name)
 
     def _segment(self, request: SegmentationRequest) -> None:
         with self._lock:

@@ -46,8 +46,13 @@ def snapshot_from_model(
 
 
 def output_channels(classes: tuple[str, ...]) -> int:
-    """Network outputs for a class list: 2 for binary projects (RootPainter's head)."""
-    return 2 if len(classes) <= 2 else 2 * (len(classes) - 1)
+    """Network outputs for a class list: one softmax over K = len(classes) outputs.
+
+    The labels are exclusive (one class per pixel), so one distribution whose argmax is
+    the label mask fits them; K = 2 is RootPainter's two-channel head, so binary model
+    files stay RootPainter-compatible.
+    """
+    return max(2, len(classes))
 
 
 def model_from_state_dict(

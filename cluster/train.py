@@ -4,8 +4,10 @@ One :class:`TrainingEngine` trains one project's model epoch by epoch (METHOD.md
 SGD 0.01 with Nesterov momentum 0.99, validation F1 on labelled pixels after every
 epoch, a new model version only when F1 improves, patience 60). It holds no files:
 the caller saves :meth:`TrainingEngine.best_snapshot` (see :mod:`cluster.modelfile`)
-and the epoch records. Another thread may call ``set_annotation`` / ``remove_annotation``
-at any time; a new annotation is used from the next tile on.
+and the epoch records. A project of K classes trains one softmax over K outputs; its F1
+is the mean of the foreground classes' F1 (:mod:`cluster.validate`). Another thread may
+call ``set_annotation`` / ``remove_annotation`` at any time; a new annotation is used
+from the next tile on.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ from cluster.infer import Cancelled
 from cluster.model import DEFAULT_TILE, UNetGNRes, is_valid_input_size
 from cluster.optimise import Stepper
 from cluster.sampler import NoAnnotations
-from cluster.snapshot import model_from_snapshot, snapshot_from_model
-from cluster.validate import Confusion, validate
+from cluster.snapshot import model_from_snapshot, output_channels, snapshot_from_model
+from cluster.validate import Confusion, mean_f1, total, validate_classes
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,13 @@ class TrainingEngine:
         device: DeviceInfo | None = None,
         threads: int | None = None,
     ) -> None:
-        if len(config.classes) != 2:
-            raise ValueError("the training engine handles two classes (background, foreground)")
+        if len(config.classes) < 2:
+            raise ValueError("a project needs at least two classes (background first)")
+        if start is not None and len(start.classes) != len(config.classes):
+            raise ValueError(
+                f"the start model segments {len(start.classes)} classes "
+                f"({', '.join(start.classes)}), the project has {len(config.classes)}"
+            )
         self.config = config
         self.device = device or pick_device()
         self.threads = set_cpu_threads(threads) if self.device.kind == "cpu" else None
@@ -78,7 +85,11 @@ class TrainingEngine:
         with torch.random.fork_rng(devices=[]):
             if config.seed is not None:
                 torch.manual_seed(config.seed)
-            network = model_from_snapshot(start) if start is not None else UNetGNRes()
+            network = (
+                model_from_snapshot(start)
+                if start is not None
+                else UNetGNRes(out_channels=output_channels(config.classes))
+            )
         self._model = prepare_model(network, self.device)
         self._stepper = Stepper(
             self._model,
@@ -109,8 +120,12 @@ class TrainingEngine:
             raise ValueError(f"tile size {self.tile_size} is not a valid network input size")
         self._annotations = AnnotationStore(self.tile_size)
         self._lock = threading.Lock()
-        self._best = start or snapshot_from_model(
-            self._model, version=1, classes=config.classes, tile_size=self.tile_size
+        self._best = (
+            (start if start.classes == config.classes else _renamed(start, config.classes))
+            if start is not None
+            else snapshot_from_model(
+                self._model, version=1, classes=config.classes, tile_size=self.tile_size
+            )
         )
         self.epoch = 0
         self.epochs_since_best = 0
@@ -125,6 +140,12 @@ class TrainingEngine:
         When the validation set changes, the best model's F1 (measured on the old set) is
         measured again before the next comparison.
         """
+        highest = int(item.labels.max(initial=0))
+        if highest > len(self.config.classes):
+            raise ValueError(
+                f"{item.name}: label {highest} is beyond the project's "
+                f"{len(self.config.classes)} classes"
+            )
         was_val = self._is_validation(item.name)
         if self._annotations.set(item):
             with self._lock:
@@ -203,8 +224,10 @@ class TrainingEngine:
             fixed=self.config.epoch_tiles,
         )
 
-    def _validate(self, model: torch.nn.Module, should_stop: Callable[[], bool]) -> Confusion:
-        return validate(
+    def _validate(
+        self, model: torch.nn.Module, should_stop: Callable[[], bool]
+    ) -> tuple[Confusion, ...]:
+        return validate_classes(
             model,
             self._annotations.validation_items(),
             tile_size=self.tile_size,
@@ -219,7 +242,7 @@ class TrainingEngine:
         with self._lock:
             self._rescore_best = False
         best = prepare_model(model_from_snapshot(self._best), self.device)
-        f1 = self._validate(best, should_stop).f1
+        f1 = mean_f1(_per_class(self._validate(best, should_stop)))
         self._best = dataclasses.replace(self._best, f1=f1)
         log.info("best model (version %d) on the validation set: F1 %.4f", self._best.version, f1)
 
@@ -245,14 +268,14 @@ class TrainingEngine:
                     losses.append(loss)
                 tiles += self.batch_size
             train_seconds = time.perf_counter() - started
-            counts = self._validate(self._model, should_stop)
+            counts = _per_class(self._validate(self._model, should_stop))
         except (Cancelled, NoAnnotations):  # stopped, or the training set was emptied
             return None
         return self._finish_epoch(counts, losses, tiles, train_seconds, started)
 
     def _finish_epoch(
         self,
-        counts: Confusion,
+        per_class: tuple[Confusion, ...],
         losses: list[float],
         tiles: int,
         train_seconds: float,
@@ -262,13 +285,14 @@ class TrainingEngine:
         previous = self._seconds_per_tile or measured
         self._seconds_per_tile = SPEED_SMOOTHING * measured + (1 - SPEED_SMOOTHING) * previous
         self.epoch += 1
+        counts, f1 = total(per_class), mean_f1(per_class)
         best = self._best.f1
-        improved = best is None or counts.f1 > best
+        improved = best is None or f1 > best
         if improved:
             self._best = snapshot_from_model(
                 self._model,
                 version=self._best.version + 1,
-                f1=counts.f1,
+                f1=f1,
                 classes=self.config.classes,
                 tile_size=self.tile_size,
                 metadata={"epoch": str(self.epoch)},
@@ -288,7 +312,8 @@ class TrainingEngine:
             fn=counts.fn,
             precision=counts.precision,
             recall=counts.recall,
-            f1=counts.f1,
+            f1=f1,
+            class_f1=tuple(c.f1 for c in per_class),
             duration=time.perf_counter() - started,
             tiles=tiles,
             tile_size=self.tile_size,
@@ -309,7 +334,6 @@ class TrainingEngine:
         )
         return record
 
-
     def release_device(self) -> None:
         """Free the accelerator while not training: weights and momentum move to host
         memory (the next epoch moves them back). Nothing to do on a CPU."""
@@ -319,6 +343,17 @@ class TrainingEngine:
         self._released = True
         if self.device.kind == "cuda":
             torch.cuda.empty_cache()
+
+
+def _renamed(snapshot: ModelSnapshot, classes: tuple[str, ...]) -> ModelSnapshot:
+    """A start model under the project's class names (same count, e.g. RootPainter's)."""
+    log.info("start model classes %s taken as %s", snapshot.classes, classes)
+    return dataclasses.replace(snapshot, classes=classes)
+
+
+def _per_class(counts: Confusion | tuple[Confusion, ...]) -> tuple[Confusion, ...]:
+    """Validation counts as a tuple per foreground class (one Confusion: a binary model)."""
+    return (counts,) if isinstance(counts, Confusion) else tuple(counts)
 
 
 def train_until(

@@ -1,4 +1,8 @@
-"""Validation: F1 on the labelled pixels of the validation annotations (METHOD.md)."""
+"""Validation: F1 on the labelled pixels of the validation annotations (METHOD.md).
+
+For K classes each foreground class is scored one-vs-rest over the labelled pixels; the
+project's F1 is the mean over the foreground classes (for binary, the one class's F1).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from torch import nn
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED, AnnotatedImage
 from cluster.devices import DeviceInfo
-from cluster.infer import THRESHOLD, segment_probability
+from cluster.infer import output_count, segment
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,43 @@ def confusion(prediction: np.ndarray, labels: np.ndarray) -> Confusion:
     )
 
 
+def class_confusions(
+    predicted: np.ndarray, labels: np.ndarray, *, n_classes: int
+) -> tuple[Confusion, ...]:
+    """One-vs-rest counts for each foreground class 1..K-1, over labelled pixels only.
+
+    Args:
+        predicted: HxW predicted class index (0 background, 1..K-1).
+        labels: HxW labels: 0 unlabelled, class index + 1 where painted.
+        n_classes: K, background included.
+    """
+    labelled = labels != UNLABELLED
+    counts = []
+    for index in range(1, n_classes):
+        truth = labels == index + 1
+        said = (predicted == index) & labelled
+        found = int(np.count_nonzero(said & truth))
+        false_alarm = int(np.count_nonzero(said)) - found
+        positives = int(np.count_nonzero(truth))
+        negatives = int(np.count_nonzero(labelled)) - positives
+        counts.append(Confusion(found, false_alarm, negatives - false_alarm, positives - found))
+    return tuple(counts)
+
+
+def mean_f1(counts: tuple[Confusion, ...]) -> float:
+    """Mean F1 over the classes labelled or predicted somewhere (0 when none is)."""
+    scored = [c.f1 for c in counts if 2 * c.tp + c.fp + c.fn]
+    return float(np.mean(scored)) if scored else 0.0
+
+
+def total(counts: tuple[Confusion, ...]) -> Confusion:
+    """The counts summed over classes."""
+    summed = Confusion()
+    for c in counts:
+        summed = summed + c
+    return summed
+
+
 def validate(
     model: nn.Module,
     items: Iterable[AnnotatedImage],
@@ -69,19 +110,44 @@ def validate(
     dtype: torch.dtype | None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Confusion:
-    """Segment each annotation where it is labelled (no TTA) and sum the counts.
+    """The counts of :func:`validate_classes`, summed over the foreground classes."""
+    return total(
+        validate_classes(
+            model,
+            items,
+            tile_size=tile_size,
+            batch_size=batch_size,
+            device=device,
+            dtype=dtype,
+            should_stop=should_stop,
+        )
+    )
+
+
+def validate_classes(
+    model: nn.Module,
+    items: Iterable[AnnotatedImage],
+    *,
+    tile_size: int,
+    batch_size: int,
+    device: DeviceInfo,
+    dtype: torch.dtype | None,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Confusion, ...]:
+    """Segment each annotation where it is labelled (no TTA); counts per foreground class.
 
     Raises ``cluster.infer.Cancelled`` when ``should_stop`` becomes true.
     """
     was_training = model.training
     model.eval()
-    total = Confusion()
+    n_classes = output_count(model)
+    sums = [Confusion()] * (n_classes - 1)
     try:
         for item in items:
             labelled = item.labels != UNLABELLED
             if not labelled.any():
                 continue
-            probability = segment_probability(
+            predicted, _ = segment(
                 [model],
                 item.image,
                 tile_size=tile_size,
@@ -92,7 +158,8 @@ def validate(
                 only_where=labelled,
                 should_stop=should_stop,
             )
-            total = total + confusion(probability > THRESHOLD, item.labels)
+            found = class_confusions(predicted, item.labels, n_classes=n_classes)
+            sums = [a + b for a, b in zip(sums, found, strict=True)]
     finally:
         model.train(was_training)
-    return total
+    return tuple(sums)

@@ -1,4 +1,4 @@
-"""The user's painted labels: painting, undo, the RootPainter RGBA file format, the split.
+"""The user's painted labels: painting, undo, the annotation file formats, the split.
 
 Labels use the seam's encoding (:mod:`cluster.api`): ``UNLABELLED`` 0, then class index + 1
 (``BACKGROUND`` 1, ``FOREGROUND`` 2 in a binary project). Painting replaces pixels, never
@@ -8,6 +8,10 @@ A brush of radius ``r`` covers the pixels whose centres lie within ``r`` of the 
 centre (radius 0 is one pixel, radius 1 a plus of five). A stroke covers every pixel
 within ``r`` of its polyline, so it has no gaps however far apart its points are (a
 radius-0 stroke covers those within half a pixel: a one-pixel line without breaks).
+
+Files: a binary project keeps RootPainter's RGBA PNG (red foreground, green background),
+so RootPainter reads it; a project of more classes writes a single-channel 8-bit label
+PNG of the labels themselves. Readers tell the two apart by the PNG's mode.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -26,6 +31,7 @@ from rptui.undo import DEFAULT_UNDO_DEPTH, EMPTY_BOX, Box, History, Patch, swap_
 
 __all__ = [
     "ANNOTATION_ALPHA",
+    "BINARY_CLASSES",
     "Annotation",
     "AnnotationError",
     "Box",
@@ -45,6 +51,7 @@ STROKE_CHUNK = 32  # long stroke segments are painted in pieces this long (pixel
 THIN_STROKE_REACH = 0.5  # a radius-0 stroke covers pixels within half a pixel: a thin line
 _DISTANCE_SLACK = 1e-6  # tolerance for points lying exactly on the brush edge
 _N_VALUES = 256
+BINARY_CLASSES = 2  # RootPainter's projects: background and foreground
 
 
 class AnnotationError(ValueError):
@@ -336,36 +343,78 @@ def decode_rgba(rgba: np.ndarray) -> np.ndarray:
     return labels
 
 
-def to_png_bytes(labels: np.ndarray) -> bytes:
-    """The RootPainter RGBA PNG of ``labels``."""
+def to_png_bytes(labels: np.ndarray, *, classes: int = BINARY_CLASSES) -> bytes:
+    """The annotation file of ``labels`` for a project of ``classes`` classes.
+
+    Binary (2 classes): RootPainter's RGBA PNG, unchanged. More classes: a single-channel
+    8-bit label PNG (mode "L") holding the labels as they are (0 unlabelled, class + 1).
+    """
+    labels = np.asarray(labels)
     buffer = io.BytesIO()
-    Image.fromarray(encode_rgba(labels), mode="RGBA").save(buffer, format="PNG")
+    if classes == BINARY_CLASSES:
+        Image.fromarray(encode_rgba(labels), mode="RGBA").save(buffer, format="PNG")
+        return buffer.getvalue()
+    _check_classes(classes)
+    if labels.ndim != 2:
+        raise AnnotationError(f"labels must be a 2-D array, got shape {labels.shape}")
+    if labels.size and not 0 <= int(labels.min()) <= int(labels.max()) <= classes:
+        raise AnnotationError(f"labels must lie in 0..{classes} for {classes} classes")
+    Image.fromarray(labels.astype(np.uint8), mode="L").save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def from_png_bytes(data: bytes, *, expected_shape: tuple[int, int] | None = None) -> np.ndarray:
-    """Labels from the bytes of a RootPainter annotation PNG (RGBA, RGB or palette).
+def _check_classes(classes: int) -> None:
+    if not BINARY_CLASSES <= classes < _N_VALUES - 1:
+        raise AnnotationError(f"a project has 2..{_N_VALUES - 2} classes, got {classes}")
+
+
+def from_png_bytes(
+    data: bytes,
+    *,
+    expected_shape: tuple[int, int] | None = None,
+    classes: int = BINARY_CLASSES,
+    source: str | Path | None = None,
+) -> np.ndarray:
+    """Labels from the bytes of an annotation file.
+
+    RootPainter's RGBA (also RGB or palette) files are read in any project; a label PNG
+    (mode "L") only in a project of more than two classes (binary projects stay
+    RootPainter's format). ``source`` names the file in errors.
 
     Raises:
-        AnnotationError: not a readable colour image, or not ``expected_shape`` (H, W).
+        AnnotationError: not a readable annotation, a label above ``classes``, or not
+            ``expected_shape`` (H, W).
     """
+    where = f"{source}: " if source is not None else ""
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             if image.mode == "P":
                 image = image.convert("RGBA")
-            if image.mode not in ("RGBA", "RGB"):
-                raise AnnotationError(f"annotation must be RGBA or RGB, got mode {image.mode}")
+            allowed = ("RGBA", "RGB") if classes == BINARY_CLASSES else ("RGBA", "RGB", "L")
+            if image.mode not in allowed:
+                kinds = " or ".join(allowed)
+                raise AnnotationError(
+                    f"{where}annotation must be {kinds} for {classes} classes, "
+                    f"got mode {image.mode}"
+                )
             array = np.asarray(image)
     except (OSError, SyntaxError) as error:  # PIL's errors for unreadable data
-        raise AnnotationError(f"unreadable annotation image: {error}") from error
+        raise AnnotationError(f"{where}unreadable annotation image: {error}") from error
     if expected_shape is not None and array.shape[:2] != tuple(expected_shape):
         height, width = array.shape[:2]
         raise AnnotationError(
-            f"annotation is {width}x{height} (WxH) but its image is "
+            f"{where}annotation is {width}x{height} (WxH) but its image is "
             f"{expected_shape[1]}x{expected_shape[0]}"
         )
-    return decode_rgba(array)
+    if array.ndim == 3:
+        return decode_rgba(array)
+    if array.size and int(array.max()) > classes:
+        raise AnnotationError(
+            f"{where}label value {int(array.max())} is above {classes}, the project's "
+            f"{classes} classes (0 unlabelled, 1..{classes} a class)"
+        )
+    return np.array(array, dtype=np.uint8)
 
 
 # --- the train/validation split ---------------------------------------------------------------

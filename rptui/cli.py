@@ -124,6 +124,16 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("-o", "--output", type=Path, required=True, help="chart to write (PNG)")
 
 
+def _add_voxel_size_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--voxel-size",
+        default=None,
+        metavar="X,Y,Z",
+        help="a stack voxel's size in mm (x, y: pixel width and height; z: slice spacing), "
+        "e.g. 0.05,0.05,0.1: the volume table gains volume_mm3 (voxels x X x Y x Z)",
+    )
+
+
 def build_parser() -> OneLineParser:
     """The whole command-line contract."""
     parser = OneLineParser(
@@ -142,7 +152,8 @@ def build_parser() -> OneLineParser:
         help="Ray cluster to join (default: $RAY_ADDRESS, or an embedded local Ray)",
     )
     parser.add_argument(
-        "--in-process", action="store_true",
+        "--in-process",
+        action="store_true",
         help="train and segment inside this process, without Ray (for debugging)",
     )
     parser.add_argument("--verbose", action="store_true", help="log more to stderr")
@@ -153,13 +164,16 @@ def build_parser() -> OneLineParser:
         "demo", help="a generated dataset and project, the trainer running, the app open"
     )
     demo.add_argument(
-        "--headless", action="store_true",
+        "--headless",
+        action="store_true",
         help="no app: train on the clear examples for --seconds and report held-out F1",
     )
     demo.add_argument("--images", type=int, default=24, help="generated images (default 24)")
     demo.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     demo.add_argument(
-        "--seconds", type=float, default=120.0,
+        "--seconds",
+        type=float,
+        default=120.0,
         help="with --headless: training time (default 120)",
     )
     demo.add_argument("--seed", type=int, default=0)
@@ -187,6 +201,14 @@ def build_parser() -> OneLineParser:
     p_create.add_argument("--dataset", required=True, help="dataset name in the workspace")
     p_create.add_argument("--model", help="starting model file (default: random weights)")
     p_create.add_argument("--seed", type=int, default=None, help="seed of the image order")
+    p_create.add_argument(
+        "--classes",
+        help="foreground classes, comma-separated (e.g. air,soil,root; background is added "
+        "first; at most 9); default: one, foreground (binary, RootPainter-compatible)",
+    )
+    p_create.add_argument(
+        "--colours", help="class colours, e.g. air=#56b4e9,root=#e69f00 (default: Okabe-Ito)"
+    )
     p_create.set_defaults(handler=_handler("projects"))
     p_list = project_sub.add_parser("list", help="list the workspace's projects")
     p_list.set_defaults(handler=_handler("projects"))
@@ -200,7 +222,9 @@ def build_parser() -> OneLineParser:
     train.add_argument("--tile-size", type=int, default=None, help="network input side")
     train.add_argument("--batch-size", type=int, default=None)
     train.add_argument(
-        "--epoch-tiles", type=int, default=None,
+        "--epoch-tiles",
+        type=int,
+        default=None,
         help="tiles per epoch (default: about 30 s of work on slow devices, else 612)",
     )
     train.set_defaults(handler=_handler("training"))
@@ -210,15 +234,23 @@ def build_parser() -> OneLineParser:
     stop = sub.add_parser("stop", help="stop the embedded Ray of this workspace")
     stop.set_defaults(handler=_handler("ray_admin"))
 
-    segment = sub.add_parser("segment", help="segment a folder of images with a model ensemble")
-    segment.add_argument("input", type=Path, help="folder of images")
+    segment = sub.add_parser(
+        "segment",
+        help="segment a folder of images and stacks with a model ensemble",
+        description="Segment every image of INPUT into OUTPUT. Stacks (multi-page TIFFs and "
+        "subfolders of numbered slices) are segmented slice by slice into one multi-page TIFF "
+        "OUTPUT/<stem>.tif (uint8 pages: 0/255 for a binary model, class indices 0..K-1 for a "
+        "multi-class one), and their voxels per class go to OUTPUT/volumes.csv.",
+    )
+    segment.add_argument("input", type=Path, help="folder of images and stacks")
     segment.add_argument("output", type=Path, help="folder for the masks")
     _add_model_option(segment, required=True)
     segment.add_argument(
         "--format",
         choices=("png", "rootpainter", "rve", "npz"),
         default="png",
-        help="mask format (default png: 0 background, 255 foreground)",
+        help="mask format of plain images (default png: 0 background, 255 foreground; a "
+        "multi-class model writes 8-bit label PNGs of class indices 0..K-1)",
     )
     segment.add_argument("--no-tta", action="store_true", help="skip the flipped pass")
     segment.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto")
@@ -259,6 +291,7 @@ def build_parser() -> OneLineParser:
         help="every Ray node sees INPUT and OUTPUT at the same paths: workers read and "
         "write them directly instead of sending bytes through the driver",
     )
+    _add_voxel_size_option(segment)
     segment.add_argument(
         "--progress-jsonl",
         action="store_true",
@@ -266,8 +299,16 @@ def build_parser() -> OneLineParser:
     )
     segment.set_defaults(handler=_handler("segmenting"))
 
-    measure = sub.add_parser("measure", help="measure masks: length, count, tips, regions")
-    measure.add_argument("seg_dir", type=Path, help="folder of masks (ours, RootPainter, RVE)")
+    measure = sub.add_parser(
+        "measure",
+        help="measure masks: length, count, tips, regions",
+        description="Measure a folder of masks. Multi-class label masks get one row per class "
+        "(class, class_name, area_px); TIFF stacks one per slice (slice 1..Z) and a volume "
+        "table (voxels per class per stack).",
+    )
+    measure.add_argument(
+        "seg_dir", type=Path, help="folder of masks (ours, RootPainter, RVE, TIFF stacks)"
+    )
     measure.add_argument(
         "--kind",
         default="length,count,tips",
@@ -286,6 +327,20 @@ def build_parser() -> OneLineParser:
     measure.add_argument(
         "-o", "--output", type=Path, required=True, help="table to write: .csv or .parquet"
     )
+    measure.add_argument(
+        "--classes",
+        default=None,
+        help="names of the foreground classes, comma-separated, for masks that record none "
+        "(default: the names a mask records, else class1, class2, ...)",
+    )
+    measure.add_argument(
+        "--volume-table",
+        type=Path,
+        default=None,
+        metavar="VOLUMES.csv",
+        help="volume table of the stacks (default: volumes.csv beside --output)",
+    )
+    _add_voxel_size_option(measure)
     measure.set_defaults(handler=_handler("measuring"))
     correlate = sub.add_parser("correlate", help="compare measurements with manual ones")
     correlate.add_argument("auto_csv", type=Path, help="automatic measurements (.csv/.parquet)")

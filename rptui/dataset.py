@@ -5,11 +5,18 @@ Big images are cut into a grid of pieces close to ``target_size`` square (at lea
 an 8-bit RGB PNG as :func:`cluster.images.read_image` decodes it (orientation applied,
 deep images windowed), so what the user annotates is exactly what the model sees.
 A bad image is reported and skipped; it never aborts the run.
+
+Stacks (a multi-page TIFF, or a subfolder of numbered slices) are never cut: they are
+copied whole, byte for byte (a slice folder as its slice files), so every slice keeps
+its depth and full bit depth.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,14 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster.atomic import write_bytes_atomic
+from cluster.atomic import TEMP_SUFFIX, write_bytes_atomic
 from cluster.images import (
+    TIFF_SUFFIXES,
     ImageReadError,
     ImageTooLargeError,
     encode_png,
-    list_images,
+    page_count,
     read_image,
 )
+from cluster.stacks import list_items, list_slice_files
 from rptui.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -48,7 +57,7 @@ class DatasetError(UserError):
 class DatasetReport:
     """What :func:`create_dataset` did."""
 
-    written: list[Path] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)  # files, stack TIFFs, slice folders
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (source file, reason)
     source_count: int = 0  # image files found in the source folder
     used_count: int = 0  # images chosen (all, or the sample)
@@ -170,7 +179,7 @@ def create_dataset(
     """Create a dataset folder from the images in ``source``.
 
     Args:
-        source: folder of images (not searched recursively).
+        source: folder of images; its subfolders of numbered slices are stacks.
         destination: new or empty folder for the dataset.
         sample: use a random sample of this many images (seeded); None: all.
         tiles_per_image: keep at most this many random pieces of each split image.
@@ -193,7 +202,7 @@ def create_dataset(
     if min_size < 1 or target_size < min_size:
         raise DatasetError(f"need 1 <= min size ({min_size}) <= target size ({target_size})")
     _check_destination(destination)
-    images, not_images = list_images(source)
+    images, not_images = list_items(source)
     if not images:
         raise DatasetError(f"no images (JPEG, PNG, TIFF) in {source}")
     stems = output_stems(images)
@@ -206,15 +215,22 @@ def create_dataset(
     )
     destination.mkdir(parents=True, exist_ok=True)
     for done, path in enumerate(chosen, start=1):
+        image: np.ndarray | None = None
         try:
-            image = read_image(path, max_pixels=max_pixels)
+            if _is_stack(path):
+                report.written.append(_copy_stack(path, destination, stems[path]))
+            else:
+                image = read_image(path, max_pixels=max_pixels)
         except ImageTooLargeError as exc:
             logger.warning("skipping %s", exc)
             report.skipped.append((path, f"{exc.reason}; {TOO_LARGE_ADVICE}"))
         except ImageReadError as exc:
             logger.warning("skipping %s", exc)
             report.skipped.append((path, exc.reason))
-        else:
+        except OSError as exc:  # a stack that could not be copied
+            logger.warning("skipping %s: %s", path, exc)
+            report.skipped.append((path, f"cannot copy: {exc}"))
+        if image is not None:
             report.written.extend(
                 _write_pieces(
                     image,
@@ -230,6 +246,44 @@ def create_dataset(
             progress(done, len(chosen))
     logger.info("dataset %s: %s", destination, report.summary())
     return report
+
+
+def _is_stack(path: Path) -> bool:
+    """Whether a source item is a stack (a slice folder or a multi-page TIFF)."""
+    if path.is_dir():
+        return True
+    return path.suffix.lower() in TIFF_SUFFIXES and page_count(path) > 1
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically, streaming (stacks can be gigabytes)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent
+    )
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp_name)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _copy_stack(path: Path, destination: Path, stem: str) -> Path:
+    """Copy a stack whole into ``destination``; returns the TIFF or folder written."""
+    name = (path.name if stem == path.stem else stem) if path.is_dir() else stem + path.suffix
+    target = destination / name
+    number = 2
+    while target.exists():
+        target = destination / f"{name}-{number}"
+        number += 1
+    if not path.is_dir():
+        _copy_file(path, target)
+        return target
+    for slice_file in list_slice_files(path):
+        _copy_file(slice_file, target / slice_file.name)
+    return target
 
 
 def _free_path(destination: Path, name: str) -> Path:

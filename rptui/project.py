@@ -1,11 +1,16 @@
-"""The project.json model: what a project is, read strictly and written atomically.
+"""An open project: its folders, items and slices, annotations, models and lock.
 
 ``project.json`` holds the schema version, the project's name, its dataset (a name in
-the workspace, or an absolute folder for imported RootPainter projects), the classes,
-the starting model, the settings, the image order fixed at creation (with the seed
-that shuffled it), each annotated image's split (fixed once assigned), the reviewed
-images and the last position. A file that does not parse, or lacks a key, raises
-:class:`CorruptProjectError` naming it; nothing ever overwrites such a file.
+the workspace, or an absolute folder for imported RootPainter projects), the classes
+(background first) and their optional colours, the starting model, the settings, the
+image order fixed at creation (with the seed that shuffled it), each annotated image's
+split (fixed once assigned), the reviewed images and the last position. A file that
+does not parse, or lacks a key, raises :class:`CorruptProjectError` naming it; nothing
+ever overwrites such a file.
+
+An item (an entry of ``images``) is an image file, a multi-page TIFF or a folder of
+numbered slices; the last two are stacks, whose slice z is named ``<stem>.z<z+1:04d>``
+(``scan.z0003``) in annotations and segmentations; a plain image keeps its stem.
 """
 
 from __future__ import annotations
@@ -13,16 +18,20 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 from cluster.api import Split
 from cluster.atomic import write_bytes_atomic, write_json_atomic
-from rptui.annotation import assign_split
+from cluster.images import DEFAULT_MAX_PIXELS, TIFF_SUFFIXES, ImageReadError, read_image
+from cluster.stacks import list_slice_files, read_stack_slice, stack_depth, stack_window
+from rptui.classes import (
+    RGB,
+)
 from rptui.lock import LockInfo, ProjectLock
 from rptui.paths import (
-    CorruptProjectError,
     ModelFileInfo,
     ReadOnlyProjectError,
     WorkspaceError,
@@ -30,168 +39,42 @@ from rptui.paths import (
     stem_of,
     validate_name,
 )
+from rptui.project_config import (
+    DEFAULT_CLASSES,
+    DEFAULT_SETTINGS,
+    PROJECT_FILE_NAME,
+    SCHEMA_VERSION,
+    SLICE_NAME_FORMAT,
+    SPLITS,
+    NewerSchemaError,
+    ProjectConfig,
+    choose_split,
+    load_config,
+    parse_slice_name,
+    save_config,
+    slice_name,
+)
 
-SPLITS: tuple[Split, ...] = ("train", "val")
-PROJECT_FILE_NAME = "project.json"
-SCHEMA_VERSION = 1
-DEFAULT_CLASSES: tuple[str, ...] = ("background", "foreground")
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "pre_segment": 1,
-    "foreground_brush_size": 3,
-    "background_brush_size": 9,
-    "overlay_opacity": 0.5,
-    "palette": "default",  # or "colourblind" (rptui.tui.render.PALETTES)
-    "key_bindings": {},
-    "order": "sequential",  # or "uncertain": most uncertain next (rptui.order)
-}
+__all__ = [
+    "DEFAULT_CLASSES",
+    "DEFAULT_SETTINGS",
+    "PROJECT_FILE_NAME",
+    "SCHEMA_VERSION",
+    "SLICE_NAME_FORMAT",
+    "SPLITS",
+    "NewerSchemaError",
+    "Project",
+    "ProjectConfig",
+    "SegmentationInfo",
+    "choose_split",
+    "load_config",
+    "parse_slice_name",
+    "save_config",
+    "slice_name",
+]
+
 MODEL_SUFFIX = ".pt"
 SEGMENTATION_RECORD_SUFFIX = ".json"
-
-
-class NewerSchemaError(WorkspaceError):
-    """project.json was written by a newer rptui than this one."""
-
-    def __init__(self, path: Path, version: int) -> None:
-        self.path = Path(path)
-        self.version = version
-        super().__init__(
-            f"{self.path} has schema version {version}, newer than this rptui reads "
-            f"({SCHEMA_VERSION}); upgrade rptui to open it"
-        )
-
-
-def choose_split(splits: dict[str, Split]) -> Split:
-    """The split for a newly annotated image, by METHOD.md's rule (see assign_split)."""
-    n_val = sum(1 for split in splits.values() if split == "val")
-    return assign_split(len(splits) - n_val, n_val)
-
-
-@dataclass
-class ProjectConfig:
-    """The contents of project.json."""
-
-    name: str
-    dataset: str
-    images: list[str]
-    classes: tuple[str, ...] = DEFAULT_CLASSES
-    start_model: str | None = None
-    settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
-    seed: int | None = None
-    splits: dict[str, Split] = field(default_factory=dict)
-    reviewed: set[str] = field(default_factory=set)
-    served: list[str] = field(default_factory=list)  # most uncertain next: served, in order
-    position: int = 0
-    location: str | None = None  # absolute data folder when it lives outside the workspace
-    rootpainter_file: str | None = None  # the .seg_proj this project was imported from
-    created: float = field(default_factory=time.time)
-    schema_version: int = SCHEMA_VERSION
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON object written to project.json."""
-        return {
-            "schema_version": self.schema_version,
-            "name": self.name,
-            "dataset": self.dataset,
-            "images": list(self.images),
-            "classes": list(self.classes),
-            "start_model": self.start_model,
-            "settings": self.settings,
-            "seed": self.seed,
-            "splits": dict(self.splits),
-            "reviewed": sorted(self.reviewed),
-            "served": list(self.served),
-            "position": self.position,
-            "location": self.location,
-            "rootpainter_file": self.rootpainter_file,
-            "created": self.created,
-        }
-
-    @classmethod
-    def from_json(cls, obj: object, *, path: Path) -> ProjectConfig:
-        """Parse project.json's object; CorruptProjectError naming ``path`` if invalid."""
-        if not isinstance(obj, dict):
-            raise CorruptProjectError(path, "not a JSON object")
-        missing = [key for key in ("schema_version", "name", "dataset", "images") if key not in obj]
-        if missing:
-            raise CorruptProjectError(path, f"missing key(s) {', '.join(missing)}")
-        version = obj["schema_version"]
-        if not isinstance(version, int) or version < 1:
-            raise CorruptProjectError(path, f"bad schema_version {version!r}")
-        if version > SCHEMA_VERSION:
-            raise NewerSchemaError(path, version)
-        try:
-            config = cls(
-                name=validate_name(obj["name"], what="project name"),
-                dataset=_typed(obj["dataset"], str, "dataset"),
-                images=[validate_name(n, what="image name") for n in _list(obj["images"])],
-                classes=tuple(_typed(c, str, "class") for c in _list(obj.get("classes", []))),
-                start_model=_optional_str(obj.get("start_model"), "start_model"),
-                settings={**DEFAULT_SETTINGS, **_typed(obj.get("settings", {}), dict, "settings")},
-                seed=_optional_int(obj.get("seed"), "seed"),
-                splits=_splits(obj.get("splits", {})),
-                reviewed={_typed(s, str, "reviewed") for s in _list(obj.get("reviewed", []))},
-                served=[_typed(s, str, "served") for s in _list(obj.get("served", []))],
-                position=_typed(obj.get("position", 0), int, "position"),
-                location=_optional_str(obj.get("location"), "location"),
-                rootpainter_file=_optional_str(obj.get("rootpainter_file"), "rootpainter_file"),
-                created=float(_typed(obj.get("created", 0.0), (int, float), "created")),
-                schema_version=version,
-            )
-        except (WorkspaceError, TypeError, ValueError) as exc:
-            raise CorruptProjectError(path, str(exc)) from exc
-        if len(config.classes) < 2:
-            raise CorruptProjectError(path, "a project needs at least two classes")
-        if len(set(config.images)) != len(config.images):
-            raise CorruptProjectError(path, "an image is listed twice")
-        return config
-
-
-def _typed(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(f"{what} has the wrong type ({type(value).__name__})")
-    return value
-
-
-def _list(value: Any) -> list[Any]:
-    return _typed(value, list, "list")
-
-
-def _optional_str(value: Any, what: str) -> str | None:
-    return None if value is None else _typed(value, str, what)
-
-
-def _optional_int(value: Any, what: str) -> int | None:
-    return None if value is None else _typed(value, int, what)
-
-
-def _splits(value: Any) -> dict[str, Split]:
-    splits = _typed(value, dict, "splits")
-    for stem, split in splits.items():
-        validate_name(stem, what="annotated image")
-        if split not in SPLITS:
-            raise ValueError(f"split of {stem!r} must be 'train' or 'val', got {split!r}")
-    return dict(splits)
-
-
-def load_config(path: Path) -> ProjectConfig:
-    """Read project.json strictly (never repairs or rewrites it)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise WorkspaceError(f"no project file at {path}") from exc
-    except OSError as exc:
-        raise CorruptProjectError(path, f"cannot be read: {exc}") from exc
-    try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptProjectError(path, f"invalid JSON: {exc}") from exc
-    return ProjectConfig.from_json(obj, path=path)
-
-
-def save_config(path: Path, config: ProjectConfig) -> None:
-    """Write project.json atomically."""
-    write_json_atomic(path, config.to_json())
 
 
 @dataclass(frozen=True)
@@ -233,6 +116,9 @@ class Project:
         self.segmentations_dir = self.root / "segmentations"
         self.models_dir = self.root / "models"
         self.logs_dir = self.root / "logs"
+        self._depths: dict[int, int] = {}
+        self._windows: dict[int, tuple[float, float] | None] = {}
+        self._slice_files: dict[int, list[Path]] = {}
 
     @property
     def name(self) -> str:
@@ -270,7 +156,7 @@ class Project:
         return list(self.config.images)
 
     def image_path(self, index: int) -> Path:
-        """The file of image ``index`` in the project order."""
+        """The file (or slice folder) of item ``index`` in the project order."""
         return self.dataset_dir / validate_name(self.config.images[index], what="image name")
 
     def stem(self, index: int) -> str:
@@ -283,6 +169,102 @@ class Project:
             if Path(file_name).stem == stem:
                 return index
         raise WorkspaceError(f"project {self.name} has no image {stem!r}")
+
+    # items and their slices -----------------------------------------------
+    def depth(self, index: int) -> int:
+        """Slices in item ``index``: 1 for an image, Z for a stack (read once, then kept).
+
+        Raises:
+            cluster.images.ImageReadError: the item cannot be read; names the file.
+        """
+        if index not in self._depths:
+            path = self.image_path(index)
+            depth = len(self._slice_folder(index)) if path.is_dir() else stack_depth(path)
+            self._depths[index] = depth
+        return self._depths[index]
+
+    def is_stack(self, index: int) -> bool:
+        """Whether item ``index`` is a stack: a slice folder or a multi-page TIFF."""
+        path = self.image_path(index)
+        if path.is_dir():
+            return True
+        return path.suffix.lower() in TIFF_SUFFIXES and self.depth(index) > 1
+
+    def slice_name(self, index: int, z: int) -> str:
+        """The name annotations and segmentations of slice ``z`` of item ``index`` use.
+
+        A plain image's name is its stem; slice z of a stack is ``<stem>.z<z+1:04d>``.
+        """
+        if not 0 <= z < self.depth(index):
+            raise WorkspaceError(
+                f"{self.config.images[index]} has slices 1..{self.depth(index)}, not {z + 1}"
+            )
+        return slice_name(self.stem(index), z) if self.is_stack(index) else self.stem(index)
+
+    def slice_names(self, index: int) -> list[str]:
+        """The names of every slice of item ``index``, in order."""
+        return [self.slice_name(index, z) for z in range(self.depth(index))]
+
+    def locate(self, name: str) -> tuple[int, int]:
+        """(item index, 0-based z) of a slice name (``scan.z0003``) or a plain image's stem.
+
+        Raises:
+            WorkspaceError: no item has that name, or the stack has no such slice.
+        """
+        parsed = parse_slice_name(name)
+        if parsed is not None:
+            stem, z = parsed
+            for index, file_name in enumerate(self.config.images):
+                if stem_of(file_name) == stem and self.is_stack(index):
+                    if z >= self.depth(index):
+                        raise WorkspaceError(
+                            f"{file_name} has slices 1..{self.depth(index)}, not {z + 1}"
+                        )
+                    return index, z
+        for index, file_name in enumerate(self.config.images):
+            if stem_of(file_name) == name and not self.is_stack(index):
+                return index, 0
+        raise WorkspaceError(f"project {self.name} has no image or slice {name!r}")
+
+    def read_slice(
+        self, index: int, z: int = 0, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> np.ndarray:
+        """Slice ``z`` of item ``index`` as HxWx3 uint8 RGB (z = 0 for a plain image).
+
+        Every slice of a deep (16-bit, float) stack is mapped to 8 bits through one
+        window (:func:`cluster.stacks.stack_window`, found once and kept), so a material
+        looks the same on every slice.
+
+        Raises:
+            cluster.images.ImageReadError: no such slice, or it cannot be read.
+        """
+        path = self.image_path(index)
+        window = None
+        if self.is_stack(index):
+            if index not in self._windows:
+                self._windows[index] = stack_window(path, max_pixels=max_pixels)
+            window = self._windows[index]
+        if not path.is_dir():
+            return read_stack_slice(path, z, max_pixels=max_pixels, window=window)
+        files = self._slice_folder(index)
+        if not 0 <= z < len(files):
+            raise ImageReadError(path, f"slice {z + 1} out of range 1..{len(files)}")
+        return read_image(files[z], max_pixels=max_pixels, window=window)
+
+    def _slice_folder(self, index: int) -> list[Path]:
+        """The slice files of slice folder ``index`` (listing checks every slice: once)."""
+        if index not in self._slice_files:
+            self._slice_files[index] = list_slice_files(self.image_path(index))
+        return self._slice_files[index]
+
+    def read_named(self, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """The image of a slice name or plain stem (see :meth:`locate`), HxWx3 uint8."""
+        index, z = self.locate(name)
+        return self.read_slice(index, z, max_pixels=max_pixels)
+
+    def class_colours(self) -> dict[str, RGB]:
+        """Each foreground class's (r, g, b) (see :meth:`ProjectConfig.class_colours`)."""
+        return self.config.class_colours()
 
     # config -------------------------------------------------------------
     def save_config(self) -> None:

@@ -26,7 +26,6 @@ from cluster.api import (
     TrainingConfig,
 )
 from cluster.atomic import write_bytes_atomic
-from cluster.images import read_image
 from cluster.model import UNetGNRes
 from cluster.modelfile import load_model_file, model_file_name, model_to_bytes
 from cluster.snapshot import snapshot_from_model
@@ -41,15 +40,18 @@ POLL_SECONDS = 1.0
 ENDED = (TrainerState.FINISHED, TrainerState.FAILED)
 
 
-def annotated_image(project: Project, stem: str) -> AnnotatedImage | None:
-    """The image and saved labels of ``stem``, or None when it has no annotation."""
-    png = project.load_annotation_png(stem)
-    split = project.split_of(stem)
+def annotated_image(project: Project, name: str) -> AnnotatedImage | None:
+    """The image and saved labels of ``name`` (a stem, or a stack slice's name such as
+    ``scan.z0003``), or None when it has no annotation."""
+    png = project.load_annotation_png(name)
+    split = project.split_of(name)
     if png is None or split is None:
         return None
-    image = read_image(project.image_path(project.index_of(stem)))
-    labels = from_png_bytes(png, expected_shape=image.shape[:2])
-    return AnnotatedImage(stem, image, labels, split)
+    image = project.read_named(name)
+    labels = from_png_bytes(
+        png, expected_shape=image.shape[:2], classes=project.config.n_classes, source=name
+    )
+    return AnnotatedImage(name, image, labels, split)
 
 
 def annotated_images(project: Project) -> list[AnnotatedImage]:

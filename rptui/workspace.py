@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from cluster.atomic import remove_stale_temp_files, write_bytes_atomic
-from cluster.images import list_images
 from cluster.modelfile import model_file_name
+from cluster.stacks import list_items
+from rptui.classes import validate_classes, validate_colours
 from rptui.lock import LockHeld, LockInfo, ProjectLock, is_stale
 from rptui.paths import (
     CorruptProjectError,
@@ -115,11 +116,12 @@ class Workspace:
         return child_path(self.datasets_dir, name, what="dataset name")
 
     def dataset_images(self, name: str) -> list[Path]:
-        """The image files of a dataset, sorted by name."""
+        """The items of a dataset, sorted by name: image files (a multi-page TIFF is a
+        stack) and subfolders of numbered slices (stacks)."""
         folder = self.dataset_dir(name)
         if not folder.is_dir():
             raise WorkspaceError(f"no dataset {name!r} (looked in {folder})")
-        images, skipped = list_images(folder)
+        images, skipped = list_items(folder)
         for path, why in skipped:
             logger.debug("dataset %s: skipped %s (%s)", name, path.name, why)
         return images
@@ -165,6 +167,7 @@ class Workspace:
         dataset: str,
         *,
         classes: tuple[str, ...] = DEFAULT_CLASSES,
+        colours: dict[str, str] | None = None,
         start_model: str | None = None,
         settings: dict[str, Any] | None = None,
         seed: int | None = None,
@@ -173,12 +176,14 @@ class Workspace:
 
         The image order is fixed here: the dataset's images, sorted then shuffled with
         ``seed`` (random when None; stored either way). ``start_model`` may be a model
-        file, copied in as model 1, or any name the caller resolves later.
+        file, copied in as model 1, or any name the caller resolves later. ``classes``
+        names background first (at most 10); ``colours`` maps foreground classes to
+        ``#rrggbb`` (None: the defaults, and no ``colours`` key in project.json).
         """
         folder = self.project_dir(name)
         validate_name(dataset, what="dataset name")
-        if len(classes) < 2:
-            raise WorkspaceError("a project needs at least two classes")
+        classes = validate_classes(tuple(classes))
+        colours = None if colours is None else validate_colours(colours, classes)
         if (folder / PROJECT_FILE_NAME).exists():
             raise WorkspaceError(f"project {name!r} already exists in {self.projects_dir}")
         images = [p.name for p in self.dataset_images(dataset)]
@@ -189,7 +194,8 @@ class Workspace:
             name=name,
             dataset=dataset,
             images=shuffled_order(images, seed),
-            classes=tuple(classes),
+            classes=classes,
+            colours=colours,
             start_model=start_model,
             settings={**DEFAULT_SETTINGS, **(settings or {})},
             seed=seed,

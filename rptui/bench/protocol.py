@@ -47,13 +47,14 @@ from rptui.bench.project_setup import BenchProject
 from rptui.bench.records import ImageRecord
 from rptui.order import ORDER_SETTING
 from rptui.review import ReviewSession
+from rptui.serve_order import SegmentationTimeout, await_segmentation
 from rptui.training import TrainingSync, ensure_start_model
 
 log = logging.getLogger(__name__)
 
-SEGMENT_WAIT_S = 1.0  # one wait for a segmentation, repeated (as the app does)
-CALL_TIMEOUT_S = 60.0  # any other backend call
+CALL_TIMEOUT_S = 60.0  # any backend call
 SEGMENT_GIVE_UP_S = 900.0  # no segmentation for this long: the segmenter is broken
+SEGMENT_ASK_AGAIN_S = 15.0  # no segmentation yet: the image on screen is asked for again
 SYNC_INTERVAL_S = 2.0
 FINISH_POLL_S = 1.0
 MIN_CLEAR_EXAMPLES = 2  # training needs one validation and one training image
@@ -63,8 +64,7 @@ ENDED = (TrainerState.FINISHED, TrainerState.FAILED)
 T = TypeVar("T")
 
 
-class SegmenterTimeout(RuntimeError):
-    """The segmenter returned nothing for an image in SEGMENT_GIVE_UP_S."""
+SegmenterTimeout = SegmentationTimeout  # nothing for an image in SEGMENT_GIVE_UP_S
 
 
 def apply_labels(annotation: Annotation, labels: np.ndarray) -> None:
@@ -127,10 +127,15 @@ class BenchProtocol:
         return await asyncio.wait_for(call, timeout)
 
     async def fetch_segmentation(self, session: ReviewSession) -> Segmentation:
-        """Ask for the image on screen and the next ones as the app does; await this one."""
+        """Ask for the image on screen and the next ones as the app does; await this one.
+
+        The first result is taken, whichever model made it (the app shows it at once too);
+        a request lost meanwhile is asked for again (see ``await_segmentation``).
+        """
         plan = session.presegment_plan()
         for name in plan.cancels:
             await self._call(self.backend.cancel_segmentation(name))
+        current: SegmentationRequest | None = None
         for index, priority in plan.requests:
             if index == session.index:
                 image = session.image
@@ -138,16 +143,19 @@ class BenchProtocol:
                 image = await asyncio.to_thread(read_image, self.project.image_path(index))
             request = SegmentationRequest(self.project.stem(index), image, priority)
             await self._call(self.backend.request_segmentation(request))
-        give_up = time.monotonic() + SEGMENT_GIVE_UP_S
-        while True:
-            wait = self.backend.segmentation(session.stem, SEGMENT_WAIT_S)
-            result = await self._call(wait, SEGMENT_WAIT_S + CALL_TIMEOUT_S)
-            if result is not None:
-                return result
-            if time.monotonic() > give_up:
-                raise SegmenterTimeout(
-                    f"no segmentation of {session.stem} in {SEGMENT_GIVE_UP_S} s"
-                )
+            current = request if index == session.index else current
+        if current is None:
+            raise SegmenterTimeout(f"{session.stem} cannot be segmented: {session.problem}")
+        result = await await_segmentation(
+            self.backend,
+            current,
+            give_up_s=SEGMENT_GIVE_UP_S,
+            call=self._call,
+            ask_again_s=SEGMENT_ASK_AGAIN_S,
+            call_timeout_s=CALL_TIMEOUT_S,
+        )
+        assert result is not None  # the image stays on screen until a result or the timeout
+        return result
 
     async def collect_scores(self, session: ReviewSession) -> int:
         """Take in the results asked for only to score images (uncertain order), as the app."""

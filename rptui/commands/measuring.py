@@ -18,6 +18,27 @@ log = logging.getLogger(__name__)
 PARQUET_SUFFIX = ".parquet"
 TABLE_SUFFIXES = (".csv", PARQUET_SUFFIX)
 LISTED_AT_MOST = 20
+VOLUME_TABLE_STEM = "volumes"
+VOXEL_AXES = 3
+
+
+def parse_voxel_size(text: str | None) -> tuple[float, float, float] | None:
+    """``--voxel-size X,Y,Z`` in mm (three positive numbers), or None when not given."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != VOXEL_AXES or not all(0 < value < float("inf") for value in values):
+        raise UserError(f"--voxel-size takes three positive sizes in mm, X,Y,Z; not {text!r}")
+    return values[0], values[1], values[2]
+
+
+def parse_classes(text: str | None) -> tuple[str, ...]:
+    """``--classes a,b,c`` (foreground names) as class names with background first."""
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
+    return ("background", *names) if names else ()
 
 
 def _check_parquet_engine() -> None:
@@ -61,7 +82,8 @@ def _listed(names: list[str]) -> str:
 
 def _measure(args: argparse.Namespace) -> int:
     from cluster.images import list_images
-    from cluster.measure import ERROR_COLUMN, check_kinds, measure_files
+    from cluster.measure import ERROR_COLUMN, check_kinds
+    from cluster.measure_files import measure_files, volume_table
 
     try:
         kinds = check_kinds(args.kind.split(","))
@@ -74,7 +96,11 @@ def _measure(args: argparse.Namespace) -> int:
     output: Path = args.output
     if output.suffix.lower() not in TABLE_SUFFIXES:
         raise UserError(f"the table must end in .csv or .parquet, not {output.name!r}")
-    if output.suffix.lower() == PARQUET_SUFFIX:
+    volumes_path: Path = args.volume_table or output.with_name(VOLUME_TABLE_STEM + output.suffix)
+    if volumes_path.suffix.lower() not in TABLE_SUFFIXES:
+        raise UserError(f"the table must end in .csv or .parquet, not {volumes_path.name!r}")
+    voxel_size = parse_voxel_size(args.voxel_size)
+    if PARQUET_SUFFIX in (output.suffix.lower(), volumes_path.suffix.lower()):
         _check_parquet_engine()
     if not args.seg_dir.is_dir():
         raise UserError(f"no such folder: {args.seg_dir}")
@@ -83,6 +109,7 @@ def _measure(args: argparse.Namespace) -> int:
         log.info("skipped %s: %s", path, reason)
     if not paths:
         raise UserError(f"no mask images in {args.seg_dir}")
+    volumes: list[dict] = []
     with progress_bar(f"measuring {args.seg_dir}") as progress:
         table = measure_files(
             paths,
@@ -91,8 +118,16 @@ def _measure(args: argparse.Namespace) -> int:
             min_area=args.min_area,
             objects=args.objects,
             progress=progress,
+            classes=parse_classes(args.classes),
+            volumes=volumes,
+            voxel_size=voxel_size,
         )
     write_bytes_atomic(output, table_bytes(table, output))
+    if volumes:
+        write_bytes_atomic(volumes_path, table_bytes(volume_table(volumes), volumes_path))
+        print(
+            f"volumes of {len({row['stack'] for row in volumes})} stacks written to {volumes_path}"
+        )
     failed = table.loc[table[ERROR_COLUMN] != "", ["file", ERROR_COLUMN]]
     for name, reason in failed.itertuples(index=False):
         print(f"failed {name}: {reason}")

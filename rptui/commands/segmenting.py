@@ -14,7 +14,7 @@ from cluster.atomic import write_bytes_atomic
 from cluster.measure import ALL_KINDS, IMAGE_KINDS, REGIONS
 from cluster.modelfile import load_model_file
 from rptui.commands.common import keep_ray_off_the_terminal, workspace_from
-from rptui.commands.measuring import TABLE_SUFFIXES, table_bytes
+from rptui.commands.measuring import TABLE_SUFFIXES, parse_voxel_size, table_bytes
 from rptui.errors import UserError
 from rptui.models import resolve_model
 from rptui.progress import progress_bar
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_TABLE_NAME = "measurements.csv"
 REGION_TABLE_NAME = "regions.csv"
+VOLUME_TABLE_NAME = "volumes.csv"
 MEGA = 1e6
 
 
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--min-area must be 0 or more")
     if args.px_per_mm is not None and args.px_per_mm <= 0:
         raise UserError("--px-per-mm must be positive")
+    voxel_size = parse_voxel_size(args.voxel_size)
     kinds = parse_kinds(args.measure, regions_table=args.regions_table is not None)
     image_kinds = [kind for kind in kinds if kind in IMAGE_KINDS]
     table = _table_path(args.table, args.output / IMAGE_TABLE_NAME, bool(image_kinds))
@@ -98,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         kinds=kinds,
         px_per_mm=args.px_per_mm,
         min_area=args.min_area,
+        voxel_size=voxel_size,
         use_ray=use_ray,
         shared_storage=args.shared_storage,
         workers=args.workers,
@@ -117,7 +120,10 @@ def run(args: argparse.Namespace) -> int:
         _write_table(report.image_table(), table)
     if regions is not None:
         _write_table(report.region_table(), regions)
-    tables = [path for path in (table, regions) if path]
+    volumes = args.output / VOLUME_TABLE_NAME if report.volume_rows else None
+    if volumes is not None:
+        _write_table(report.volume_table(), volumes)
+    tables = [path for path in (table, regions, volumes) if path]
     if args.progress_jsonl:
         print(json.dumps({"report": report.summary(tables)}), flush=True)
     else:

@@ -149,7 +149,7 @@ class RptuiApp(App[None]):
         if self.project is None:
             self.notify("open a project first", severity="warning")
             return
-        self.push_screen(SettingsScreen(self.project, remappable_bindings(self)))
+        self.push_screen(SettingsScreen(self.project, remappable_bindings(self, self.project)))
 
     def _key(self, binding_id: str) -> str:
         """The key of one of the app's own bindings, as the user has it mapped."""

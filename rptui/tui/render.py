@@ -9,11 +9,12 @@ pixels each view pixel covers, so a one-pixel root stays visible when zoomed out
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from cluster.api import BACKGROUND, FOREGROUND
+from rptui.tui.render_classes import blend_classes, class_colour, rarest_per_block
 
 RGB = tuple[int, int, int]
 
@@ -34,6 +35,13 @@ class Palette:
     cursor: RGB
     outside: RGB  # view pixels beyond the image
     blank: RGB  # the image when it is hidden
+    # Multi-class projects: the colour of each foreground class, in class order. Empty for
+    # binary projects, which draw ``foreground`` and ``segmentation`` as always.
+    class_colours: tuple[RGB, ...] = ()
+
+    def with_classes(self, colours: tuple[RGB, ...]) -> Palette:
+        """This palette with foreground class colours (a multi-class project's)."""
+        return replace(self, class_colours=tuple(colours))
 
 
 DEFAULT_PALETTE = Palette(
@@ -258,6 +266,16 @@ def reduce_blocks(mask: np.ndarray, rows: _Axis, cols: _Axis, scale: float) -> n
     return np.bitwise_or.reduceat(reduced[:, c0 : cols.block_stop], cols.block_starts - c0, axis=1)
 
 
+def reduce_classes(mask: np.ndarray, rows: _Axis, cols: _Axis, scale: float) -> np.ndarray:
+    """Each view pixel's value for a multi-class mask: its block's least frequent non-zero
+    value (see :func:`rptui.tui.render_classes.rarest_per_block`), so classes never mix."""
+    if scale <= 1.0:
+        return reduce_blocks(mask, rows, cols, scale)
+    r0, c0 = int(rows.block_starts[0]), int(cols.block_starts[0])
+    band = np.asarray(mask, np.uint8)[r0 : rows.block_stop, c0 : cols.block_stop]
+    return rarest_per_block(band, rows.block_starts - r0, cols.block_starts - c0)
+
+
 def _blend(out: np.ndarray, where: np.ndarray, colour: RGB, opacity: float) -> None:
     if opacity <= 0.0 or not where.any():
         return
@@ -282,7 +300,9 @@ def render_view(
     """Render the view (or view rows ``rows`` = [start, stop)) as an (h, view_w, 3) uint8 array.
 
     ``image`` is HxWx3 uint8; ``segmentation`` HxW with nonzero for foreground;
-    ``labels`` HxW with ``BACKGROUND``/``FOREGROUND`` for painted pixels.
+    ``labels`` HxW with ``BACKGROUND``/``FOREGROUND`` for painted pixels. With
+    ``palette.class_colours`` (a multi-class project) the segmentation holds class indices
+    (0 background) and the labels class index + 1; each class is drawn in its colour.
     """
     v = viewport
     r_start, r_stop = (0, v.view_h) if rows is None else (max(0, rows[0]), min(v.view_h, rows[1]))
@@ -301,10 +321,20 @@ def render_view(
     else:
         inner = np.empty((ra.last - ra.first, ca.last - ca.first, 3), np.float32)
         inner[:] = palette.blank
-    if show_segmentation and segmentation is not None:
+    colours = palette.class_colours
+    if show_segmentation and segmentation is not None and colours:
+        seg = reduce_classes(segmentation, ra, ca, v.scale)
+        by_class = {n: class_colour(colours, n) for n in range(1, len(colours) + 1)}
+        blend_classes(inner, seg, by_class, seg_opacity)
+    elif show_segmentation and segmentation is not None:
         seg = reduce_blocks(segmentation, ra, ca, v.scale)
         _blend(inner, seg > 0, palette.segmentation, seg_opacity)
-    if show_annotation and labels is not None:
+    if show_annotation and labels is not None and colours:
+        lab = reduce_classes(labels, ra, ca, v.scale)
+        by_label = {BACKGROUND: palette.background}
+        by_label.update({n + 1: class_colour(colours, n) for n in range(1, len(colours) + 1)})
+        blend_classes(inner, lab, by_label, ann_opacity)
+    elif show_annotation and labels is not None:
         lab = reduce_blocks(labels, ra, ca, v.scale)
         _blend(inner, lab == BACKGROUND, palette.background, ann_opacity)
         _blend(inner, (lab & FOREGROUND) > 0, palette.foreground, ann_opacity)

@@ -11,8 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from cluster.infer import Cancelled, ModelCache, segment, segment_probability
+from cluster.infer import Cancelled, segment, segment_probability
 from cluster.model import BORDER, UNetGNRes
+from cluster.model_cache import ModelCache
 from cluster.modelfile import save_model
 from cluster.snapshot import snapshot_from_model
 from cluster.tiles import choose_tile_shape, tile_grid, used_fraction

@@ -16,15 +16,8 @@ from skimage.measure import regionprops_table
 
 from cluster.length import fair_length, skeleton_graph, skeleton_length
 from cluster.mask_formats import encode_mask
-from cluster.measure import (
-    check_kinds,
-    length_row,
-    measure_all,
-    measure_file,
-    measure_files,
-    measure_mask,
-    tips_and_branches,
-)
+from cluster.measure import check_kinds, length_row, measure_all, measure_mask, tips_and_branches
+from cluster.measure_files import measure_file, measure_files
 from cluster.regions import count_regions, region_table
 
 NUCLEI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nuclei"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -83,3 +84,44 @@ def test_a_waiting_caller_gets_the_result_when_it_arrives() -> None:
     result = queue.wait_result("late", timeout=5)
     assert result is not None and result.model_version == 1
     assert queue.wait_result("never", timeout=0.01) is None
+
+
+def _store_results(queue: SegmentationQueue, names: list[str], version: int) -> None:
+    for name in names:
+        queue.store(_result(name, version), np.zeros((4, 4, 3), np.uint8))
+
+
+def test_the_image_on_screen_overtakes_a_full_queue_of_stale_refreshes() -> None:
+    queue = SegmentationQueue(max_results=500)
+    dataset = [f"img{i:03d}" for i in range(300)]
+    _store_results(queue, dataset, version=1)
+    assert len(queue.requeue_stale(2)) == len(dataset)  # a new model: the whole dataset again
+    queue.take(0)  # the segmenter is busy with the first refresh
+    queue.put(_request("img299", 0))  # the user reaches an image whose refresh waits last
+    assert queue.take(0).name == "img299"  # type: ignore[union-attr]
+    queue.put(_request("img150", 0))
+    # the next model arrives while the image on screen waits: its refresh never demotes it
+    queue.requeue_stale(3)
+    assert queue.queued_names()[0] == "img150"
+    assert queue.take(0).priority == 0  # type: ignore[union-attr]
+
+
+def test_a_refresh_racing_the_request_of_the_image_on_screen_never_demotes_it() -> None:
+    """The app's request lands while a new model's refreshes are being queued."""
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: widen every race
+    try:
+        for version in range(2, 12):
+            queue = SegmentationQueue(max_results=500)
+            dataset = [f"img{i:03d}" for i in range(300)]
+            _store_results(queue, dataset, version=version - 1)
+            refresh = threading.Thread(target=queue.requeue_stale, args=(version,))
+            refresh.start()
+            while len(queue) == 0 and refresh.is_alive():  # the refresh has begun
+                pass
+            queue.put(_request(dataset[-1], 0))  # the user is on the last refreshed image
+            refresh.join()
+            assert queue.queued_names()[0] == dataset[-1]
+            assert queue.take(0).priority == 0  # type: ignore[union-attr]
+    finally:
+        sys.setswitchinterval(switch)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.pilot import Pilot
+from app_stubs import StubBackend, wait_for
 from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
@@ -16,13 +15,8 @@ from cluster.api import (
     BACKGROUND,
     FOREGROUND,
     UNLABELLED,
-    AnnotatedImage,
-    ModelSnapshot,
-    Segmentation,
-    SegmentationRequest,
     TrainerState,
     TrainerStatus,
-    TrainingConfig,
 )
 from cluster.synthetic import write_dataset
 from rptui.tui.app import RptuiApp
@@ -37,58 +31,6 @@ from rptui.workspace import Workspace
 SIZE = 64
 N_IMAGES = 4
 APP_SIZE = (100, 30)
-
-
-class StubBackend:
-    """A backend that records calls; segments with a fixed square when ``mask`` is set."""
-
-    def __init__(self, mask: np.ndarray | None = None) -> None:
-        self.mask = mask
-        self.added: list[AnnotatedImage] = []
-        self.requests: list[SegmentationRequest] = []
-        self.cancelled: list[str] = []
-        self.state = TrainerState.STOPPED
-        self.started_with: ModelSnapshot | None = None
-        self.epoch = 5
-
-    async def add_annotation(self, item: AnnotatedImage) -> None:
-        self.added.append(item)
-
-    async def remove_annotation(self, name: str) -> None:
-        pass
-
-    async def start_training(
-        self, config: TrainingConfig, start_model: ModelSnapshot | None = None
-    ) -> None:
-        self.state = TrainerState.TRAINING
-        self.started_with = start_model
-
-    async def stop_training(self) -> None:
-        self.state = TrainerState.STOPPED
-
-    async def status(self) -> TrainerStatus:
-        return TrainerStatus(self.state, epoch=self.epoch, best_f1=0.5, epochs_since_best=1)
-
-    async def newest_model(self, newer_than: int = 0) -> ModelSnapshot | None:
-        return None
-
-    async def epoch_log(self, since_epoch: int = 0) -> list:
-        return []
-
-    async def request_segmentation(self, request: SegmentationRequest) -> None:
-        self.requests.append(request)
-
-    async def cancel_segmentation(self, name: str) -> None:
-        self.cancelled.append(name)
-
-    async def segmentation(self, name: str, timeout: float) -> Segmentation | None:
-        if self.mask is None:
-            await asyncio.sleep(min(timeout, 0.05))
-            return None
-        return Segmentation(name, self.mask, self.mask.astype(np.float16), 7)
-
-    async def close(self) -> None:
-        pass
 
 
 def square_mask() -> np.ndarray:
@@ -111,14 +53,6 @@ def make_app(
     factory: Callable[[str], StubBackend] | None = (lambda _: backend) if backend else None
     project = workspace.open_project("demo") if open_project else None
     return RptuiApp(workspace, project=project, backend_factory=factory, animate=False)
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def status_text(app: RptuiApp) -> str:

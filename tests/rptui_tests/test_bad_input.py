@@ -23,13 +23,13 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
+from screen_helpers import run_cli
 
 from cluster.mask_formats import encode_mask
 from cluster.model import UNetGNRes
 from cluster.modelfile import save_model
 from cluster.snapshot import snapshot_from_model
 from rptui.annotation import to_png_bytes
-from rptui.cli import main
 from rptui.paths import CorruptProjectError
 from rptui.review import ReviewSession
 from rptui.workspace import Workspace
@@ -111,10 +111,6 @@ def sparse_bilevel_png(path: Path, side: int) -> None:
     )
 
 
-def _cli(workspace: Path, *words: str) -> int:
-    return main(["--workspace", str(workspace), *words])
-
-
 @pytest.fixture()
 def source(tmp_path: Path) -> Path:
     folder = tmp_path / "my images (raw)"
@@ -128,7 +124,7 @@ def test_dataset_create_keeps_the_good_and_names_each_bad_file(
     tmp_path: Path, source: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     workspace = tmp_path / "ws"
-    assert _cli(workspace, "dataset", "create", str(source), "roots ü [1]") == 0
+    assert run_cli(workspace, "dataset", "create", str(source), "roots ü [1]") == 0
     out = capsys.readouterr().out
     made = sorted(p.name for p in (workspace / "datasets" / "roots ü [1]").iterdir())
     assert made == sorted(f"{Path(name).stem}.png" for name in good_images())
@@ -149,7 +145,7 @@ def test_a_folder_of_only_bad_images_is_a_user_error(
 ) -> None:
     folder = tmp_path / "bad only"
     _write(folder, {name: data for name, (data, _) in bad_images().items()})
-    assert _cli(tmp_path / "ws", "dataset", "create", str(folder), "d") == EXIT_USER_ERROR
+    assert run_cli(tmp_path / "ws", "dataset", "create", str(folder), "d") == EXIT_USER_ERROR
     captured = capsys.readouterr()
     assert "no image could be read" in captured.err
     assert "zero byte.png" in captured.out
@@ -203,7 +199,9 @@ def test_segment_writes_good_masks_and_a_row_per_bad_file(
     out = tmp_path / "masks ü"
     table = out / "table [1].csv"
     words = ["--in-process", "segment", str(source), str(out), "--model", str(model_file)]
-    code = _cli(tmp_path / "ws", *words, "--no-tta", "--measure", "length", "--table", str(table))
+    code = run_cli(
+        tmp_path / "ws", *words, "--no-tta", "--measure", "length", "--table", str(table)
+    )
     assert code == 0
     masks = {p.name for p in out.glob("*.png")}
     assert masks == {f"{Path(name).stem}.png" for name in good_images()}
@@ -270,13 +268,13 @@ def test_bad_model_files_are_one_line_errors_naming_the_file(
     workspace = tmp_path / "ws"
     out = tmp_path / "masks"
     words = ["--in-process", "segment", str(source), str(out), "--model", str(path)]
-    assert _cli(workspace, *words) == EXIT_USER_ERROR
+    assert run_cli(workspace, *words) == EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and path.name in err and reason in err
-    assert _cli(workspace, "dataset", "create", str(source), "d") == 0
+    assert run_cli(workspace, "dataset", "create", str(source), "d") == 0
     capsys.readouterr()
     create = ["project", "create", "p", "--dataset", "d", "--model", str(path)]
-    assert _cli(workspace, *create) == EXIT_USER_ERROR
+    assert run_cli(workspace, *create) == EXIT_USER_ERROR
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and path.name in err and reason in err
     assert not (workspace / "projects" / "p").exists()
@@ -300,7 +298,7 @@ def test_measure_measures_good_masks_and_names_bad_ones(
         },
     )
     table = tmp_path / "t.csv"
-    assert _cli(tmp_path / "ws", "measure", str(folder), "-o", str(table)) == 0
+    assert run_cli(tmp_path / "ws", "measure", str(folder), "-o", str(table)) == 0
     rows = pd.read_csv(table, keep_default_na=False).set_index("file")
     assert rows.loc["good 根.png", "error"] == ""
     length = float(rows.loc["good 根.png", "length_px"])
@@ -349,7 +347,7 @@ def test_corrupt_project_json_is_named_left_alone_and_others_still_list(
     with pytest.raises(CorruptProjectError, match=r"proj \(a\)/project\.json"):
         project_ws.open_project("proj (a)")
     assert config.read_bytes() == garbage
-    assert _cli(project_ws.root, "project", "list") == 0
+    assert run_cli(project_ws.root, "project", "list") == 0
     out = capsys.readouterr().out
     assert "unreadable" in out and "proj (a)" in out
     assert any(line.startswith("other\t") for line in out.splitlines())

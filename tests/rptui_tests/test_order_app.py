@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from textual.pilot import Pilot
+from app_stubs import ScoringBackend, stub_score, wait_for
 
-from cluster.api import (
-    AnnotatedImage,
-    ModelSnapshot,
-    Segmentation,
-    SegmentationRequest,
-    TrainerState,
-    TrainerStatus,
-    TrainingConfig,
-)
+from cluster.images import encode_png
 from cluster.synthetic import write_dataset
+from rptui.order import SCORES_FILE_NAME, ScoreBook
 from rptui.tui.app import RptuiApp
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.widgets.score_histogram import ScoreHistogram, histogram_bars
@@ -31,73 +21,12 @@ N_IMAGES = 5
 APP_SIZE = (100, 30)
 
 
-class ScoringBackend:
-    """Segments every requested image at once with a score that grows with its name."""
-
-    def __init__(self) -> None:
-        self.requests: list[SegmentationRequest] = []
-        self.done: dict[str, Segmentation] = {}
-
-    def score(self, name: str) -> float:
-        return 0.1 + 0.1 * (sum(map(ord, name)) % 7)
-
-    async def add_annotation(self, item: AnnotatedImage) -> None:
-        pass
-
-    async def remove_annotation(self, name: str) -> None:
-        pass
-
-    async def start_training(
-        self, config: TrainingConfig, start_model: ModelSnapshot | None = None
-    ) -> None:
-        pass
-
-    async def stop_training(self) -> None:
-        pass
-
-    async def status(self) -> TrainerStatus:
-        return TrainerStatus(TrainerState.STOPPED)
-
-    async def newest_model(self, newer_than: int = 0) -> ModelSnapshot | None:
-        return None
-
-    async def epoch_log(self, since_epoch: int = 0) -> list:
-        return []
-
-    async def request_segmentation(self, request: SegmentationRequest) -> None:
-        self.requests.append(request)
-        mask = np.zeros(request.image.shape[:2], np.uint8)
-        self.done[request.name] = Segmentation(
-            request.name, mask, mask.astype(np.float16), 1, uncertainty=self.score(request.name)
-        )
-
-    async def cancel_segmentation(self, name: str) -> None:
-        pass
-
-    async def segmentation(self, name: str, timeout: float) -> Segmentation | None:
-        result = self.done.get(name)
-        if result is None:
-            await asyncio.sleep(min(timeout, 0.05))
-        return result
-
-    async def close(self) -> None:
-        pass
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     ws = Workspace(tmp_path / "ws").ensure()
     write_dataset(ws.datasets_dir / "roots", count=N_IMAGES, seed=5, height=SIZE, width=SIZE)
     ws.create_project("demo", "roots", seed=2).close()
     return ws
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 8.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_histogram_bars_count_scores_in_bins() -> None:
@@ -122,20 +51,69 @@ async def test_the_order_key_scores_images_and_serves_the_most_uncertain(
         session = screen.session
         histogram = screen.query_one(ScoreHistogram)
         status = screen.query_one(StatusLine)
-        await wait_for(pilot, lambda: "uncertainty" in str(status.render()))
+        await wait_for(pilot, lambda: "uncertainty" in str(status.render()), 8.0)
         assert session.order == "sequential" and histogram.display
         await pilot.press("v")
         assert session.order == "uncertain"
         assert "most uncertain next" in str(status.render())
         # the other images are scored in the background and show in the histogram
-        await wait_for(pilot, lambda: len(session.scores) == N_IMAGES)
-        await wait_for(pilot, lambda: f"{N_IMAGES} images" in str(histogram.render()))
+        await wait_for(pilot, lambda: len(session.scores) == N_IMAGES, 8.0)
+        await wait_for(pilot, lambda: f"{N_IMAGES} images" in str(histogram.render()), 8.0)
         assert str(histogram.render()).startswith("scores 0 ")
         scored = {session.project.stem(i): i for i in range(N_IMAGES) if i != session.index}
-        best = max(scored, key=backend.score)
+        best = max(scored, key=stub_score)
         await pilot.press("n")
         assert session.stem == best
         await wait_for(
-            pilot, lambda: f"uncertainty {backend.score(best):.2f}" in str(status.render())
+            pilot, lambda: f"uncertainty {stub_score(best):.2f}" in str(status.render()), 8.0
         )
         assert session.project.config.settings["order"] == "uncertain"
+
+
+def old_model_everywhere(workspace: Workspace, backend: ScoringBackend) -> None:
+    """Masks and scores by model 1 saved for every image and kept by the segmenter; the
+    project holds model 2 (the newest the app knows)."""
+    project = workspace.open_project("demo")
+    try:
+        project.models_dir.mkdir(parents=True, exist_ok=True)
+        (project.models_dir / "000002_1700000002.pt").write_bytes(b"")
+        book = ScoreBook.load(project.root / SCORES_FILE_NAME)
+        for i in range(N_IMAGES):
+            old = backend.make(project.stem(i), (SIZE, SIZE), 1)
+            backend.keep(old)
+            project.save_segmentation(old.name, encode_png(old.mask * 255), 1)
+            book.record(old.name, stub_score(old.name), 1)
+    finally:
+        project.close()
+
+
+@pytest.mark.parametrize("order", ["sequential", "uncertain"])
+async def test_the_mask_of_an_older_model_is_shown_then_replaced_by_the_newest(
+    workspace: Workspace, order: str
+) -> None:
+    backend = ScoringBackend(version=2, delay_s=1.0)  # the newest model takes a second
+    old_model_everywhere(workspace, backend)
+    app = RptuiApp(
+        workspace,
+        project=workspace.open_project("demo"),
+        backend_factory=lambda _: backend,
+        animate=False,
+    )
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, AnnotateScreen)
+        session = screen.session
+        assert screen.model_version == 2
+        if order == "uncertain":
+            await pilot.press("v")
+        await pilot.press("n")
+        stem = session.stem
+        # the best there is, at once: model 1's mask (empty)
+        assert session.segmentation_version == 1 and not session.segmentation.any()  # type: ignore[union-attr]
+        await wait_for(pilot, lambda: session.segmentation_version == 2, 8.0)
+        assert any(r.name == stem and r.priority == 0 for r in backend.requests)
+        assert session.stem == stem and session.segmentation.all()  # type: ignore[union-attr]
+        assert screen.canvas._segmentation is session.segmentation
+        # a late result of the older model never brings the old mask back
+        assert not session.receive_segmentation(backend.make(stem, (SIZE, SIZE), 1))
+        assert session.segmentation_version == 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,41 +11,35 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from screen_helpers import (
+    APP_SIZE,
+    DATASET,
+    make_workspace,
+    open_app,
+    press_for_screen,
+    static_text,
+    wait_for,
+)
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, SelectionList, Static
+from textual.widgets import Checkbox, Input, SelectionList
 
 import rptui.tui.screens.segment_folder as folder_screen
-from cluster.synthetic import write_dataset
-from rptui.training import ensure_start_model
-from rptui.tui.app import RptuiApp
 from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.screens.segment_folder import SegmentFolderScreen
 from rptui.workspace import Workspace
 
-APP_SIZE = (100, 30)
 SECONDS_PER_IMAGE = 0.4  # each image made slow, so keys can be pressed while the run goes on
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     """Two tiny generated images and a corrupt one; a project with a random-weights model."""
-    ws = Workspace(tmp_path / "ws").ensure()
-    write_dataset(ws.dataset_dir("roots"), count=2, seed=5, height=40, width=56)
-    project = ws.create_project("p", "roots", seed=0)
-    ensure_start_model(project)
-    project.close()
-    (ws.dataset_dir("roots") / "broken.png").write_bytes(b"not a png at all")
+    ws = make_workspace(tmp_path / "ws", count=2, height=40, width=56, with_model=True)
+    (ws.dataset_dir(DATASET) / "broken.png").write_bytes(b"not a png at all")
     return ws
 
 
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
-
-
+@pytest.fixture
 def slow_images(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every image of a run take a while (as large images do)."""
     real = folder_screen.segment_folder
@@ -67,9 +60,7 @@ def child_rptui(workspace: Workspace) -> list[str]:
 
 
 async def open_screen(pilot: Pilot[None], out: Path) -> SegmentFolderScreen:
-    await pilot.press("b")
-    screen = pilot.app.screen
-    assert isinstance(screen, SegmentFolderScreen)
+    screen = await press_for_screen(pilot, "b", SegmentFolderScreen)
     screen.query_one("#output", Input).value = str(out)
     screen.query_one("#tta", Checkbox).value = False
     screen.query_one("#kind-count", Checkbox).value = True
@@ -77,11 +68,10 @@ async def open_screen(pilot: Pilot[None], out: Path) -> SegmentFolderScreen:
 
 
 async def test_a_folder_is_segmented_while_keys_still_work(
-    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, tmp_path: Path, slow_images: None
 ) -> None:
-    slow_images(monkeypatch)
     out = tmp_path / "masks"
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = await open_screen(pilot, out)
         models = screen.query_one("#models", SelectionList)
@@ -99,7 +89,7 @@ async def test_a_folder_is_segmented_while_keys_still_work(
         assert mask.shape == (40, 56) and set(np.unique(mask)) <= {0, 255}
         assert screen.report is not None
         assert [path.name for path, _ in screen.report.failed] == ["broken.png"]
-        summary = str(screen.query_one("#summary", Static).render())
+        summary = static_text(screen, "#summary")
         assert "2 masks written" in summary and "failed broken.png" in summary
         table = pd.read_csv(out / "measurements.csv")
         assert {"length_px", "count"} <= set(table.columns) and len(table) == 3
@@ -109,11 +99,10 @@ async def test_a_folder_is_segmented_while_keys_still_work(
 
 
 async def test_cancel_stops_after_the_current_image(
-    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, tmp_path: Path, slow_images: None
 ) -> None:
-    slow_images(monkeypatch)
     out = tmp_path / "masks"
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = await open_screen(pilot, out)
         await pilot.press("ctrl+s")
@@ -123,7 +112,7 @@ async def test_cancel_stops_after_the_current_image(
         assert isinstance(app.screen, SegmentFolderScreen)  # Escape cancelled, did not leave
         assert screen.report is not None and screen.report.cancelled
         assert screen.progress[0] < 3
-        assert "cancelled" in str(screen.query_one("#summary", Static).render())
+        assert "cancelled" in static_text(screen, "#summary")
         await pilot.press("escape")
         assert not isinstance(app.screen, SegmentFolderScreen)
 
@@ -131,13 +120,13 @@ async def test_cancel_stops_after_the_current_image(
 async def test_a_missing_folder_is_named_and_nothing_starts(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = await open_screen(pilot, tmp_path / "masks")
         source = screen.query_one("#source", Input)
         source.focus()
         await pilot.press("ctrl+u", *"/no/such/dir")
-        message = str(screen.query_one("#form-message", Static).render())
+        message = static_text(screen, "#form-message")
         assert "no such folder: /no/such/dir" in message
         await pilot.press("ctrl+s")
         assert not screen.running and not (tmp_path / "masks").exists()
@@ -149,8 +138,7 @@ async def test_a_folder_runs_as_a_child_rptui_segment_when_the_app_has_one(
     """The app's way with Ray: a child ``rptui segment`` (here in-process) reports JSON lines."""
     out = tmp_path / "masks"
     command = child_rptui(workspace)
-    project = workspace.open_project("p")
-    app = RptuiApp(workspace, project=project, animate=False, command=command)
+    app = open_app(workspace, command=command)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = await open_screen(pilot, out)
         await pilot.press("ctrl+s")
@@ -162,14 +150,13 @@ async def test_a_folder_runs_as_a_child_rptui_segment_when_the_app_has_one(
         assert [path.name for path, _ in screen.report.failed] == ["broken.png"]
         assert screen.tables == [out / "measurements.csv"]
         assert len(pd.read_csv(out / "measurements.csv")) == 3
-        summary = str(screen.query_one("#summary", Static).render())
+        summary = static_text(screen, "#summary")
         assert "2 masks written" in summary and "failed broken.png" in summary
 
 
 async def test_a_child_run_that_fails_says_why(workspace: Workspace, tmp_path: Path) -> None:
     command = child_rptui(workspace)
-    project = workspace.open_project("p")
-    app = RptuiApp(workspace, project=project, animate=False, command=command)
+    app = open_app(workspace, command=command)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = await open_screen(pilot, tmp_path / "masks")
         model = screen.query_one("#models", SelectionList).selected[0]
@@ -177,6 +164,6 @@ async def test_a_child_run_that_fails_says_why(workspace: Workspace, tmp_path: P
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.running, 10)
         await wait_for(pilot, lambda: not screen.running, 60)
-        summary = str(screen.query_one("#summary", Static).render())
+        summary = static_text(screen, "#summary")
         assert summary.startswith("stopped:") and model.name in summary
         assert screen.report is None

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from textual.pilot import Pilot
-from textual.widgets import Checkbox, DataTable, Input, Static
+from screen_helpers import (
+    APP_SIZE,
+    make_workspace,
+    open_app,
+    press_for_screen,
+    static_text,
+    wait_for,
+)
+from textual.widgets import Checkbox, DataTable, Input
 
-from cluster.synthetic import write_dataset
-from rptui.tui.app import RptuiApp
 from rptui.tui.screens.measurements import MeasurementsScreen, summary_line
 from rptui.workspace import Workspace
-
-APP_SIZE = (100, 30)
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    ws = Workspace(tmp_path / "ws").ensure()
-    write_dataset(ws.dataset_dir("roots"), count=1, seed=5, height=32, width=32)
-    ws.create_project("p", "roots", seed=0).close()
-    return ws
+    return make_workspace(tmp_path / "ws", count=1, height=32, width=32)
 
 
 @pytest.fixture
@@ -43,30 +42,20 @@ def table_path(tmp_path: Path) -> Path:
     return path
 
 
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def column(screen: MeasurementsScreen, name: str) -> list[str]:
     grid = screen.query_one("#measurements", DataTable)
     return [str(value) for value in grid.get_column(name)]
 
 
 async def test_a_table_loads_sorts_and_filters(workspace: Workspace, table_path: Path) -> None:
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await pilot.press("m")
-        screen = app.screen
-        assert isinstance(screen, MeasurementsScreen)
+        screen = await press_for_screen(pilot, "m", MeasurementsScreen)
         screen.query_one("#table-path", Input).value = str(table_path)
         await pilot.press("enter")
         assert len(screen.table) == 4
         assert column(screen, "file") == ["b_plant.png", "a_plant.png", "c_weed.png", "d_bad.png"]
-        summary = str(screen.query_one("#table-summary", Static).render())
+        summary = static_text(screen, "#table-summary")
         assert "n 3 · 1 failed" in summary and "length_px mean 21.83 total 65.5" in summary
         assert "count mean 2.333 total 7" in summary
         await pilot.press("right", "s")  # the cursor's column: length_px, ascending
@@ -76,19 +65,19 @@ async def test_a_table_loads_sorts_and_filters(workspace: Workspace, table_path:
         screen.query_one("#filter", Input).focus()
         await pilot.press(*"PLANT")
         assert column(screen, "file") == ["a_plant.png", "b_plant.png"]
-        summary = str(screen.query_one("#table-summary", Static).render())
+        summary = static_text(screen, "#table-summary")
         assert summary.startswith("n 2") and "length_px mean 27.75 total 55.5" in summary
         await pilot.press("escape")
         assert not isinstance(app.screen, MeasurementsScreen)
 
 
 async def test_a_missing_table_is_named(workspace: Workspace, tmp_path: Path) -> None:
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
         await pilot.press("m")
         app.screen.query_one("#table-path", Input).value = str(tmp_path / "none.csv")
         await pilot.press("enter")
-        summary = str(app.screen.query_one("#table-summary", Static).render())
+        summary = static_text(app.screen, "#table-summary")
         assert f"no such table: {tmp_path / 'none.csv'}" in summary
 
 
@@ -100,11 +89,9 @@ async def test_masks_are_measured_from_the_screen(workspace: Workspace, tmp_path
         for k in range(squares):
             mask[2 + 12 * k : 8 + 12 * k, 5:30] = 255
         Image.fromarray(mask).save(masks / f"mask_{n}.png")
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await pilot.press("m")
-        screen = app.screen
-        assert isinstance(screen, MeasurementsScreen)
+        screen = await press_for_screen(pilot, "m", MeasurementsScreen)
         screen.query_one("#mask-folder", Input).value = str(masks)
         screen.query_one("#kind-length", Checkbox).value = False  # count only
         await pilot.press("ctrl+s")
@@ -114,7 +101,7 @@ async def test_masks_are_measured_from_the_screen(workspace: Workspace, tmp_path
         assert list(written["count"]) == [1, 3]
         screen.query_one("#kind-regions", Checkbox).value = True
         await pilot.press("ctrl+s")  # regions cannot be mixed with per-image kinds
-        assert "regions" in str(screen.query_one("#table-summary", Static).render())
+        assert "regions" in static_text(screen, "#table-summary")
 
 
 def test_the_summary_leaves_failed_rows_out() -> None:

@@ -6,27 +6,22 @@ import json
 from pathlib import Path
 
 import pytest
+from screen_helpers import APP_SIZE, make_workspace, open_app, press_for_screen, static_text
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, DataTable, Input, Static
+from textual.widgets import Checkbox, DataTable, Input
 
-from cluster.synthetic import write_dataset
-from rptui.tui.app import RptuiApp
 from rptui.tui.canvas import AnnotationCanvas
 from rptui.tui.render import COLOURBLIND_PALETTE
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.settings import SettingsScreen
 from rptui.workspace import Workspace
 
-APP_SIZE = (100, 30)
 N_IMAGES = 3
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    ws = Workspace(tmp_path / "ws").ensure()
-    write_dataset(ws.dataset_dir("roots"), count=N_IMAGES, seed=5, height=32, width=32)
-    ws.create_project("p", "roots", seed=0).close()
-    return ws
+    return make_workspace(tmp_path / "ws", count=N_IMAGES, height=32, width=32)
 
 
 def saved_settings(workspace: Workspace) -> dict[str, object]:
@@ -48,13 +43,11 @@ async def choose_binding(pilot: Pilot[None], screen: SettingsScreen, binding_id:
 async def test_opacity_palette_and_a_key_are_saved_and_used_at_once(
     workspace: Workspace,
 ) -> None:
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
         annotate = app.screen
         assert isinstance(annotate, AnnotateScreen)
-        await pilot.press("o")
-        screen = app.screen
-        assert isinstance(screen, SettingsScreen)
+        screen = await press_for_screen(pilot, "o", SettingsScreen)
         await set_field(pilot, screen, "overlay_opacity", "0.8")
         await set_field(pilot, screen, "foreground_brush_size", "6")
         screen.query_one("#palette", Checkbox).value = True
@@ -77,15 +70,13 @@ async def test_opacity_palette_and_a_key_are_saved_and_used_at_once(
 
 
 async def test_a_key_in_use_is_refused_and_defaults_come_back(workspace: Workspace) -> None:
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await pilot.press("o")
-        screen = app.screen
-        assert isinstance(screen, SettingsScreen)
+        screen = await press_for_screen(pilot, "o", SettingsScreen)
         await choose_binding(pilot, screen, "annotate.skip")
         await pilot.press("q")  # the foreground brush's key
         assert screen.keymap == {}
-        message = str(screen.query_one("#settings-message", Static).render())
+        message = static_text(screen, "#settings-message")
         assert "q is already used by annotate.brush_foreground" in message
         await choose_binding(pilot, screen, "annotate.skip")
         await pilot.press("y")
@@ -101,15 +92,13 @@ async def test_a_key_in_use_is_refused_and_defaults_come_back(workspace: Workspa
 
 
 async def test_a_bad_value_is_named_and_nothing_is_saved(workspace: Workspace) -> None:
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
-        await pilot.press("o")
-        screen = app.screen
-        assert isinstance(screen, SettingsScreen)
+        screen = await press_for_screen(pilot, "o", SettingsScreen)
         await set_field(pilot, screen, "pre_segment", "11")
         await pilot.press("ctrl+s")
         assert app.screen is screen
-        message = str(screen.query_one("#settings-message", Static).render())
+        message = static_text(screen, "#settings-message")
         assert "Pre-segment ahead: 11 is not in 0–10" in message
         assert saved_settings(workspace)["pre_segment"] == 1
 
@@ -117,12 +106,10 @@ async def test_a_bad_value_is_named_and_nothing_is_saved(workspace: Workspace) -
 async def test_a_read_only_project_says_it_cannot_save(workspace: Workspace) -> None:
     holder = workspace.open_project("p")
     try:
-        app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+        app = open_app(workspace)
         async with app.run_test(size=APP_SIZE) as pilot:
-            await pilot.press("o")
-            screen = app.screen
-            assert isinstance(screen, SettingsScreen)
-            message = str(screen.query_one("#settings-message", Static).render())
+            screen = await press_for_screen(pilot, "o", SettingsScreen)
+            message = static_text(screen, "#settings-message")
             assert "read-only project" in message and "cannot be saved" in message
             await set_field(pilot, screen, "overlay_opacity", "0.9")
             await pilot.press("ctrl+s")
@@ -135,7 +122,7 @@ async def test_a_read_only_project_says_it_cannot_save(workspace: Workspace) -> 
 async def test_the_palette_and_the_help_list_the_three_screens(workspace: Workspace) -> None:
     from rptui.tui.screens.help import HelpScreen
 
-    app = RptuiApp(workspace, project=workspace.open_project("p"), animate=False)
+    app = open_app(workspace)
     async with app.run_test(size=APP_SIZE) as pilot:
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Segment a folder", "Measurements", "Settings"} <= titles

@@ -9,30 +9,23 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from screen_helpers import make_workspace, run_cli
 
 from cluster.mask_formats import ROOTPAINTER_FOREGROUND
-from cluster.synthetic import write_dataset
-from rptui.cli import main
-from rptui.training import ensure_start_model
 from rptui.workspace import Workspace
 
 
 @pytest.fixture()
 def workspace_with_model(tmp_path: Path) -> Workspace:
-    workspace = Workspace(tmp_path / "ws").ensure()
-    write_dataset(workspace.dataset_dir("roots"), count=2, seed=5, height=40, width=56)
-    project = workspace.create_project("p", "roots", seed=0)
-    ensure_start_model(project)
-    project.close()
-    return workspace
+    return make_workspace(tmp_path / "ws", count=2, height=40, width=56, with_model=True)
 
 
 def _run(workspace: Workspace, *words: str) -> int:
-    return main(["--workspace", str(workspace.root), "--in-process", "segment", *words])
+    return run_cli(workspace.root, "--in-process", "segment", *words)
 
 
 def _run_on_ray(workspace: Workspace, *words: str) -> int:
-    return main(["--workspace", str(workspace.root), "segment", *words])
+    return run_cli(workspace.root, "segment", *words)
 
 
 def test_a_folder_is_segmented_and_a_bad_file_is_listed(

@@ -22,22 +22,37 @@ from cluster.api import (
     SegmentationRequest,
     TrainingConfig,
 )
-from cluster.images import ImageReadError, read_image
+from cluster.images import ImageReadError
+from rptui.annotation import BINARY_CLASSES
+from rptui.classes import format_colour
 from rptui.order import ORDER_NAMES
 from rptui.paths import WorkspaceError
-from rptui.review import BRUSH_NAMES, ReviewSession
+from rptui.review import ReviewSession
+from rptui.review_stack import uses_stack_keys
+from rptui.serve_order import SegmentationTimeout, await_segmentation
 from rptui.tui.canvas import AnnotationCanvas
 from rptui.tui.render import DEFAULT_PALETTE, PALETTES
 from rptui.tui.screens.backend_link import CALL_TIMEOUT_S, BackendLink
 from rptui.tui.screens.goto import PromptScreen
-from rptui.tui.screens.help import HelpScreen, binding_rows, screen_keys
+from rptui.tui.screens.help import (
+    HelpScreen,
+    binding_rows,
+    class_rows,
+    project_bindings,
+    screen_keys,
+)
 from rptui.tui.widgets.score_histogram import ScoreHistogram
 from rptui.tui.widgets.status_line import StatusLine
 from rptui.tui.widgets.training_panel import TrainingPanel
 
 log = logging.getLogger(__name__)
 
-SEGMENT_WAIT_S = 1.0  # one wait for a segmentation; repeated while the image stays on screen
+CLASS_KEYS = 9  # keys 1-9 choose the class to paint
+CLASS_BINDINGS = [
+    Binding(str(n), f"choose_class({n})", f"Class {n}", show=False, id=f"annotate.class_{n}")
+    for n in range(1, CLASS_KEYS + 1)
+]
+SEGMENT_GIVE_UP_S = 300.0  # no mask for the image on screen this long: say so (U asks again)
 SYNC_INTERVAL_S = 2.0
 
 
@@ -78,6 +93,9 @@ class AnnotateScreen(BackendLink):
         Binding("u", "resegment", "Re-segment", show=False, id="annotate.resegment"),
         Binding("v", "toggle_order", "Serve order", show=False, id="annotate.order"),
         Binding("question_mark", "help", "Keys", key_display="?", id="annotate.help"),
+        Binding("pageup", "slice(-1)", "Previous slice", show=False, id="annotate.slice_previous"),
+        Binding("pagedown", "slice(1)", "Next slice", show=False, id="annotate.slice_next"),
+        *CLASS_BINDINGS,
     ]
 
     def __init__(
@@ -122,8 +140,10 @@ class AnnotateScreen(BackendLink):
     def _apply_view_settings(self) -> None:
         settings = self.session.project.config.settings
         self.canvas.set_opacity(segmentation=float(settings.get("overlay_opacity", 0.5)))
-        palette = str(settings.get("palette", DEFAULT_PALETTE.name))
-        self.canvas.set_palette(PALETTES.get(palette, DEFAULT_PALETTE))
+        palette = PALETTES.get(str(settings.get("palette", DEFAULT_PALETTE.name)), DEFAULT_PALETTE)
+        if self.session.n_classes > BINARY_CLASSES:
+            palette = palette.with_classes(tuple(self.session.project.class_colours().values()))
+        self.canvas.set_palette(palette)
 
     def apply_settings(self) -> None:
         """Use the project's settings at once: opacity, palette, brush sizes, pre-segment N."""
@@ -131,10 +151,13 @@ class AnnotateScreen(BackendLink):
         self._show_current(keep_view=True)
 
     # -- showing images ---------------------------------------------------------------------
-    def _show_current(self, *, keep_view: bool = False) -> None:
+    def _show_current(self, *, keep_view: bool = False, same_item: bool = False) -> None:
         s = self.session
         canvas = self.canvas
-        if not keep_view:
+        if same_item:  # another slice of the stack on screen: keep zoom and cursor
+            self._end_pen()
+            canvas.swap_image(s.image, segmentation=s.segmentation, labels_source=s.annotation)
+        elif not keep_view:
             self._end_pen()
             canvas.set_image(s.image, segmentation=s.segmentation, labels_source=s.annotation)
             if s.problem is not None:
@@ -143,52 +166,81 @@ class AnnotateScreen(BackendLink):
         waiting = self.backend is not None and not self.offline and s.segmentation is None
         self.refresh_status(waiting=waiting)
         self._show_scores()
+        if s.is_stack:  # the slices PageUp/PageDown show next, read without blocking keys
+            self.run_worker(self._read_neighbours(), group="neighbours", exclusive=True)
         if self.backend is not None and not self.offline:
             self.run_worker(self._presegment(), group="presegment", exclusive=True)
+
+    async def _read_neighbours(self) -> None:
+        s = self.session
+        index, z = s.index, s.z
+        for near in (z + 1, z - 1):
+            if 0 <= near < s.depth and s.index == index:
+                await self._read(index, near)
 
     def refresh_status(self, *, waiting: bool | None = None) -> None:
         """Redraw the status line."""
         s = self.session
         text = s.status_line(self.status, model_version=self.model_version, offline=self.offline)
-        brush = f"{BRUSH_NAMES[s.brush_value]} r{s.brush_radius}"
+        brush = f"{s.brush_name} r{s.brush_radius}"
         if self.pen_down:
             brush += " pen down"
         if s.box_mark is not None:
             brush += " box mark"
-        self.query_one(StatusLine).show_status(f"{text} · {brush}", waiting=waiting)
+        colour = s.paint_colour
+        accent = None if colour is None else (s.brush_name, f"bold {format_colour(colour)}")
+        self.query_one(StatusLine).show_status(f"{text} · {brush}", waiting=waiting, accent=accent)
 
     async def _presegment(self) -> None:
+        """Ask for the image on screen and those to come; show each newer mask of this one
+        until one by the newest model held arrives (same path in both order modes)."""
         backend, s = self.backend, self.session
         if backend is None:
             return
-        stem = s.stem
+        shown = s.name
         plan = s.presegment_plan()
+        current: SegmentationRequest | None = None
         try:
             for name in plan.cancels:
                 await self._call(backend.cancel_segmentation(name))
-            for index, priority in plan.requests:
-                image = s.image if index == s.index else await self._read(index)
+            for index, z, priority in plan.slices:
+                on_screen = (index, z) == (s.index, s.z)
+                image = s.image if on_screen else await self._read(index, z)
                 if image is None:  # an upcoming image that cannot be read: shown when reached
                     continue
-                name = s.project.stem(index)
-                await self._call(
-                    backend.request_segmentation(SegmentationRequest(name, image, priority))
+                request = SegmentationRequest(s.request_name(index, z), image, priority)
+                await self._call(backend.request_segmentation(request))
+                current = request if on_screen else current
+            if current is not None:
+                await await_segmentation(
+                    backend,
+                    current,
+                    give_up_s=SEGMENT_GIVE_UP_S,
+                    want_version=lambda: self.model_version,
+                    still_wanted=lambda: shown == s.name,
+                    on_result=self._receive,
+                    call=self._call,
+                    call_timeout_s=CALL_TIMEOUT_S,
                 )
-            result: Segmentation | None = None
-            while result is None and stem == s.stem:
-                wait = backend.segmentation(stem, SEGMENT_WAIT_S)
-                result = await self._call(wait, SEGMENT_WAIT_S + CALL_TIMEOUT_S)
+        except SegmentationTimeout as error:
+            self.notify(f"{error}; U asks again", severity="warning")
+            self.refresh_status(waiting=False)
         except Exception:  # _call reported it and went offline
             return
-        if result is not None:
-            self._receive(result)
 
-    async def _read(self, index: int) -> Any:
+    async def _read(self, index: int, z: int) -> Any:
+        """Slice ``z`` of item ``index``, read in a thread and kept for when it is shown."""
+        s = self.session
+        cached = s.cached_image(index, z)
+        if cached is not None:
+            return cached
         try:
-            return await asyncio.to_thread(read_image, self.session.project.image_path(index))
-        except ImageReadError as error:
+            image = await asyncio.to_thread(s.read_slice, index, z)
+        except (ImageReadError, OSError) as error:
             log.warning("not pre-segmented: %s", error)
             return None
+        s.keep_image(index, z, image)
+        return image
 
     def _receive(self, result: Segmentation) -> None:
         try:
@@ -202,7 +254,7 @@ class AnnotateScreen(BackendLink):
 
     def _show_scores(self) -> None:
         s = self.session
-        score = s.scores.get(s.stem)
+        score = s.scores.get(s.name)
         current = score.value if score is not None else None
         self.query_one(ScoreHistogram).show_scores(s.scores.values(), current=current)
 
@@ -242,10 +294,34 @@ class AnnotateScreen(BackendLink):
         self._paint_done(box)
 
     def action_brush(self, value: int) -> None:
-        """Choose the foreground, background or eraser brush."""
-        self.session.brush_value = value
-        self.canvas.set_brush(radius=self.session.brush_radius, value=value)
+        """Choose the foreground (the chosen class), background or eraser brush."""
+        self.session.use_brush(value)
+        s = self.session
+        self.canvas.set_brush(radius=s.brush_radius, value=s.brush_value)
         self.refresh_status()
+
+    def action_choose_class(self, number: int) -> None:
+        """Paint class ``number`` (keys 1-9); in a binary project only 1 (foreground)."""
+        s = self.session
+        if not s.choose_class(number):
+            if s.n_classes == BINARY_CLASSES:
+                self.notify(f"key {number}: a binary project has one class (1 = foreground)")
+            else:
+                self.notify(f"key {number}: this project has classes 1-{s.n_classes - 1}")
+            return
+        self.canvas.set_brush(radius=s.brush_radius, value=s.brush_value)
+        self.refresh_status()
+
+    def action_slice(self, step: int) -> None:
+        """The previous or next slice of a stack (each slice keeps its own labels)."""
+        s = self.session
+        if not s.is_stack:
+            self.notify("not a stack: PageUp/PageDown move through a stack's slices")
+            return
+        before = s.z
+        s.show_slice(s.z + step)
+        if s.z != before:
+            self._show_current(same_item=True)
 
     def action_brush_size(self, step: int) -> None:
         """Make the current brush smaller or larger."""
@@ -304,14 +380,15 @@ class AnnotateScreen(BackendLink):
         s = self.session
         if s.read_only and s.annotation.dirty:
             self.notify("read-only project: corrections are not saved", severity="warning")
-        item = s.accept()
+        items = s.accept_all()
         if s.last_correction is not None:
             self.query_one(TrainingPanel).record_correction(s.last_correction)
-        if item is not None and self.backend is not None and not self.offline:
+        if items and self.backend is not None and not self.offline:
             backend = self.backend
-            self.run_worker(
-                self._call(backend.add_annotation(item)), group="send", exit_on_error=False
-            )
+            for item in items:
+                self.run_worker(
+                    self._call(backend.add_annotation(item)), group="send", exit_on_error=False
+                )
         self._show_current()
 
     def action_skip(self) -> None:
@@ -345,8 +422,11 @@ class AnnotateScreen(BackendLink):
     def action_help(self) -> None:
         """All keys."""
         keymap = dict(self.app._keymap)
+        s = self.session
         bindings = [*self.BINDINGS, *AnnotationCanvas.BINDINGS, *screen_keys(self.app)]
-        rows = binding_rows(bindings, keymap)
+        stacks = s.is_stack or uses_stack_keys(s.project)
+        shown = project_bindings(bindings, classes=s.classes, stacks=stacks)
+        rows = class_rows(binding_rows(shown, keymap), s.classes)
         self.app.push_screen(HelpScreen(rows))
 
     def action_resegment(self) -> None:

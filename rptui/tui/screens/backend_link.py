@@ -234,8 +234,8 @@ class BackendLink(Screen[None]):
         self.query_one(TrainingPanel).record(status, n_annotated)
         if status.model_version > self.model_version and self.sync is not None:
             f1 = f"{status.best_f1:.2f}" if status.best_f1 is not None else "–"
-            self.notify(f"a better model arrived: #{status.model_version} (F1 {f1}); U re-segments")
+            self.notify(f"a better model arrived: #{status.model_version} (F1 {f1})")
             self.model_version = status.model_version
-            if self.session.order == UNCERTAIN:  # scores by older models are made again
-                self.run_worker(self._presegment(), group="presegment", exclusive=True)
+            # the image on screen is segmented again first, then stale scores (either order)
+            self.run_worker(self._presegment(), group="presegment", exclusive=True)
         self.refresh_status()

@@ -12,6 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 APP_KEY_PREFIX = "app."  # ids of the app's own keys (the screens it opens)
+CLASS_ROW_PREFIX = "Class "  # the class keys' descriptions: "Class 1" .. "Class 9"
+CLASS_ID_PREFIX = "annotate.class_"
+SLICE_IDS = ("annotate.slice_previous", "annotate.slice_next")
+BINARY_CLASS_COUNT = 2
 
 
 def screen_keys(app: App[object]) -> list[Binding]:
@@ -33,6 +37,39 @@ def binding_rows(bindings: Iterable[BindingType], keymap: dict[str, str]) -> lis
         shown = binding.key_display if binding.key_display and keys == binding.key else keys
         rows.append((shown.replace(",", " "), binding.description or binding.action))
     return rows
+
+
+def project_bindings(
+    bindings: Iterable[BindingType], *, classes: tuple[str, ...], stacks: bool
+) -> list[BindingType]:
+    """The bindings that act in this project: class keys for its classes (none in a binary
+    project, where key 1 only repeats Q), slice keys where there are stacks."""
+    kept = []
+    for binding in bindings:
+        ident = binding.id if isinstance(binding, Binding) else None
+        ident = ident or ""
+        if ident.startswith(CLASS_ID_PREFIX):
+            number = ident.removeprefix(CLASS_ID_PREFIX)
+            if len(classes) == BINARY_CLASS_COUNT or not number.isdigit():
+                continue
+            if int(number) >= len(classes):
+                continue
+        if ident in SLICE_IDS and not stacks:
+            continue
+        kept.append(binding)
+    return kept
+
+
+def class_rows(rows: list[tuple[str, str]], classes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Rows with "Class k" named by the project's class ("Class 2: soil")."""
+    named = []
+    for keys, description in rows:
+        number = description.removeprefix(CLASS_ROW_PREFIX)
+        if description.startswith(CLASS_ROW_PREFIX) and number.isdigit():
+            k = int(number)
+            description = f"{description}: {classes[k] if k < len(classes) else 'none'}"
+        named.append((keys, description))
+    return named
 
 
 class HelpScreen(ModalScreen[None]):

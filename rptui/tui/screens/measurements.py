@@ -16,7 +16,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
 
 from cluster.atomic import write_bytes_atomic
-from cluster.measure import ALL_KINDS, ERROR_COLUMN, REGIONS, check_kinds, measure_files
+from cluster.measure import ALL_KINDS, ERROR_COLUMN, REGIONS, check_kinds
+from cluster.measure_files import measure_files
 from rptui.commands.measuring import read_table, table_bytes
 from rptui.errors import UserError
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,7 +14,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.validation import ValidationResult, Validator
 from textual.widgets import (
     Button,
     Checkbox,
@@ -30,102 +27,24 @@ from textual.widgets import (
 )
 from textual.widgets.selection_list import Selection
 
-from cluster.atomic import write_bytes_atomic
-from cluster.mask_formats import FORMATS, MaskFormat
-from cluster.measure import ALL_KINDS, IMAGE_KINDS, REGIONS
-from rptui.commands.measuring import table_bytes
+from cluster.mask_formats import FORMATS
+from cluster.measure import ALL_KINDS
 from rptui.project import Project
 from rptui.segment_folder import FolderReport, segment_folder
-from rptui.tui.screens.measurements import IMAGE_TABLE_NAME, REGION_TABLE_NAME, MeasurementsScreen
+from rptui.tui.screens.folder_child import run_child
+from rptui.tui.screens.folder_job import (
+    FolderExists,
+    FolderJob,
+    OutputFolder,
+    model_f1,
+    summary_text,
+    write_tables,
+)
+from rptui.tui.screens.measurements import MeasurementsScreen
 
 log = logging.getLogger(__name__)
 
 RESULTS_FOLDER = "results"  # default outputs go to <workspace>/results/<input folder name>
-FAILED_LISTED = 20  # failures named in the summary; the rest are counted
-
-
-class FolderExists(Validator):
-    """An existing folder (the message names the one that is missing)."""
-
-    def validate(self, value: str) -> ValidationResult:
-        """Valid when ``value`` names a folder."""
-        path = Path(value.strip()).expanduser()
-        if value.strip() and path.is_dir():
-            return self.success()
-        return self.failure(f"no such folder: {value.strip() or '(empty)'}")
-
-
-class OutputFolder(Validator):
-    """A folder to write into: it may not exist yet, but must not be a file."""
-
-    def validate(self, value: str) -> ValidationResult:
-        """Valid when ``value`` is not empty and not a file."""
-        path = Path(value.strip()).expanduser()
-        if not value.strip():
-            return self.failure("name a folder for the masks")
-        if path.exists() and not path.is_dir():
-            return self.failure(f"not a folder: {value.strip()}")
-        return self.success()
-
-
-@dataclass(frozen=True)
-class FolderJob:
-    """What the Start button runs."""
-
-    source: Path
-    output: Path
-    models: tuple[Path, ...]
-    fmt: MaskFormat
-    kinds: tuple[str, ...]
-    tta: bool
-    command: tuple[str, ...] | None  # run as this ``rptui`` command line, else in the app
-
-    def segment_arguments(self) -> list[str]:
-        """``rptui segment`` arguments for this run, reporting JSON lines."""
-        words = ["segment", str(self.source), str(self.output), "--format", self.fmt]
-        for model in self.models:
-            words += ["--model", str(model)]
-        if self.kinds:
-            words += ["--measure", ",".join(self.kinds)]
-        if not self.tta:
-            words.append("--no-tta")
-        return [*words, "--progress-jsonl"]
-
-
-def table_paths(output: Path, kinds: tuple[str, ...]) -> tuple[Path | None, Path | None]:
-    """The image table and the region table a run writes (None when not measured)."""
-    image = output / IMAGE_TABLE_NAME if set(kinds) & set(IMAGE_KINDS) else None
-    regions = output / REGION_TABLE_NAME if REGIONS in kinds else None
-    return image, regions
-
-
-def summary_text(report: FolderReport, output: Path, tables: list[Path]) -> str:
-    """What a run did, as the summary shows it."""
-    head = "cancelled: " if report.cancelled else ""
-    lines = [
-        f"{head}{len(report.written)} masks written to {output}, "
-        f"{len(report.skipped_existing)} already there, {len(report.failed)} failed "
-        f"({report.seconds:.1f} s)"
-    ]
-    for path, reason in report.failed[:FAILED_LISTED]:
-        lines.append(f"failed {path.name}: {reason}")
-    if len(report.failed) > FAILED_LISTED:
-        lines.append(f"... and {len(report.failed) - FAILED_LISTED} more failed")
-    lines.extend(f"table: {path}" for path in tables)
-    if tables:
-        lines.append("Ctrl+T shows the table")
-    return "\n".join(lines)
-
-
-def model_f1(path: Path) -> float | None:
-    """The validation F1 a model file records (None when it records none or is unreadable)."""
-    from cluster.modelfile import ModelFileError, load_model_file
-
-    try:
-        return load_model_file(path).f1
-    except ModelFileError as error:
-        log.warning("cannot read %s: %s", path, error)
-        return None
 
 
 class SegmentFolderScreen(Screen[None]):
@@ -298,7 +217,9 @@ class SegmentFolderScreen(Screen[None]):
 
         try:
             if job.command is not None:
-                report, tables = self._run_child(job, job.command, progress)
+                report, tables = run_child(
+                    job, job.command, progress, stopped=self._stop.is_set, track=self._track_child
+                )
             else:
                 report = segment_folder(
                     job.source,
@@ -310,46 +231,15 @@ class SegmentFolderScreen(Screen[None]):
                     on_progress=progress,
                     should_stop=self._stop.is_set,
                 )
-                tables = self._write_tables(report, job)
+                tables = write_tables(report, job)
         except Exception as error:  # any failure ends the run with its message, never a crash
             log.warning("segmenting %s failed: %s", job.source, error)
             self._call(self._failed, f"{type(error).__name__}: {error}")
             return
         self._call(self._finished, report, job.output, tables)
 
-    def _run_child(
-        self, job: FolderJob, command: tuple[str, ...], progress: Any
-    ) -> tuple[FolderReport, list[Path]]:
-        """Run ``rptui segment`` as a child (it drives Ray Data) and follow its JSON lines."""
-        child = subprocess.Popen(
-            [*command, *job.segment_arguments()],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    def _track_child(self, child: subprocess.Popen[str] | None) -> None:
         self._child = child
-        summary: dict[str, Any] | None = None
-        assert child.stdout is not None and child.stderr is not None
-        for line in child.stdout:
-            try:
-                message = json.loads(line)
-            except json.JSONDecodeError:  # not one of ours: the log has it
-                log.info("segment: %s", line.rstrip())
-                continue
-            if "report" in message:
-                summary = message["report"]
-            else:
-                progress(message["done"], message["total"], message["file"], message["error"])
-        errors = child.stderr.read()
-        child.wait()
-        self._child = None
-        if summary is not None:
-            return FolderReport.from_summary(summary)
-        if self._stop.is_set():  # cancelled: what was written stays (runs are resumable)
-            return FolderReport(cancelled=True), []
-        last = errors.strip().splitlines()[-1] if errors.strip() else f"exit {child.returncode}"
-        raise RuntimeError(last)
 
     def _call(self, callback: Any, *args: Any) -> None:
         """Run ``callback`` on the app's loop (nothing when the app has gone)."""
@@ -357,16 +247,6 @@ class SegmentFolderScreen(Screen[None]):
             self.app.call_from_thread(callback, *args)
         except RuntimeError as error:  # the app closed while the worker ran
             log.info("not shown: %s", error)
-
-    @staticmethod
-    def _write_tables(report: FolderReport, job: FolderJob) -> list[Path]:
-        image, regions = table_paths(job.output, job.kinds)
-        written = []
-        for path, table in ((image, report.image_table), (regions, report.region_table)):
-            if path is not None:
-                write_bytes_atomic(path, table_bytes(table(), path))
-                written.append(path)
-        return written
 
     def _show_progress(self, done: int, total: int, name: str, errors: int) -> None:
         self.progress = (done, total)

@@ -16,11 +16,13 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, S
 
 from rptui.paths import WorkspaceError
 from rptui.project import DEFAULT_SETTINGS, Project
-from rptui.review import MAX_BRUSH_RADIUS, MAX_PRE_SEGMENT
+from rptui.review import MAX_PRE_SEGMENT
+from rptui.review_paint import MAX_BRUSH_RADIUS
+from rptui.review_stack import uses_stack_keys
 from rptui.tui.canvas import AnnotationCanvas
 from rptui.tui.render import COLOURBLIND_PALETTE, DEFAULT_PALETTE
 from rptui.tui.screens.annotate import AnnotateScreen
-from rptui.tui.screens.help import screen_keys
+from rptui.tui.screens.help import project_bindings, screen_keys
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +61,13 @@ FIELDS: tuple[NumberField, ...] = (
 )
 
 
-def remappable_bindings(app: App[Any]) -> list[Binding]:
-    """Every binding of the annotate screen (canvas included) and the app's screen keys."""
+def remappable_bindings(app: App[Any], project: Project | None = None) -> list[Binding]:
+    """Every binding of the annotate screen (canvas included) and the app's screen keys;
+    with ``project``, only those acting in it (its class keys, slice keys where used)."""
     bindings = [*AnnotateScreen.BINDINGS, *AnnotationCanvas.BINDINGS, *screen_keys(app)]
+    if project is not None:
+        classes = tuple(project.config.classes)
+        bindings = project_bindings(bindings, classes=classes, stacks=uses_stack_keys(project))
     return [b for b in bindings if isinstance(b, Binding) and b.id]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Static
 
@@ -19,6 +20,7 @@ class StatusLine(Static):
     def __init__(self, *, animate: bool = True, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
         self._text = ""
+        self._accent: tuple[str, str] | None = None
         self._waiting = False
         self._frame = 0
         self._animate = animate
@@ -35,9 +37,16 @@ class StatusLine(Static):
         """Whether a spinner is shown."""
         return self._waiting
 
-    def show_status(self, text: str, *, waiting: bool | None = None) -> None:
-        """Replace the text (and the spinner state when given)."""
+    def show_status(
+        self, text: str, *, waiting: bool | None = None, accent: tuple[str, str] | None = None
+    ) -> None:
+        """Replace the text (and the spinner state when given).
+
+        ``accent`` (words, style): the last occurrence of the words is drawn in the style
+        (the class being painted, in its colour).
+        """
         self._text = text
+        self._accent = accent
         if waiting is not None and waiting != self._waiting:
             self._waiting = waiting
             if self._timer is not None:
@@ -55,7 +64,16 @@ class StatusLine(Static):
     def _draw(self) -> None:
         prefix = f"{SPINNER_FRAMES[self._frame]} segmenting · " if self._waiting else ""
         line = prefix + self._text
-        if line == self._shown:
+        key = f"{line}\0{self._accent}"
+        if key == self._shown:
             return
-        self._shown = line
-        self.update(line, layout=False)
+        self._shown = key
+        if self._accent is None:
+            self.update(line, layout=False)
+            return
+        words, style = self._accent
+        text = Text(line)
+        start = line.rfind(words)
+        if start >= 0:
+            text.stylize(style, start, start + len(words))
+        self.update(text, layout=False)
