@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import logging
 import time
@@ -28,14 +29,15 @@ from cluster.api import (
 from cluster.atomic import write_bytes_atomic
 from cluster.model import UNetGNRes
 from cluster.modelfile import load_model_file, model_file_name, model_to_bytes
-from cluster.snapshot import snapshot_from_model
+from cluster.snapshot import output_channels, snapshot_from_model
 from rptui.annotation import from_png_bytes
 from rptui.project import Project
 
 log = logging.getLogger(__name__)
 
 EPOCH_LOG_NAME = "epochs.csv"
-EPOCH_LOG_COLUMNS = [f.name for f in fields(EpochRecord)]
+CLASS_F1_FIELD = "class_f1"
+EPOCH_LOG_COLUMNS = [f.name for f in fields(EpochRecord) if f.name != CLASS_F1_FIELD]
 POLL_SECONDS = 1.0
 ENDED = (TrainerState.FINISHED, TrainerState.FAILED)
 
@@ -76,7 +78,9 @@ def ensure_start_model(project: Project) -> ModelSnapshot:
     newest = project.newest_model()
     if newest is not None:
         return load_model_file(newest.path)
-    snapshot = snapshot_from_model(UNetGNRes(), version=1, classes=tuple(project.config.classes))
+    classes = tuple(project.config.classes)
+    model = UNetGNRes(out_channels=output_channels(classes))
+    snapshot = snapshot_from_model(model, version=1, classes=classes)
     save_model(project, snapshot)
     return snapshot
 
@@ -93,19 +97,42 @@ def save_model(project: Project, snapshot: ModelSnapshot) -> Path:
     return path
 
 
+def epoch_log_columns(classes: tuple[str, ...]) -> list[str]:
+    """The epoch log's columns: the record's, plus ``f1_<class>`` per class when multi-class."""
+    if len(classes) <= 2:
+        return list(EPOCH_LOG_COLUMNS)
+    return [*EPOCH_LOG_COLUMNS, *(f"f1_{name}" for name in classes[1:])]
+
+
+def _epoch_row(record: EpochRecord, classes: tuple[str, ...]) -> dict[str, object]:
+    row = asdict(record)
+    per_class = row.pop(CLASS_F1_FIELD)
+    if len(classes) > 2:
+        row.update({f"f1_{name}": f1 for name, f1 in zip(classes[1:], per_class, strict=False)})
+    return row
+
+
 def append_epoch_log(project: Project, records: list[EpochRecord]) -> None:
-    """Append epoch records to ``logs/epochs.csv`` (the whole file is rewritten atomically)."""
+    """Append epoch records to ``logs/epochs.csv`` (the whole file is rewritten atomically).
+
+    A log that already exists keeps its header: rows are written in its columns, so a log
+    begun by another version of the program stays aligned.
+    """
     if not records:
         return
+    classes = tuple(project.config.classes)
     path = project.logs_dir / EPOCH_LOG_NAME
     existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    header = next(csv.reader(io.StringIO(existing)), None) if existing else None
     buffer = io.StringIO()
     buffer.write(existing)
-    writer = csv.DictWriter(buffer, fieldnames=EPOCH_LOG_COLUMNS)
+    writer = csv.DictWriter(
+        buffer, fieldnames=header or epoch_log_columns(classes), restval="", extrasaction="ignore"
+    )
     if not existing:
         writer.writeheader()
     for record in records:
-        writer.writerow(asdict(record))
+        writer.writerow(_epoch_row(record, classes))
     write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
 
 
@@ -146,7 +173,11 @@ async def train_project(
     seconds: float | None = None,
     on_status: Callable[[TrainerStatus], None] | None = None,
 ) -> TrainerStatus:
-    """Train until early stopping, failure or ``seconds``; everything made lands on disk."""
+    """Train until early stopping, failure or ``seconds``; everything made lands on disk.
+
+    The project's classes are always the ones trained, whatever ``config`` says.
+    """
+    config = dataclasses.replace(config, classes=tuple(project.config.classes))
     start = await asyncio.to_thread(ensure_start_model, project)
     sync = TrainingSync(project, backend, model_version=start.version)
     await sync.send_annotations()
