@@ -7,6 +7,12 @@ unannotated image with the highest score made by the newest model; failing that 
 highest score made by an older (stale) model; failing that the next image in the
 fixed order. Images never scored, and stale scores, are asked for in the background
 at a low priority, a few at a time.
+
+A stack's slices are scored under their slice names (``scan.z0003``); the stack's own
+score (:meth:`ScoreBook.item`) is the highest of its slices scored by the newest model
+among them. The highest, not the mean: one slice the model is unsure of is worth the
+user's visit (a mean would water it down with easy slices), and only the few slices
+asked for are scored, so a mean would depend on which ones those were.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.atomic import write_json_atomic
+from rptui.project_config import parse_slice_name
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,10 @@ class ScoreBook:
 
     def __init__(self, path: Path | None = None, scores: dict[str, Score] | None = None) -> None:
         self.path = path
-        self._scores: dict[str, Score] = dict(scores or {})
+        self._scores: dict[str, Score] = {}
+        self._slices: dict[str, set[str]] = {}  # stack stem -> its scored slice names
+        for name, score in (scores or {}).items():
+            self._keep(name, score)
 
     @classmethod
     def load(cls, path: Path, *, writable: bool = True) -> ScoreBook:
@@ -71,8 +81,18 @@ class ScoreBook:
         return len(self._scores)
 
     def get(self, stem: str) -> Score | None:
-        """The score of ``stem``, or None if it was never scored."""
+        """The score of ``stem`` (an image, or one slice of a stack), or None if never scored."""
         return self._scores.get(stem)
+
+    def item(self, stem: str) -> Score | None:
+        """The score of item ``stem``: an image's own, or the highest of a stack's slices
+        scored by the newest model among them (see the module docstring); None if unscored."""
+        own = self._scores.get(stem)
+        if own is not None or stem not in self._slices:
+            return own
+        scores = [self._scores[name] for name in self._slices[stem]]
+        newest = max(score.model_version for score in scores)
+        return Score(max(s.value for s in scores if s.model_version == newest), newest)
 
     def values(self) -> list[float]:
         """Every score, in no particular order."""
@@ -88,9 +108,15 @@ class ScoreBook:
         held = self._scores.get(stem)
         if held is not None and held.model_version > model_version:
             return False
-        self._scores[stem] = Score(float(value), int(model_version))
+        self._keep(stem, Score(float(value), int(model_version)))
         self.save()
         return True
+
+    def _keep(self, name: str, score: Score) -> None:
+        self._scores[name] = score
+        parsed = parse_slice_name(name)
+        if parsed is not None:
+            self._slices.setdefault(parsed[0], set()).add(name)
 
     def save(self) -> None:
         """Write the scores atomically (a failure is logged: scores can be remade)."""
@@ -109,11 +135,12 @@ class ScoreBook:
 def most_uncertain(
     candidates: Iterable[tuple[int, str]], scores: ScoreBook, *, newest_version: int
 ) -> int | None:
-    """The candidate (index, stem) with the highest fresh score, else the highest stale one."""
+    """The candidate (index, stem) with the highest fresh score, else the highest stale one
+    (a stack's score: :meth:`ScoreBook.item`)."""
     best: tuple[bool, float, int] | None = None  # (fresh, score, -index): max wins
     chosen: int | None = None
     for index, stem in candidates:
-        score = scores.get(stem)
+        score = scores.item(stem)
         if score is None:
             continue
         key = (score.model_version >= newest_version, score.value, -index)
@@ -143,11 +170,12 @@ def to_score(
     if limit <= 0:
         return []
     ahead = sorted(candidates, key=lambda item: (item[0] <= after, item[0]))
-    unscored = [i for i, stem in ahead if scores.get(stem) is None]
+    held = {i: scores.item(stem) for i, stem in ahead}
+    unscored = [i for i, _ in ahead if held[i] is None]
     stale = [
-        (scores.get(stem).value, i)  # type: ignore[union-attr]
-        for i, stem in ahead
-        if (s := scores.get(stem)) is not None and s.model_version < newest_version
+        (score.value, i)
+        for i, _ in ahead
+        if (score := held[i]) is not None and score.model_version < newest_version
     ]
     return (unscored + [i for _, i in sorted(stale, reverse=True)])[:limit]
 

@@ -129,11 +129,19 @@ class ServeOrder:
 
     # -- scores ----------------------------------------------------------------------------
     def to_request(
-        self, current: int, ahead: int, *, shown_version: int | None = None
+        self,
+        current: int,
+        ahead: int,
+        *,
+        shown_version: int | None = None,
+        name_of: Callable[[int], str] | None = None,
     ) -> dict[int, int]:
         """{index: priority} to pre-segment around ``current``: the image itself at 0, then
         the next ``ahead`` at 1..N (fixed order) or, in uncertain order, up to ``ahead`` +
-        SCORING_EXTRA images without a score by the newest model at SCORE_PRIORITY and up."""
+        SCORING_EXTRA images without a score by the newest model at SCORE_PRIORITY and up.
+
+        ``name_of(index)`` is the name an item is requested under (a stack: the slice
+        asked for; the stem by default); :meth:`scoring_names` are those names."""
         if self.mode == SEQUENTIAL:
             self._scoring = set()
             last = min(current + ahead, len(self.project) - 1)
@@ -145,7 +153,7 @@ class ServeOrder:
             after=current,
             limit=ahead + SCORING_EXTRA,
         )
-        self._scoring = {self.project.stem(i) for i in scoring}
+        self._scoring = {(name_of or self.project.stem)(i) for i in scoring}
         wanted = {current: 0}
         wanted.update({i: SCORE_PRIORITY + k for k, i in enumerate(scoring)})
         return wanted

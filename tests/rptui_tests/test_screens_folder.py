@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import tifffile
 from PIL import Image
 from screen_helpers import (
     APP_SIZE,
@@ -24,10 +25,14 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, SelectionList
 
 import rptui.tui.screens.segment_folder as folder_screen
+from cluster.mask_formats import read_label_stack
+from cluster.measure import STACK_COLUMN
+from rptui.commands.segmenting import VOLUME_TABLE_NAME
 from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.screens.segment_folder import SegmentFolderScreen
 from rptui.workspace import Workspace
 
+STACK_SLICES = 3
 SECONDS_PER_IMAGE = 0.4  # each image made slow, so keys can be pressed while the run goes on
 
 
@@ -167,3 +172,26 @@ async def test_a_child_run_that_fails_says_why(workspace: Workspace, tmp_path: P
         summary = static_text(screen, "#summary")
         assert summary.startswith("stopped:") and model.name in summary
         assert screen.report is None
+
+
+async def test_a_stack_in_the_folder_gets_its_volume_table_in_the_app(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """The in-app run writes ``volumes.csv`` for stacks, as ``rptui segment`` does."""
+    rng = np.random.default_rng(0)
+    slices = rng.integers(0, 255, (STACK_SLICES, 40, 56), dtype=np.uint8)
+    tifffile.imwrite(workspace.dataset_dir(DATASET) / "scan.tif", slices, photometric="minisblack")
+    out = tmp_path / "masks"
+    app = open_app(workspace)
+    async with app.run_test(size=APP_SIZE) as pilot:
+        screen = await open_screen(pilot, out)
+        await pilot.press("ctrl+s")  # a quick run: it may end before a poll sees it running
+        await wait_for(pilot, lambda: screen.report is not None and not screen.running, 120)
+        volumes = out / VOLUME_TABLE_NAME
+        assert screen.tables == [out / "measurements.csv", volumes]
+        assert f"table: {volumes}" in static_text(screen, "#summary")
+        masks, _ = read_label_stack(out / "scan.tif")
+        assert masks.shape == (STACK_SLICES, 40, 56)
+        table = pd.read_csv(volumes)
+        assert list(table[STACK_COLUMN]) == ["scan.tif"]  # one foreground class, one stack
+        assert table["voxels"].iloc[0] == int(np.count_nonzero(masks))

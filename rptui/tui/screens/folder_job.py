@@ -12,6 +12,7 @@ from cluster.atomic import write_bytes_atomic
 from cluster.mask_formats import MaskFormat
 from cluster.measure import IMAGE_KINDS, REGIONS
 from rptui.commands.measuring import table_bytes
+from rptui.commands.segmenting import VOLUME_TABLE_NAME
 from rptui.segment_folder import FolderReport
 from rptui.tui.screens.measurements import IMAGE_TABLE_NAME, REGION_TABLE_NAME
 
@@ -105,10 +106,20 @@ def model_f1(path: Path) -> float | None:
 
 
 def write_tables(report: FolderReport, job: FolderJob) -> list[Path]:
-    """Write the run's measurement tables next to its masks; the paths written."""
+    """Write the run's tables next to its masks, as ``rptui segment`` does; the paths written.
+
+    The image and region tables follow the kinds measured; ``volumes.csv`` (voxels per
+    class per stack) is written whenever the folder held stacks.
+    """
     image, regions = table_paths(job.output, job.kinds)
+    volumes = job.output / VOLUME_TABLE_NAME if report.volume_rows else None
     written = []
-    for path, table in ((image, report.image_table), (regions, report.region_table)):
+    tables = (
+        (image, report.image_table),
+        (regions, report.region_table),
+        (volumes, report.volume_table),
+    )
+    for path, table in tables:
         if path is not None:
             write_bytes_atomic(path, table_bytes(table(), path))
             written.append(path)

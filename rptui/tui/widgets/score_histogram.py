@@ -27,7 +27,8 @@ def histogram_bars(values: Sequence[float], *, bins: int = BINS) -> tuple[str, f
 def histogram_line(values: Sequence[float], *, current: float | None = None) -> str:
     """``scores 0 ▁▃█▅▂ 0.35 · 40 images · this 0.12``."""
     bars, top = histogram_bars(values)
-    line = f"scores 0 {bars} {top:.2f} · {len(values)} images"
+    noun = "image" if len(values) == 1 else "images"
+    line = f"scores 0 {bars} {top:.2f} · {len(values)} {noun}"
     if current is not None:
         line += f" · this {current:.2f}"
     return line
