@@ -1,8 +1,9 @@
 """Learning curve on CPU: train on synthetic roots with sparse strokes, score unseen images.
 
 Trains the engine on ``--train`` synthetic images (plus ``--val`` for validation) with
-simulated clear-example strokes (:func:`cluster.simulate.clear_example_labels`) or the
-learning test's older block strokes for ``--epochs`` epochs, then runs
+simulated clear-example strokes (:func:`cluster.simulate.clear_example_labels`), the
+learning test's older block strokes, or dense labels (every pixel: the ceiling of a run)
+for ``--epochs`` epochs, then runs
 ``--corrective-rounds`` rounds of METHOD.md's corrective loop: the best model segments the
 annotated images (and ``--round-images`` new training images), the simulated annotator
 corrects every error (:func:`cluster.simulate.correction_labels`), and training goes on
@@ -62,6 +63,8 @@ def _labels(args: argparse.Namespace, mask: np.ndarray, seed: int) -> np.ndarray
     rng = np.random.default_rng(seed)
     if args.labels == "blocks":
         return block_strokes(mask, rng)
+    if args.labels == "dense":
+        return mask.astype(np.uint8) + 1
     return clear_example_labels(mask, rng=rng, bg_margin=args.bg_margin, bg_ratio=args.bg_ratio)
 
 
@@ -135,7 +138,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=6)
     parser.add_argument("--val", type=int, default=2)
     parser.add_argument("--held-out", type=int, default=4)
-    parser.add_argument("--labels", choices=("clear", "blocks"), default="clear")
+    parser.add_argument("--labels", choices=("clear", "blocks", "dense"), default="clear")
     parser.add_argument("--bg-margin", type=float, default=3.0, help="clear labels only")
     parser.add_argument("--bg-ratio", type=float, default=8.0, help="clear labels only")
     parser.add_argument("--infer-tile", type=int, default=0, help="0: the training tile")

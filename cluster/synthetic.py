@@ -2,8 +2,11 @@
 
 Branching, curving roots of varying width and contrast are painted on textured soil
 (multi-scale noise, colour variation, pebbles and specks). The mask holds exactly the
-pixels that a root was painted on. Used by the demo, tests and benchmarks; nothing is
-downloaded.
+pixels that a root was painted on, and every one of them is visible: a root pixel is
+painted opaque, towards the root's colour from the soil around it (never past the soil
+colour at a shaded edge), and differs from that soil by at least ``MIN_ROOT_CONTRAST``
+grey levels, about twice the strongest per-pixel noise. Used by the demo, tests and
+benchmarks; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ NOISE_SCALES = ((96, 0.10), (24, 0.08), (6, 0.06), (1, 0.04))  # (cell px, ampli
 BRANCH_DEPTH = 2  # primary roots, laterals, laterals of laterals
 HEADING_KNOT_PX = 40.0
 HEADING_WANDER = 0.35  # rad, std of the heading around its start
+EDGE_SHADE = 0.25  # a root's contrast falls by this share from its centreline to its edge
+# Sensor noise (std up to 8) and the finest soil texture (up to ~6) make ~10 grey levels of
+# per-pixel noise; a root pixel stands at least twice that far from the soil around it.
+MIN_ROOT_CONTRAST = 20.0
+SOIL_REFERENCE_SIGMA = 2.0  # px, the soil "around" a root pixel (specks blurred away)
 
 
 def _smooth_noise(
@@ -94,9 +102,16 @@ def _stamp(
     mask: np.ndarray,
     points: np.ndarray,
     radii: np.ndarray,
-    colours: np.ndarray,
+    contrasts: np.ndarray,
+    *,
+    target: np.ndarray,
+    reference: np.ndarray,
 ) -> None:
-    """Paint disks of ``radii`` at ``points`` (shaded darker towards the edges)."""
+    """Paint disks of ``radii`` at ``points``, ``contrasts`` of the way from soil to ``target``.
+
+    The contrast fades by ``EDGE_SHADE`` towards a disk's edge; every painted pixel ends at
+    least ``MIN_ROOT_CONTRAST`` grey levels from the ``reference`` soil, on the root's side.
+    """
     height, width = mask.shape
     inside = (
         (points[:, 0] > -10)
@@ -104,7 +119,7 @@ def _stamp(
         & (points[:, 1] > -10)
         & (points[:, 1] < width + 10)
     )
-    points, radii, colours = points[inside], radii[inside], colours[inside]
+    points, radii, contrasts = points[inside], radii[inside], contrasts[inside]
     if points.size == 0:
         return
     reach = math.ceil(float(radii.max())) + 1
@@ -117,9 +132,15 @@ def _stamp(
     r2 = (radii**2)[:, None]
     hit = (dist2 <= r2) & (cand_r >= 0) & (cand_r < height) & (cand_c >= 0) & (cand_c < width)
     rows, cols = np.nonzero(hit)
-    shading = 1.0 - 0.25 * (dist2[rows, cols] / np.maximum(r2[rows, 0], 1e-6))
+    shading = 1.0 - EDGE_SHADE * (dist2[rows, cols] / np.maximum(r2[rows, 0], 1e-6))
     pr, pc = cand_r[rows, cols], cand_c[rows, cols]
-    image[pr, pc] = colours[rows] * shading[:, None].astype(np.float32)
+    soil = reference[pr, pc]
+    strength = (contrasts[rows] * shading).astype(np.float32)[:, None]
+    painted = soil + strength * (target[None, :] - soil)
+    side = 1.0 if float(target.mean()) >= float(reference.mean()) else -1.0
+    lift = side * (painted - soil).mean(axis=1)
+    painted += (side * np.maximum(MIN_ROOT_CONTRAST - lift, 0.0))[:, None]
+    image[pr, pc] = painted
     mask[pr, pc] = 1
 
 
@@ -132,7 +153,9 @@ def _draw_root(
     heading: float,
     length: float,
     width: float,
-    colour: np.ndarray,
+    target: np.ndarray,
+    contrast: float,
+    reference: np.ndarray,
     depth: int,
 ) -> None:
     points = _root_path(rng, start, heading, length)
@@ -140,8 +163,16 @@ def _draw_root(
     taper = np.linspace(1.0, rng.uniform(0.55, 1.0), n)
     radii = np.maximum(width * taper / 2.0, MIN_STAMP_RADIUS)
     along = 1.0 + 0.12 * np.interp(np.arange(n), np.linspace(0, n, 8), rng.standard_normal(8))
-    colours = colour[None, :] * along[:, None].astype(np.float32)
-    _stamp(image, mask, points, radii.astype(np.float32), colours)
+    contrasts = np.clip(contrast * along, 0.0, 1.0).astype(np.float32)
+    _stamp(
+        image,
+        mask,
+        points,
+        radii.astype(np.float32),
+        contrasts,
+        target=target,
+        reference=reference,
+    )
     if depth >= BRANCH_DEPTH or width < 1.5:
         return
     position = rng.uniform(10.0, 60.0) / PATH_STEP
@@ -158,19 +189,19 @@ def _draw_root(
             heading=parent_heading + side * rng.uniform(math.radians(40), math.radians(85)),
             length=length * rng.uniform(0.1, 0.45),
             width=max(1.0, width * taper[index] * rng.uniform(0.3, 0.7)),
-            colour=colour * np.float32(rng.uniform(0.9, 1.05)),
+            target=target,
+            contrast=contrast * float(rng.uniform(0.9, 1.05)),
+            reference=reference,
             depth=depth + 1,
         )
         position += rng.uniform(25.0, 120.0) / PATH_STEP
 
 
-def _root_colour(rng: np.random.Generator, soil: np.ndarray) -> np.ndarray:
-    soil_mean = soil.reshape(-1, 3).mean(axis=0)
+def _root_colour(rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """A root's target colour and how far (0..1) its centre goes from the soil towards it."""
     if rng.random() < DARK_ROOT_PROBABILITY:
-        target, contrast = ROOT_DARK_RGB, rng.uniform(0.5, 0.9)
-    else:
-        target, contrast = ROOT_LIGHT_RGB, rng.uniform(0.3, 0.9)
-    return (soil_mean + contrast * (target - soil_mean)).astype(np.float32)
+        return ROOT_DARK_RGB, float(rng.uniform(0.5, 0.9))
+    return ROOT_LIGHT_RGB, float(rng.uniform(0.3, 0.9))
 
 
 def generate_root_image(
@@ -197,6 +228,9 @@ def generate_root_image(
     """
     rng = np.random.default_rng(seed)
     image = _soil(rng, height, width)
+    reference = ndimage.gaussian_filter(
+        image, sigma=(SOIL_REFERENCE_SIGMA, SOIL_REFERENCE_SIGMA, 0), mode="nearest"
+    )
     mask = np.zeros((height, width), dtype=np.uint8)
     if rng.random() < root_probability:
         size = math.sqrt(height * width)
@@ -213,15 +247,21 @@ def generate_root_image(
                 start[1], heading = width + 2.0, math.pi
             else:
                 heading = rng.uniform(0, 2 * math.pi)
+            heading += rng.normal(0.0, 0.5)
+            length = rng.uniform(0.6, 1.6) * size
+            root_width = rng.uniform(*width_range)
+            target, contrast = _root_colour(rng)
             _draw_root(
                 rng,
                 image,
                 mask,
                 start=start,
-                heading=heading + rng.normal(0.0, 0.5),
-                length=rng.uniform(0.6, 1.6) * size,
-                width=rng.uniform(*width_range),
-                colour=_root_colour(rng, image),
+                heading=heading,
+                length=length,
+                width=root_width,
+                target=target,
+                contrast=contrast,
+                reference=reference,
                 depth=0,
             )
     sigma = rng.uniform(2.0, 8.0) if noise_sigma is None else noise_sigma

@@ -10,7 +10,12 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from cluster.images import read_image, read_mask
-from cluster.synthetic import generate_root_image, write_dataset
+from cluster.synthetic import (
+    MIN_ROOT_CONTRAST,
+    SOIL_REFERENCE_SIGMA,
+    generate_root_image,
+    write_dataset,
+)
 
 SEEDS = range(8)
 
@@ -52,6 +57,24 @@ def test_roots_stand_out_from_the_soil_beside_them() -> None:
         contrasts.append(abs(grey[mask == 1].mean() - grey[ring].mean()))
     assert np.mean(contrasts) > 20
     assert np.mean(np.array(contrasts) > 10) >= 0.75  # contrast varies, some roots are faint
+
+
+def test_every_root_pixel_is_visible_above_the_noise() -> None:
+    """The truth marks no pixel a careful eye could not see: no faint or soil-coloured edge."""
+    for seed in range(24):
+        image, mask = generate_root_image(seed=seed, root_probability=1.0, noise_sigma=0)
+        soil, _ = generate_root_image(seed=seed, root_probability=0.0, noise_sigma=0)
+        around = ndimage.gaussian_filter(
+            soil.astype(float),
+            sigma=(SOIL_REFERENCE_SIGMA, SOIL_REFERENCE_SIGMA, 0),
+            mode="nearest",
+        )
+        lift = (image.astype(float) - around).mean(axis=2)[mask == 1]
+        assert np.abs(lift).min() >= MIN_ROOT_CONTRAST - 1, seed  # uint8 rounding
+        noisy, _ = generate_root_image(seed=seed, root_probability=1.0)
+        noise = (noisy.astype(float) - image).mean(axis=2)
+        # The sensor noise (per channel std, sqrt(3) x that of the grey mean) is at most half of it.
+        assert 2 * noise.std() * np.sqrt(3) <= MIN_ROOT_CONTRAST, seed
 
 
 def test_some_images_have_no_roots() -> None:
