@@ -1,16 +1,8 @@
-"""An open project: its folders, items and slices, annotations, models and lock.
+"""An open project: its folders, items and slices, annotations, segmentations, models, lock.
 
-``project.json`` holds the schema version, the project's name, its dataset (a name in
-the workspace, or an absolute folder for imported RootPainter projects), the classes
-(background first) and their optional colours, the starting model, the settings, the
-image order fixed at creation (with the seed that shuffled it), each annotated image's
-split (fixed once assigned), the reviewed images and the last position. A file that
-does not parse, or lacks a key, raises :class:`CorruptProjectError` naming it; nothing
-ever overwrites such a file.
-
-An item (an entry of ``images``) is an image file, a multi-page TIFF or a folder of
-numbered slices; the last two are stacks, whose slice z is named ``<stem>.z<z+1:04d>``
-(``scan.z0003``) in annotations and segmentations; a plain image keeps its stem.
+What ``project.json`` holds, and how it is read and written, is :mod:`rptui.project_config`
+(its names are importable from here too). An item is an image file, a multi-page TIFF or
+a folder of numbered slices; a stack's slice z is named ``<stem>.z<z+1:04d>``.
 """
 
 from __future__ import annotations
@@ -27,9 +19,7 @@ from cluster.api import Split
 from cluster.atomic import write_bytes_atomic, write_json_atomic
 from cluster.images import DEFAULT_MAX_PIXELS, TIFF_SUFFIXES, ImageReadError, read_image
 from cluster.stacks import list_slice_files, read_stack_slice, stack_depth, stack_window
-from rptui.classes import (
-    RGB,
-)
+from rptui.classes import RGB
 from rptui.lock import LockInfo, ProjectLock
 from rptui.paths import (
     ModelFileInfo,

@@ -15,38 +15,23 @@ from pathlib import Path
 import numpy as np
 
 from cluster.api import AnnotatedImage
-from rptui.annotation import Annotation, to_png_bytes
+from rptui.annotation import to_png_bytes
 from rptui.corrective import (
     CORRECTIONS_LOG_NAME,
     CorrectionRecord,
     append_correction,
     correction_record,
 )
-from rptui.project import Project
-from rptui.review_stack import SliceState
-from rptui.serve_order import ServeOrder
+from rptui.review_state import ReviewState
 
 log = logging.getLogger(__name__)
 
 
-class Accepting:
+class Accepting(ReviewState):
     """Enter's work: save what was painted and move on (see the module docstring)."""
 
-    project: Project
-    serving: ServeOrder
     n_classes: int
-    read_only: bool
-    name: str
-    index: int
-    z: int
-    depth: int
-    image: np.ndarray
-    annotation: Annotation
-    segmentation: np.ndarray | None
-    segmentation_version: int | None
-    problem: str | None
     last_correction: CorrectionRecord | None
-    _slices: dict[int, SliceState]
     _leave_slice: Callable[[], None]
     _move: Callable[[int], None]
     load_image: Callable[..., np.ndarray]

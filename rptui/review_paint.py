@@ -11,22 +11,19 @@ import numpy as np
 from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND
-from rptui.annotation import BINARY_CLASSES, Annotation
-from rptui.project import Project
+from rptui.annotation import BINARY_CLASSES
 from rptui.review_stack import brush_name, brush_setting
+from rptui.review_state import ReviewState
 from rptui.undo import Box
 
 MAX_BRUSH_RADIUS = 200
 DEFAULT_BRUSH_RADIUS = 3
 
 
-class Painting:
+class Painting(ReviewState):
     """The brush and the edits that paint with it (see the module docstring)."""
 
-    project: Project
     classes: tuple[str, ...]
-    annotation: Annotation
-    segmentation: np.ndarray | None
     brush_value: int
     paint_value: int
     box_mark: tuple[int, int] | None

@@ -14,10 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cluster.api import Segmentation
-from rptui.annotation import Annotation
-from rptui.project import Project
-from rptui.review_stack import SliceState, as_shown_mask, encode_mask
-from rptui.serve_order import ServeOrder
+from rptui.review_stack import as_shown_mask, encode_mask
+from rptui.review_state import ReviewState
 
 MAX_PRE_SEGMENT = 10
 
@@ -32,26 +30,11 @@ class PresegPlan:
     slices: list[tuple[int, int, int]] = field(default_factory=list)
 
 
-class PreSegmenting:
+class PreSegmenting(ReviewState):
     """Requests to the segmenter and their results (see the module docstring)."""
 
-    project: Project
-    serving: ServeOrder
     n_classes: int
-    read_only: bool
-    name: str
-    is_stack: bool
-    index: int
-    z: int
-    depth: int
-    image: np.ndarray
-    annotation: Annotation
-    segmentation: np.ndarray | None
-    segmentation_version: int | None
-    problem: str | None
-    shown_at: float
     _requested: set[str]
-    _slices: dict[int, SliceState]
     _clock: Callable[[], float]
     _name: Callable[[int, int], str]
     _opening_slice: Callable[[int], int]

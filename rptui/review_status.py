@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from cluster.api import TrainerStatus
 from rptui.order import ORDER_NAMES, SEQUENTIAL
-from rptui.project import Project
+from rptui.review_state import ReviewState
 
 SEPARATOR = " · "
 
 
-class Reporting:
+class Reporting(ReviewState):
     """What the user reads about the image on screen (a mixin of ``ReviewSession``)."""
 
-    project: Project
-    index: int
-    z: int
-    depth: int
-    is_stack: bool
-    read_only: bool
-    problem: str | None
     score_text: str | None
     order: str
 

@@ -17,13 +17,14 @@ import numpy as np
 from cluster.images import ImageReadError
 from rptui.annotation import Annotation, AnnotationError, from_png_bytes
 from rptui.paths import WorkspaceError
-from rptui.project import Project, slice_name
+from rptui.project import slice_name
 from rptui.review_stack import (
     SliceState,
     read_shown_mask,
     remember_slice,
     remembered_slice,
 )
+from rptui.review_state import ReviewState
 
 log = logging.getLogger(__name__)
 
@@ -35,25 +36,14 @@ ImageLoader = Callable[[Path], np.ndarray]
 Clock = Callable[[], float]
 
 
-class Viewing:
+class Viewing(ReviewState):
     """Where the user is and what is on screen (see the module docstring)."""
 
-    project: Project
     n_classes: int
     _load: ImageLoader
     _clock: Clock
     _cache: OrderedDict[tuple[int, int], np.ndarray]
-    _slices: dict[int, SliceState]
-    index: int
-    z: int
-    depth: int
-    image: np.ndarray
-    annotation: Annotation
-    segmentation: np.ndarray | None
-    segmentation_version: int | None
     box_mark: tuple[int, int] | None
-    problem: str | None
-    shown_at: float
 
     def __len__(self) -> int:
         return len(self.project)

@@ -35,16 +35,21 @@ def test_histogram_bars_count_scores_in_bins() -> None:
     assert bars == "█  ▃"  # three low scores, one high
 
 
-async def test_the_order_key_scores_images_and_serves_the_most_uncertain(
-    workspace: Workspace,
-) -> None:
-    backend = ScoringBackend()
-    app = RptuiApp(
+def _demo_app(workspace: Workspace, backend: ScoringBackend) -> RptuiApp:
+    """The app on the demo project, with ``backend`` as its backend."""
+    return RptuiApp(
         workspace,
         project=workspace.open_project("demo"),
         backend_factory=lambda _: backend,
         animate=False,
     )
+
+
+async def test_the_order_key_scores_images_and_serves_the_most_uncertain(
+    workspace: Workspace,
+) -> None:
+    backend = ScoringBackend()
+    app = _demo_app(workspace, backend)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, AnnotateScreen)
@@ -93,12 +98,7 @@ async def test_the_mask_of_an_older_model_is_shown_then_replaced_by_the_newest(
 ) -> None:
     backend = ScoringBackend(version=2, delay_s=1.0)  # the newest model takes a second
     old_model_everywhere(workspace, backend)
-    app = RptuiApp(
-        workspace,
-        project=workspace.open_project("demo"),
-        backend_factory=lambda _: backend,
-        animate=False,
-    )
+    app = _demo_app(workspace, backend)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, AnnotateScreen)
