@@ -7,12 +7,13 @@ fixes their split by the project's rule, and logs corrective metrics) and sent t
 trainer; new models and epoch records are pulled into the project as they come.
 
 Corrective strategy (the paper's protocol): clear examples first, with training from
-the second image on, until the model shown is trained and confident (see
-:mod:`rptui.bench.annotator`) or ``max_clear_examples`` images were labelled; then
-corrections only, skipping images without errors. Pre-segment is 0 while clear
-examples are labelled, 1 once a model is shown, and 2 after
-``PRESEGMENT_TWO_AFTER`` images with a model shown. Dense strategy: every image
-labelled fully, with the same pre-segment steps once training runs.
+the second image on, until the model shown is trained and either confident (see
+:mod:`rptui.bench.annotator`) or ``max_clear_examples`` images were labelled (while no
+trained model has arrived, clear examples go on: correcting an untrained model's output
+would be dense annotation at corrective cost); then corrections only, skipping
+images without errors. Pre-segment is 0 while clear examples are labelled, 1 once a
+model is shown, and 2 after ``PRESEGMENT_TWO_AFTER`` images with a model shown. Dense
+strategy: every image labelled fully, with the same pre-segment steps once training runs.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 60.0  # any backend call
 SEGMENT_GIVE_UP_S = 900.0  # no segmentation for this long: the segmenter is broken
 SEGMENT_ASK_AGAIN_S = 15.0  # no segmentation yet: the image on screen is asked for again
+TRAINED_MODEL_POLL_S = 1.0  # how often a user done with clear examples looks for a model
 SYNC_INTERVAL_S = 2.0
 FINISH_POLL_S = 1.0
 MIN_CLEAR_EXAMPLES = 2  # training needs one validation and one training image
@@ -157,6 +159,43 @@ class BenchProtocol:
         assert result is not None  # the image stays on screen until a result or the timeout
         return result
 
+    def _waits_for_a_trained_model(self, shown: Segmentation) -> bool:
+        """Clear examples are done but training has not yet saved a model to correct."""
+        return (
+            self.phase == "clear"
+            and self.result.training_started
+            and self.totals.clear_examples >= self.options.max_clear_examples
+            and shown.model_version <= self.result.start_version
+        )
+
+    async def _wait_for_a_trained_model(
+        self, session: ReviewSession, shown: Segmentation, deadline: float
+    ) -> Segmentation:
+        """Wait (as the user would) for the first trained model, then its segmentation.
+
+        Gives ``shown`` back when the session's time runs out first.
+        """
+        log.info("clear examples done; waiting for the first trained model")
+        while True:
+            status = await self._call(self.backend.status())
+            if status.model_version > self.result.start_version:
+                break
+            if time.monotonic() >= deadline:
+                return shown
+            await asyncio.sleep(TRAINED_MODEL_POLL_S)
+        request = SegmentationRequest(session.stem, session.image, 0)
+        await self._call(self.backend.request_segmentation(request))
+        result = await await_segmentation(
+            self.backend,
+            request,
+            give_up_s=SEGMENT_GIVE_UP_S,
+            want_version=lambda: status.model_version,
+            call=self._call,
+            ask_again_s=SEGMENT_ASK_AGAIN_S,
+            call_timeout_s=CALL_TIMEOUT_S,
+        )
+        return shown if result is None else result
+
     async def collect_scores(self, session: ReviewSession) -> int:
         """Take in the results asked for only to score images (uncertain order), as the app."""
         received = 0
@@ -208,9 +247,8 @@ class BenchProtocol:
         if self.phase == "clear":
             trained = shown.model_version > self.result.start_version
             done = self.totals.clear_examples
-            if done >= self.options.max_clear_examples or (
-                done >= MIN_CLEAR_EXAMPLES and trained and sure > CONFIDENT
-            ):
+            enough = done >= self.options.max_clear_examples or sure > CONFIDENT
+            if trained and done >= MIN_CLEAR_EXAMPLES and enough:
                 self.phase = "corrective"
                 log.info("confident (%.3f) after %d clear examples: corrections now", sure, done)
         if self.phase == "clear":
@@ -233,6 +271,8 @@ class BenchProtocol:
         started = time.monotonic()
         self.project.config.settings["pre_segment"] = self._pre_segment()
         shown = await self.fetch_segmentation(session)
+        if self._waits_for_a_trained_model(shown):
+            shown = await self._wait_for_a_trained_model(session, shown, deadline)
         session.receive_segmentation(shown)
         await self.collect_scores(session)
         truth = await asyncio.to_thread(load_truth, self.bench.pair_at(index))

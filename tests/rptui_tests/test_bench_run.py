@@ -97,8 +97,11 @@ def truth_of(data: tuple[Path, Path], stem: str) -> np.ndarray:
 def test_corrective_run_follows_the_protocol(corrective: Path, data: tuple[Path, Path]) -> None:
     rows = pd.read_csv(corrective / IMAGES_CSV, keep_default_na=False)
     assert len(rows) == IMAGES - 3
-    assert list(rows["phase"][:2]) == ["clear", "clear"]
-    assert set(rows["phase"][2:]) <= {"corrective"}
+    phases = list(rows["phase"])
+    assert phases[:2] == ["clear", "clear"]
+    first = phases.index("corrective")  # clear examples, then corrections only
+    assert set(phases[first:]) == {"corrective"}
+    assert (rows["model_version"][first:] > 1).all()  # never correcting an untrained model
     pre_segment = rows["pre_segment"]  # 0 for clear examples, then rising
     assert list(pre_segment[:3]) == [0, 0, 0] and pre_segment.is_monotonic_increasing
     assert pre_segment.iloc[-1] >= 1
