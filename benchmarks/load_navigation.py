@@ -13,7 +13,7 @@ import numpy as np
 from latency_common import SIZE, Samples, press, record_frames
 
 from cluster.images import encode_png
-from rptui.annotation import to_png_bytes
+from rptui.annotation_files import to_png_bytes
 from rptui.project import choose_split
 from rptui.tui.app import RptuiApp
 from rptui.workspace import Workspace

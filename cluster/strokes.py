@@ -315,4 +315,3 @@ def plan_dense(
             group += 1
     labels = paint(np.zeros_like(target), strokes)
     return AnnotationPlan(strokes, labels, 0, keyboard)
-

@@ -19,7 +19,7 @@ from cluster.simulate import clear_example_labels
 from cluster.snapshot import model_from_snapshot
 from cluster.synthetic import write_dataset
 from cluster.validate import Confusion, confusion
-from rptui.annotation import to_png_bytes
+from rptui.annotation_files import to_png_bytes
 from rptui.project import Project
 from rptui.training import ensure_start_model
 from rptui.workspace import Workspace
@@ -78,9 +78,7 @@ def held_out_f1(setup: DemoSetup, *, limit: int = 8) -> tuple[float, int]:
     for index in unseen[:limit]:
         image = read_image(project.image_path(index))
         truth = read_mask(setup.truth_dir / project.image_names[index], kind="binary")
-        probability = segment_probability(
-            [model], image, tile_size=snapshot.tile_size, tta=False
-        )
+        probability = segment_probability([model], image, tile_size=snapshot.tile_size, tta=False)
         predicted = probability > THRESHOLD
         total = total + confusion(predicted, truth + 1)
     return total.f1, min(limit, len(unseen))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cluster.api import AnnotatedImage
-from rptui.annotation import to_png_bytes
+from rptui.annotation_files import to_png_bytes
 from rptui.corrective import (
     CORRECTIONS_LOG_NAME,
     CorrectionRecord,

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from cluster.images import ImageReadError
-from rptui.annotation import Annotation, AnnotationError, from_png_bytes
+from rptui.annotation import Annotation, AnnotationError
+from rptui.annotation_files import from_png_bytes
 from rptui.paths import WorkspaceError
 from rptui.project import slice_name
 from rptui.review_stack import (

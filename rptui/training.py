@@ -30,7 +30,7 @@ from cluster.atomic import write_bytes_atomic
 from cluster.model import UNetGNRes
 from cluster.modelfile import load_model_file, model_file_name, model_to_bytes
 from cluster.snapshot import output_channels, snapshot_from_model
-from rptui.annotation import from_png_bytes
+from rptui.annotation_files import from_png_bytes
 from rptui.project import Project
 
 log = logging.getLogger(__name__)

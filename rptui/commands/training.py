@@ -38,7 +38,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             with console.status("starting") as live:
                 return await train_project(
-                    project, backend, config, seconds=args.seconds,
+                    project,
+                    backend,
+                    config,
+                    seconds=args.seconds,
                     on_status=lambda status: live.update(describe(status)),
                 )
         finally:

@@ -20,7 +20,7 @@ from PIL import Image
 
 from cluster.connect import Connection
 from cluster.embedded import ray_temp_dir, token_path
-from rptui.annotation import to_png_bytes
+from rptui.annotation_files import to_png_bytes
 from rptui.cli import main
 from rptui.paths import WorkspaceError
 from rptui.workspace import Workspace

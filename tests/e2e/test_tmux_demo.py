@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from cluster.api import FOREGROUND
-from rptui.annotation import from_png_bytes
+from rptui.annotation_files import from_png_bytes
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -46,17 +46,31 @@ def demo_session(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     session = f"rptui-e2e-{uuid.uuid4().hex[:8]}"
     rptui = Path(sys.executable).with_name("rptui")
     command = (
-        f"env COLORTERM=truecolor RPTUI_WORKSPACE={workspace} "
-        f"{rptui} demo --images 8 --size {SIZE}"
+        f"env COLORTERM=truecolor RPTUI_WORKSPACE={workspace} {rptui} demo --images 8 --size {SIZE}"
     )
-    _tmux("-f", "/dev/null", "new-session", "-d", "-s", session,
-          "-x", str(COLUMNS), "-y", str(ROWS), command)
+    _tmux(
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        str(COLUMNS),
+        "-y",
+        str(ROWS),
+        command,
+    )
     try:
         yield session, workspace
     finally:
         _tmux("kill-session", "-t", session)
-        subprocess.run([str(rptui), "--workspace", str(workspace), "stop"],
-                       capture_output=True, timeout=60, env={**os.environ})
+        subprocess.run(
+            [str(rptui), "--workspace", str(workspace), "stop"],
+            capture_output=True,
+            timeout=60,
+            env={**os.environ},
+        )
 
 
 def _screen(session: str) -> str:
@@ -73,7 +87,8 @@ def test_a_stroke_painted_with_keys_lands_in_the_annotation_file(
     stem = Path(config["images"][config["position"]]).stem
     _wait(
         lambda: any(f"training: {state}" in _screen(session) for state in ("training", "idle")),
-        120, "the trainer to start",
+        120,
+        "the trainer to start",
     )
 
     _tmux("send-keys", "-t", session, "q", "d")
@@ -82,8 +97,10 @@ def test_a_stroke_painted_with_keys_lands_in_the_annotation_file(
         time.sleep(0.05)
     _tmux("send-keys", "-t", session, "d", "Enter")
 
-    saved = [workspace / "projects" / "demo" / "annotations" / split / f"{stem}.png"
-             for split in ("train", "val")]
+    saved = [
+        workspace / "projects" / "demo" / "annotations" / split / f"{stem}.png"
+        for split in ("train", "val")
+    ]
     _wait(lambda: any(path.is_file() for path in saved), 30, f"the annotation of {stem}")
     path = next(path for path in saved if path.is_file())
     labels = from_png_bytes(path.read_bytes(), expected_shape=(SIZE, SIZE))
@@ -112,19 +129,29 @@ def test_the_app_outlives_its_ray_head_and_syncs_when_ray_is_back(
 ) -> None:
     session, workspace = demo_session
     _wait(lambda: " / 8" in _screen(session), 120, "the annotate screen")
-    _wait(lambda: _trainer_holds(session, len(_annotation_files(workspace))), 120,
-          "the trainer to start with the clear examples")
+    _wait(
+        lambda: _trainer_holds(session, len(_annotation_files(workspace))),
+        120,
+        "the trainer to start with the clear examples",
+    )
     before = len(_annotation_files(workspace))
 
     rptui = Path(sys.executable).with_name("rptui")
-    stopped = subprocess.run([str(rptui), "--workspace", str(workspace), "stop"],
-                             capture_output=True, text=True, timeout=60)
+    stopped = subprocess.run(
+        [str(rptui), "--workspace", str(workspace), "stop"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert stopped.returncode == 0, stopped.stderr
     _wait(lambda: "offline" in _screen(session), 60, "the app to say it is offline")
 
     _tmux("send-keys", "-t", session, "q", "space", "Enter")  # annotate while Ray is gone
     _wait(lambda: len(_annotation_files(workspace)) == before + 1, 30, "the local save")
-    _wait(lambda: _trainer_holds(session, before + 1), 180,
-          "a new head with the trainer holding every annotation")
+    _wait(
+        lambda: _trainer_holds(session, before + 1),
+        180,
+        "a new head with the trainer holding every annotation",
+    )
     status_line = next(line for line in _screen(session).splitlines() if " / 8 · " in line)
     assert "offline" not in status_line

@@ -29,7 +29,7 @@ from cluster.mask_formats import encode_mask
 from cluster.model import UNetGNRes
 from cluster.modelfile import save_model
 from cluster.snapshot import snapshot_from_model
-from rptui.annotation import to_png_bytes
+from rptui.annotation_files import to_png_bytes
 from rptui.paths import CorruptProjectError
 from rptui.review import ReviewSession
 from rptui.workspace import Workspace

@@ -12,7 +12,7 @@ import pytest
 from cluster.api import BACKGROUND, FOREGROUND
 from cluster.images import encode_png, read_mask
 from cluster.synthetic import write_dataset
-from rptui.annotation import from_png_bytes
+from rptui.annotation_files import from_png_bytes
 from rptui.bench.records import (
     CHART_PNG,
     CURVE_CSV,

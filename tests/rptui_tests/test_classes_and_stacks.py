@@ -13,7 +13,8 @@ from PIL import Image
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
 from cluster.images import ImageReadError
-from rptui.annotation import Annotation, AnnotationError, from_png_bytes, to_png_bytes
+from rptui.annotation import Annotation, AnnotationError
+from rptui.annotation_files import from_png_bytes, to_png_bytes
 from rptui.cli import main
 from rptui.dataset import create_dataset
 from rptui.project import PROJECT_FILE_NAME, parse_slice_name

@@ -53,9 +53,20 @@ def test_bad_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -
 def test_missing_folder_is_a_user_error_without_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     result = subprocess.run(
-        [sys.executable, "-m", "rptui.cli", "--workspace", str(tmp_path / "ws"),
-         "dataset", "create", str(missing), "roots"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "rptui.cli",
+            "--workspace",
+            str(tmp_path / "ws"),
+            "dataset",
+            "create",
+            str(missing),
+            "roots",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from cluster.api import FOREGROUND
-from rptui.annotation import from_png_bytes
+from rptui.annotation_files import from_png_bytes
 from rptui.project import load_config
 from rptui.workspace import Workspace
 
@@ -43,7 +43,8 @@ ZYGOTE = textwrap.dedent(
     """
     import os, sys
     import numpy as np
-    from rptui.annotation import Annotation, from_png_bytes, to_png_bytes
+    from rptui.annotation import Annotation
+    from rptui.annotation_files import from_png_bytes, to_png_bytes
     from rptui.workspace import Workspace
 
     root, name, acks = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -10,7 +10,7 @@ import pytest
 from cluster.api import BACKGROUND, FOREGROUND, Segmentation, TrainerState, TrainerStatus
 from cluster.images import read_mask
 from cluster.synthetic import write_dataset
-from rptui.annotation import from_png_bytes
+from rptui.annotation_files import from_png_bytes
 from rptui.paths import WorkspaceError
 from rptui.review import ReviewSession
 from rptui.workspace import Workspace

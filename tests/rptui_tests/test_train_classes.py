@@ -12,7 +12,7 @@ from screen_helpers import run_cli
 from cluster.api import EpochRecord
 from cluster.modelfile import load_model_file
 from cluster.synthetic_classes import CLASS_NAMES, generate_class_stack
-from rptui.annotation import to_png_bytes
+from rptui.annotation_files import to_png_bytes
 from rptui.training import EPOCH_LOG_NAME, append_epoch_log
 
 

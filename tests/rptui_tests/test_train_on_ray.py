@@ -13,7 +13,7 @@ from cluster.connect import Connection
 from cluster.modelfile import load_model_file
 from cluster.ray_backend import RayBackend
 from cluster.synthetic import write_dataset
-from rptui.annotation import to_png_bytes
+from rptui.annotation_files import to_png_bytes
 from rptui.training import EPOCH_LOG_NAME, train_project
 from rptui.workspace import Workspace
 

@@ -13,7 +13,7 @@ from cluster.images import read_mask
 from cluster.local import LocalBackend
 from cluster.modelfile import load_model_file
 from cluster.synthetic import write_dataset
-from rptui.annotation import to_png_bytes
+from rptui.annotation_files import to_png_bytes
 from rptui.cli import main
 from rptui.training import annotated_images, ensure_start_model, train_project
 from rptui.workspace import Workspace
@@ -34,8 +34,13 @@ def annotated_workspace(tmp_path: Path) -> Workspace:
     workspace = Workspace(tmp_path / "ws").ensure()
     truth = tmp_path / "truth"
     write_dataset(
-        workspace.dataset_dir("roots"), count=4, seed=3, height=SIZE, width=SIZE,
-        masks_folder=truth, root_probability=1.0,
+        workspace.dataset_dir("roots"),
+        count=4,
+        seed=3,
+        height=SIZE,
+        width=SIZE,
+        masks_folder=truth,
+        root_probability=1.0,
     )
     project = workspace.create_project("p", "roots", seed=1)
     for index in range(2):
