@@ -1,4 +1,4 @@
-"""The user's painted labels: painting, undo, the annotation file formats, the split.
+"""The user's painted labels: painting, undo, and the train/validation split.
 
 Labels use the seam's encoding (:mod:`cluster.api`): ``UNLABELLED`` 0, then class index + 1
 (``BACKGROUND`` 1, ``FOREGROUND`` 2 in a binary project). Painting replaces pixels, never
@@ -9,9 +9,7 @@ centre (radius 0 is one pixel, radius 1 a plus of five). A stroke covers every p
 within ``r`` of its polyline, so it has no gaps however far apart its points are (a
 radius-0 stroke covers those within half a pixel: a one-pixel line without breaks).
 
-Files: a binary project keeps RootPainter's RGBA PNG (red foreground, green background),
-so RootPainter reads it; a project of more classes writes a single-channel 8-bit label
-PNG of the labels themselves. Readers tell the two apart by the PNG's mode.
+The files they are saved in are :mod:`rptui.annotation_files`.
 """
 
 from __future__ import annotations
