@@ -8,9 +8,10 @@ trainer; new models and epoch records are pulled into the project as they come.
 
 Corrective strategy (the paper's protocol): clear examples first, with training from
 the second image on, until the model shown is trained and either confident (see
-:mod:`rptui.bench.annotator`) or ``max_clear_examples`` images were labelled (while no
-trained model has arrived, clear examples go on: correcting an untrained model's output
-would be dense annotation at corrective cost); then corrections only, skipping
+:mod:`rptui.bench.annotator`) or ``max_clear_examples`` images were labelled (with no trained
+model yet, the user waits for one while training runs, up to one more epoch, and
+otherwise paints another clear example: correcting an untrained model's output would be
+dense annotation at corrective cost); then corrections only, skipping
 images without errors. Pre-segment is 0 while clear examples are labelled, 1 once a
 model is shown, and 2 after ``PRESEGMENT_TWO_AFTER`` images with a model shown. Dense
 strategy: every image labelled fully, with the same pre-segment steps once training runs.
@@ -173,14 +174,19 @@ class BenchProtocol:
     ) -> Segmentation:
         """Wait (as the user would) for the first trained model, then its segmentation.
 
-        Gives ``shown`` back when the session's time runs out first.
+        The wait lasts while training runs, at most until one more epoch ends (an epoch
+        that saved no better model leaves the user painting another clear example) or
+        the session's time is up; ``shown`` comes back when no trained model came.
         """
         log.info("clear examples done; waiting for the first trained model")
+        first_epoch: int | None = None
         while True:
             status = await self._call(self.backend.status())
             if status.model_version > self.result.start_version:
                 break
-            if time.monotonic() >= deadline:
+            first_epoch = status.epoch if first_epoch is None else first_epoch
+            running = status.state == TrainerState.TRAINING
+            if not running or status.epoch > first_epoch or time.monotonic() >= deadline:
                 return shown
             await asyncio.sleep(TRAINED_MODEL_POLL_S)
         request = SegmentationRequest(session.stem, session.image, 0)
