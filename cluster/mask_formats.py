@@ -36,10 +36,11 @@ STACK_SUFFIX = ".tif"
 CLASSES_KEY = "rptui-classes"  # PNG text chunk / TIFF description key naming the classes
 BINARY_ON = 255  # foreground value of a binary mask file
 BINARY_CLASSES = 2
+BINARY_NAMES = ("background", "foreground")
 
 
-def _label_png(mask: np.ndarray, classes: Sequence[str]) -> bytes:
-    """A label PNG of class indices naming its ``classes`` in a text chunk."""
+def _named_png(mask: np.ndarray, classes: Sequence[str]) -> bytes:
+    """A single-channel PNG naming its ``classes`` in a text chunk (so it reads as ours)."""
     info = PngImagePlugin.PngInfo()
     info.add_text(CLASSES_KEY, json.dumps(list(classes)))
     buffer = io.BytesIO()
@@ -64,9 +65,10 @@ def encode_mask(
     """
     if fmt == "png":
         if len(classes) > BINARY_CLASSES:
-            return _label_png(mask, classes)
-        binary = len(classes) == BINARY_CLASSES or mask.max(initial=0) <= 1
-        return encode_png((mask * BINARY_ON).astype(np.uint8) if binary else mask.astype(np.uint8))
+            return _named_png(mask, classes)
+        if len(classes) == BINARY_CLASSES or mask.max(initial=0) <= 1:
+            return _named_png((mask > 0).astype(np.uint8) * BINARY_ON, classes or BINARY_NAMES)
+        return encode_png(mask.astype(np.uint8))
     if fmt == "rootpainter":
         rgba = np.zeros((*mask.shape, 4), np.uint8)
         rgba[mask > 0] = ROOTPAINTER_FOREGROUND

@@ -16,7 +16,7 @@ import pandas as pd
 from PIL import Image
 
 from cluster.images import TIFF_SUFFIXES, ImageReadError, page_count, read_mask
-from cluster.mask_formats import read_label_stack, recorded_classes
+from cluster.mask_formats import class_values, read_label_stack, recorded_classes
 from cluster.measure import (
     COUNT_COLUMNS,
     ERROR_COLUMN,
@@ -56,7 +56,12 @@ def read_measurable_mask(path: Path | str) -> np.ndarray:
     Our masks (0/255, or a 0..K label image of classes), RootPainter's RGBA
     segmentations and RhizoVision's black-on-white masks are all read; a single-channel
     8-bit image whose values are small class numbers keeps them, anything else is 0/1.
+    Our own masks name their classes in the file and are read as they are, however much
+    of the image is foreground (an unmarked mostly-white mask is read as RhizoVision's).
     """
+    if recorded_classes(path):
+        with Image.open(path) as image:
+            return class_values(np.asarray(image))
     binary = read_mask(path, kind="auto")
     try:
         with Image.open(path) as image:

@@ -17,7 +17,7 @@ from skimage.measure import regionprops_table
 from cluster.length import fair_length, skeleton_graph, skeleton_length
 from cluster.mask_formats import encode_mask
 from cluster.measure import check_kinds, length_row, measure_all, measure_mask, tips_and_branches
-from cluster.measure_files import measure_file, measure_files
+from cluster.measure_files import measure_file, measure_files, read_measurable_mask
 from cluster.regions import count_regions, region_table
 
 NUCLEI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nuclei"
@@ -284,3 +284,16 @@ def test_nuclei_counts_and_areas_match_the_label_images() -> None:
         assert len(merged) <= len(ids)
         assert merged["area"].sum() == areas.sum()
         assert measure_mask(labels, kinds=("count",))["count"] == len(merged)
+
+
+@pytest.mark.parametrize("classes", [(), ("background", "pore", "root", "grain")])
+def test_our_mostly_foreground_masks_are_measured_as_written(
+    tmp_path: Path, classes: tuple[str, ...]
+) -> None:
+    """A mask of ours that is mostly foreground is not taken for a black-on-white one."""
+    top = max(len(classes) - 1, 1)
+    mask = np.full((30, 40), top, dtype=np.uint8)
+    mask[10:20, 5:35] = 0  # a background band: 75 % of the image is foreground
+    path = tmp_path / "mask.png"
+    path.write_bytes(encode_mask(mask, fmt="png", classes=classes))
+    assert np.array_equal(read_measurable_mask(path), mask)
