@@ -38,9 +38,9 @@ from typing import Any
 from latency_common import NOOP_KEY, SIZE, Samples, press, record_frames
 from latency_tmux import COLOUR_MODES, PROJECT, measure_tmux
 
-from cluster.synthetic import write_dataset
+from cluster.simulate.synthetic import write_dataset
+from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
-from rptui.workspace import Workspace
 
 DATASET = "bench"
 IMAGE_SIDE = 1000

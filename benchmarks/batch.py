@@ -1,10 +1,10 @@
 """Batch segmentation throughput: the Ray Data pipeline with 1 and 2 workers, and in-process.
 
-Generates ``--images`` synthetic 720x510 images and one model, then segments them
-in this process (one worker object, all cores) and through :func:`cluster.batch.segment_paths`
-on a local Ray with 1 and 2 workers (the cores split between them). Ray figures are
-wall-clock from the call to the last result, so they include starting the actor pool
-and loading the model on every worker, as a user's run does.
+Generates ``--images`` synthetic 720x510 images and one model, then segments them in this
+process (one worker object, all cores) and through :func:`cluster.batch.pipeline.segment_paths`
+on a local Ray with 1 and 2 workers (the cores split between them). Ray figures are wall-clock
+from the call to the last result, so they include starting the actor pool and loading the model
+on every worker, as a user's run does.
 
     python benchmarks/batch.py [--images 8] [--cpus 2] [--precision auto] [--no-tta]
         [--repeats 1]
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import torch
 
-from cluster.batch import segment_paths
-from cluster.batch_worker import BatchSettings, SegmentWorker
-from cluster.model import UNetGNRes
-from cluster.modelfile import model_to_bytes
-from cluster.snapshot import snapshot_from_model
-from cluster.synthetic import write_dataset
+from cluster.batch.pipeline import segment_paths
+from cluster.batch.worker import BatchSettings, SegmentWorker
+from cluster.io.model_files import model_to_bytes
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
+from cluster.simulate.synthetic import write_dataset
 
 log = logging.getLogger(__name__)
 

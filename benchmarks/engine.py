@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.devices import (
+from cluster.inference.tiled import default_batch_pixels, plan_tiles, segment_probability
+from cluster.nn.devices import (
     DeviceInfo,
     autocast,
     memory_format,
@@ -33,11 +34,10 @@ from cluster.devices import (
     resolve_precision,
     set_cpu_threads,
 )
-from cluster.infer import default_batch_pixels, plan_tiles, segment_probability
-from cluster.loss import masked_dice_ce_loss
-from cluster.model import UNetGNRes
-from cluster.sampler import TileSampler
-from cluster.tiles import tile_grid, used_fraction
+from cluster.nn.loss import masked_dice_ce_loss
+from cluster.nn.model import UNetGNRes
+from cluster.nn.tiles import tile_grid, used_fraction
+from cluster.training.sampler import TileSampler
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,15 @@
 """Learning curve on CPU: train on synthetic roots with sparse strokes, score unseen images.
 
 Trains the engine on ``--train`` synthetic images (plus ``--val`` for validation) with
-simulated clear-example strokes (:func:`cluster.simulate.clear_example_labels`), the
+simulated clear-example strokes (:func:`cluster.simulate.clear_examples.clear_example_labels`), the
 learning test's older block strokes, or dense labels (every pixel: the ceiling of a run)
 for ``--epochs`` epochs, then runs
 ``--corrective-rounds`` rounds of METHOD.md's corrective loop: the best model segments the
-annotated images (and ``--round-images`` new training images), the simulated annotator
-corrects every error (:func:`cluster.simulate.correction_labels`), and training goes on
-for ``--round-epochs`` epochs. After every epoch it segments ``--held-out`` unseen images
-and prints F1 over every pixel (mask vs prediction), F1 on labelled-style pixels
-(clear-example strokes on the held-out images), and where the errors are.
+annotated images (and ``--round-images`` new training images), the simulated annotator corrects
+every error (:func:`cluster.simulate.clear_examples.correction_labels`), and training goes on
+for ``--round-epochs`` epochs. After every epoch it segments ``--held-out`` unseen images and
+prints F1 over every pixel (mask vs prediction), F1 on labelled-style pixels (clear-example
+strokes on the held-out images), and where the errors are.
 
     nice -n 10 python benchmarks/learning.py [--tile 124] [--epochs 8] [--epoch-tiles 100]
         [--corrective-rounds 2 --round-epochs 2]
@@ -25,15 +25,15 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-import cluster.augment
+import cluster.training.augment
 from cluster.api import AnnotatedImage, TrainingConfig
-from cluster.devices import pick_device
-from cluster.infer import THRESHOLD, segment_probability
-from cluster.simulate import clear_example_labels, correction_labels
-from cluster.snapshot import model_from_snapshot
-from cluster.synthetic import generate_root_image
-from cluster.train import TrainingEngine
-from cluster.validate import Confusion, confusion
+from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.nn.devices import pick_device
+from cluster.nn.snapshot import model_from_snapshot
+from cluster.simulate.clear_examples import clear_example_labels, correction_labels
+from cluster.simulate.synthetic import generate_root_image
+from cluster.training.engine import TrainingEngine
+from cluster.training.validate import Confusion, confusion
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +162,12 @@ def main() -> None:
     args.infer_tile = args.infer_tile or args.tile
     logging.basicConfig(level=logging.WARNING)
     if args.elastic_gain != 1.0:
-        original = cluster.augment._small_field
+        original = cluster.training.augment._small_field
 
         def scaled(*a: object, **k: object) -> np.ndarray:
             return original(*a, **k) * args.elastic_gain  # type: ignore[arg-type]
 
-        cluster.augment._small_field = scaled  # type: ignore[assignment]
+        cluster.training.augment._small_field = scaled  # type: ignore[assignment]
 
     config = TrainingConfig(
         tile_size=args.tile,

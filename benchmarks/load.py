@@ -1,22 +1,22 @@
 """Memory and latency under load: annotations by the thousand, a 10,000-request queue.
 
-1. Trainer RSS: a real :class:`cluster.trainer.TrainerActor` on an embedded Ray (through
-   :class:`cluster.ray_backend.RayBackend`), training while annotations arrive; the
-   actor's own ``/proc/self/status`` (VmRSS and its anonymous, file and shared parts)
-   and the store's resident bytes after each batch and after the next epoch. The store's
+1. Trainer RSS: a real :class:`cluster.backends.trainer_actor.TrainerActor` on an embedded Ray
+   (through :class:`cluster.backends.ray_backend.RayBackend`), training while annotations
+   arrive; the actor's own ``/proc/self/status`` (VmRSS and its anonymous, file and shared
+   parts) and the store's resident bytes after each batch and after the next epoch. The store's
    memory bound is set in the actor to ``--bound-mib`` (its default is 512 MiB).
-2. The same annotations through an :class:`cluster.annotation_store.AnnotationStore` in
+2. The same annotations through an :class:`cluster.training.annotation_store.AnnotationStore` in
    this process, and the time to draw a tile with every annotation in memory against
    every annotation spilled to disk (full ``sample()``, and the cut alone without
    augmentation).
 3. 10,000 segmentation requests of ``--side``² images with distinct names into a
-   :class:`cluster.segment_queue.SegmentationQueue`: RSS before and after.
+   :class:`cluster.backends.segment_queue.SegmentationQueue`: RSS before and after.
 4. The app's next/previous keys (``n``/``p``) to the first frame, offline, on a project
    with few annotated images against one with many (Pilot, as benchmarks/app_latency.py).
 
-Images: ``--distinct`` generated root images (cluster.synthetic) labelled as a careful
-first user would (cluster.simulate.clear_example_labels), varied by rotations and rolls
-to make the rest (each a different annotation). Splits follow METHOD.md's rule.
+Images: ``--distinct`` generated root images (cluster.simulate.synthetic) labelled as a careful
+first user would (cluster.simulate.clear_examples.clear_example_labels), varied by
+rotations and rolls to make the rest (each a different annotation). Splits follow METHOD.md's rule.
 
     python benchmarks/load.py [--counts 10,100,1000] [--nav-counts 10,1000] [--side 256]
 """
@@ -38,15 +38,15 @@ import numpy as np
 from load_data import Memory, annotations, make_bases, memory_table, own_memory
 from load_navigation import annotate_project, navigation, navigation_workspace
 
-from cluster import sampler as sampler_module
-from cluster.annotation_store import AnnotationStore
 from cluster.api import SegmentationRequest, TrainingConfig
-from cluster.connect import connect, disconnect
-from cluster.embedded import HeadOptions, stop
-from cluster.ray_backend import RayBackend
-from cluster.segment_queue import SegmentationQueue
-from cluster.spill import MIB
-from cluster.synthetic import generate_root_image
+from cluster.backends.ray_backend import RayBackend
+from cluster.backends.segment_queue import SegmentationQueue
+from cluster.head.connect import connect, disconnect
+from cluster.head.embedded import HeadOptions, stop
+from cluster.simulate.synthetic import generate_root_image
+from cluster.training import sampler as sampler_module
+from cluster.training.annotation_store import AnnotationStore
+from cluster.training.spill import MIB
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from cluster.api import AnnotatedImage, Split
-from cluster.simulate import clear_example_labels
-from cluster.spill import MIB
-from cluster.synthetic import generate_root_image
-from rptui.project import choose_split
+from cluster.simulate.clear_examples import clear_example_labels
+from cluster.simulate.synthetic import generate_root_image
+from cluster.training.spill import MIB
+from rptui.store.project import choose_split
 
 MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
 KIB = 1024

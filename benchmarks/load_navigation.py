@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from latency_common import SIZE, Samples, press, record_frames
 
-from cluster.images import encode_png
-from rptui.annotation_files import to_png_bytes
-from rptui.project import choose_split
+from cluster.io.images import encode_png
+from rptui.store.annotation_files import to_png_bytes
+from rptui.store.project import choose_split
+from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
-from rptui.workspace import Workspace
 
 DATASET = "load"
 

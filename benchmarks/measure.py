@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/measure.py [--size 2000] [--repeats 5] [--seed 0]``.
 Prints the median time of each measurement on its own and of all four together
-(:func:`cluster.measure.measure_all`, which shares the skeleton and the labelling).
+(:func:`cluster.measure.tables.measure_all`, which shares the skeleton and the labelling).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cluster.measure import measure_all, measure_mask
-from cluster.regions import region_table
-from cluster.synthetic import generate_root_image
+from cluster.measure.regions import region_table
+from cluster.measure.tables import measure_all, measure_mask
+from cluster.simulate.synthetic import generate_root_image
 
 
 def _median_seconds(work: Callable[[], object], repeats: int) -> float:

@@ -1,7 +1,7 @@
 """Latency of the Ray layer: annotation-to-sampler, accept-to-next-mask, Ray overhead.
 
 Starts the embedded Ray head of a temporary workspace (2 CPUs), makes one project's
-trainer and segmenter actors through :class:`cluster.ray_backend.RayBackend`, and times:
+trainer and segmenter actors through :class:`cluster.backends.ray_backend.RayBackend`, and times:
 
 1. annotation-to-sampler: from the ``add_annotation`` call until ``status().n_train``
    counts it, while the trainer trains (256x256 and 1024x1024 annotations);
@@ -9,8 +9,8 @@ trainer and segmenter actors through :class:`cluster.ray_backend.RayBackend`, an
    it is made (and a little longer), then ``segmentation(next)`` is timed: a fetch when
    pre-segmented, a request and a wait when not (256x256 and 512x512, flip TTA);
 3. Ray overhead: the not-pre-segmented case and a ``status()`` round trip through
-   RayBackend beside :class:`cluster.local.LocalBackend` and a direct
-   :func:`cluster.infer.segment` call in this process, taken in turn on the same images;
+   RayBackend beside :class:`cluster.backends.local.LocalBackend` and a direct
+   :func:`cluster.inference.tiled.segment` call in this process, taken in turn on the same images;
    and the sampler's ``AnnotationStore.set`` called directly, beside case 1.
 
 The driver's torch uses as many threads as the segmenter actor is given (Ray sets one
@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cluster.annotation_store import AnnotationStore
 from cluster.api import (
     BACKGROUND,
     FOREGROUND,
@@ -47,16 +46,17 @@ from cluster.api import (
     TrainerState,
     TrainingConfig,
 )
-from cluster.connect import connect, disconnect
-from cluster.devices import pick_device, prepare_model, resolve_precision
-from cluster.embedded import HeadOptions, stop
-from cluster.infer import segment
-from cluster.local import LocalBackend
-from cluster.model import UNetGNRes
-from cluster.ray_backend import RayBackend
-from cluster.segmenter import MODEL_POLL_S
-from cluster.snapshot import model_from_snapshot, snapshot_from_model
-from cluster.synthetic import generate_root_image
+from cluster.backends.local import LocalBackend
+from cluster.backends.ray_backend import RayBackend
+from cluster.backends.segmenter_actor import MODEL_POLL_S
+from cluster.head.connect import connect, disconnect
+from cluster.head.embedded import HeadOptions, stop
+from cluster.inference.tiled import segment
+from cluster.nn.devices import pick_device, prepare_model, resolve_precision
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
+from cluster.simulate.synthetic import generate_root_image
+from cluster.training.annotation_store import AnnotationStore
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ async def warm_mask(backend: Backend, name: str, image: np.ndarray) -> float:
 
 
 def direct_mask(model: torch.nn.Module, image: np.ndarray) -> float:
-    """cluster.infer.segment in this process, model already on the device (ms), with the
+    """cluster.inference.tiled.segment in this process, model already on the device (ms), with the
     tile the backends use for a model trained on TRAIN_TILE (so the ratio is the same work)."""
     device = pick_device()
     dtype = resolve_precision(device, "auto")
@@ -321,7 +321,7 @@ async def run(workspace: Path, args: argparse.Namespace) -> tuple[list[Row], int
                     versus(ms, direct, "direct"),
                 )
             )
-        rows.append(Row(f"segmentation {side}², direct cluster.infer.segment", direct))
+        rows.append(Row(f"segmentation {side}², direct cluster.inference.tiled.segment", direct))
     rows.append(
         Row(
             "status() round trip, RayBackend", ray_status, versus(ray_status, local_status, "local")

@@ -2,7 +2,7 @@
 
 Everything that crosses the line is plain data: the frozen dataclasses below, holding
 numpy arrays and numbers. The app codes against :class:`Backend`; the Ray actors are
-the production implementation and :mod:`cluster.local` runs the same engine in the
+the production implementation and :mod:`cluster.backends.local` runs the same engine in the
 calling process (tests, debugging, single-process use).
 
 Label images use one encoding everywhere: ``UNLABELLED`` (0) for pixels the user did
@@ -60,10 +60,10 @@ class AnnotatedImage:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """How to train. ``None`` fields are chosen from the device (see cluster.devices)."""
+    """How to train. ``None`` fields are chosen from the device (see cluster.nn.devices)."""
 
     classes: tuple[str, ...] = ("background", "foreground")
-    tile_size: int | None = None  # network input size; a valid size (cluster.model)
+    tile_size: int | None = None  # network input size; a valid size (cluster.nn.model)
     batch_size: int | None = None
     epoch_tiles: int | None = None  # fixed epoch length; None: METHOD.md's rule
     target_epoch_seconds: float = 30.0  # the timing rule on slow devices
@@ -146,7 +146,7 @@ class Segmentation:
     multi-class model, the probability of "not background" (1 - p(background)).
     ``mask`` is HxW uint8: 0 background and 1 foreground for binary, the most probable
     class index 0..K-1 for K classes.
-    ``uncertainty`` is the model's uncertainty score (:mod:`cluster.uncertainty`), None
+    ``uncertainty`` is the model's uncertainty score (:mod:`cluster.inference.uncertainty`), None
     when the segmenter did not compute one.
     """
 

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster.images import read_image, read_mask
-from cluster.infer import THRESHOLD, segment_probability
-from cluster.simulate import clear_example_labels
-from cluster.snapshot import model_from_snapshot
-from cluster.synthetic import write_dataset
-from cluster.validate import Confusion, confusion
-from rptui.annotation_files import to_png_bytes
-from rptui.project import Project
-from rptui.training import ensure_start_model
-from rptui.workspace import Workspace
+from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.io.images import read_image, read_mask
+from cluster.nn.snapshot import model_from_snapshot
+from cluster.simulate.clear_examples import clear_example_labels
+from cluster.simulate.synthetic import write_dataset
+from cluster.training.validate import Confusion, confusion
+from rptui.session.training import ensure_start_model
+from rptui.store.annotation_files import to_png_bytes
+from rptui.store.project import Project
+from rptui.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

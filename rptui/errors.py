@@ -14,12 +14,12 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     """Every exception type that means "the user's input is wrong", not "a bug"."""
     types: list[type[BaseException]] = [UserError, FileNotFoundError, NotADirectoryError]
     for module, name in (
-        ("rptui.workspace", "WorkspaceError"),
-        ("rptui.dataset", "DatasetError"),
-        ("rptui.annotation", "AnnotationError"),
-        ("cluster.images", "ImageReadError"),
-        ("cluster.modelfile", "ModelFileError"),
-        ("cluster.connect", "ConnectError"),
+        ("rptui.store.workspace", "WorkspaceError"),
+        ("rptui.store.dataset", "DatasetError"),
+        ("rptui.store.annotation", "AnnotationError"),
+        ("cluster.io.images", "ImageReadError"),
+        ("cluster.io.model_files", "ModelFileError"),
+        ("cluster.head.connect", "ConnectError"),
     ):
         try:
             imported = __import__(module, fromlist=[name])

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cluster.connect import Connection, connect, disconnect, namespace_for
-from cluster.embedded import HeadOptions, head_environment, stop, token_path
+from cluster.head.connect import Connection, connect, disconnect, namespace_for
+from cluster.head.embedded import HeadOptions, head_environment, stop, token_path
 
 SESSION_CPUS = 2
 SESSION_STORE = 200 * 1024**2

@@ -1,7 +1,7 @@
 """The simulated user of a bench run: what it paints on an image and how long that takes.
 
-The strokes and the time models come from :mod:`cluster.strokes` and
-:mod:`cluster.annotation_time`; this module picks the plan for the protocol's phase
+The strokes and the time models come from :mod:`cluster.simulate.strokes` and
+:mod:`cluster.simulate.annotation_time`; this module picks the plan for the protocol's phase
 and scores it against the truth (spill: painted pixels of the wrong class).
 
 *Confident* (METHOD.md, "Simulated annotator": switch to corrections once the model's
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cluster.annotation_time import KeyboardTimeModel, MouseTimeModel, annotation_seconds
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.simulate import clear_example_plan
-from cluster.strokes import AnnotationPlan, plan_corrections, plan_dense
+from cluster.simulate.annotation_time import KeyboardTimeModel, MouseTimeModel, annotation_seconds
+from cluster.simulate.clear_examples import clear_example_plan
+from cluster.simulate.strokes import AnnotationPlan, plan_corrections, plan_dense
 
 CONFIDENT = 0.8
 

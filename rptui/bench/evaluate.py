@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 
 from cluster.api import ModelSnapshot
-from cluster.devices import pick_device, resolve_precision
-from cluster.images import read_image
-from cluster.infer import THRESHOLD, segment_probability, tile_for_model
-from cluster.length import skeleton_length
-from cluster.snapshot import model_from_snapshot
-from cluster.validate import Confusion, confusion
+from cluster.inference.tiled import THRESHOLD, segment_probability, tile_for_model
+from cluster.io.images import read_image
+from cluster.measure.length import skeleton_length
+from cluster.nn.devices import pick_device, resolve_precision
+from cluster.nn.snapshot import model_from_snapshot
+from cluster.training.validate import Confusion, confusion
 from rptui.bench.pairs import ImagePair, load_truth
-from rptui.correlate import correlate
 from rptui.errors import UserError
+from rptui.folders.correlate import correlate
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from rptui.errors import UserError
 Strategy = Literal["corrective", "dense"]
 Pace = Literal["none", "mouse", "keyboard"]
 Order = Literal["sequential", "uncertain"]
-ORDERS: tuple[Order, ...] = ("sequential", "uncertain")  # as rptui.order's modes
+ORDERS: tuple[Order, ...] = ("sequential", "uncertain")  # as rptui.session.order's modes
 STRATEGIES: tuple[Strategy, ...] = ("corrective", "dense")
 PACES: tuple[Pace, ...] = ("none", "mouse", "keyboard")
 DEFAULT_TEST_FRACTION = 0.25
@@ -57,7 +57,7 @@ def _positive(value: float | None, flag: str, *, allow_zero: bool = False) -> No
 
 def options_from_args(args: argparse.Namespace) -> BenchOptions:
     """Check the command line's bench options; UserError (one line, exit 2) if wrong."""
-    from cluster.model import is_valid_input_size  # torch: only once a run is asked for
+    from cluster.nn.model import is_valid_input_size  # torch: only once a run is asked for
 
     for flag, value in (("--images", args.images), ("--masks", args.masks), ("--out", args.out)):
         if value is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster.images import ImageReadError, list_images, read_mask
+from cluster.io.images import ImageReadError, list_images, read_mask
 from rptui.errors import UserError
 
 

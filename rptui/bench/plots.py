@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cluster.atomic import write_bytes_atomic
+from cluster.io.atomic import write_bytes_atomic
 from rptui.bench.records import CURVE_CSV, IMAGES_CSV, REPORT_JSON
 from rptui.errors import UserError
 

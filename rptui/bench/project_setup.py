@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rptui.bench.pairs import ImagePair
 from rptui.errors import UserError
-from rptui.project import Project
-from rptui.workspace import Workspace
+from rptui.store.project import Project
+from rptui.store.workspace import Workspace
 
 WORKSPACE_FOLDER = "workspace"
 DATASET_NAME = "bench"

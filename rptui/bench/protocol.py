@@ -39,18 +39,18 @@ from cluster.api import (
     TrainerStatus,
     TrainingConfig,
 )
-from cluster.images import read_image
-from cluster.validate import confusion
-from rptui.annotation import Annotation
+from cluster.io.images import read_image
+from cluster.training.validate import confusion
 from rptui.bench.annotator import CONFIDENT, SimulatedUser, UserAction, confidence
 from rptui.bench.options import BenchOptions
 from rptui.bench.pairs import load_truth
 from rptui.bench.project_setup import BenchProject
 from rptui.bench.records import ImageRecord
-from rptui.order import ORDER_SETTING
-from rptui.review import ReviewSession
-from rptui.serve_order import SegmentationTimeout, await_segmentation
-from rptui.training import TrainingSync, ensure_start_model
+from rptui.session.order import ORDER_SETTING
+from rptui.session.review import ReviewSession
+from rptui.session.serve_order import SegmentationTimeout, await_segmentation
+from rptui.session.training import TrainingSync, ensure_start_model
+from rptui.store.annotation import Annotation
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from cluster.atomic import write_bytes_atomic, write_json_atomic
+from cluster.io.atomic import write_bytes_atomic, write_json_atomic
 
 IMAGES_CSV = "images.csv"
 CURVE_CSV = "curve.csv"

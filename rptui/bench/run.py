@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.api import Backend, ModelSnapshot, TrainingConfig
-from cluster.modelfile import load_model_file
+from cluster.io.model_files import load_model_file
 from rptui.bench.evaluate import HeldOut, evaluate_model, spread
 from rptui.bench.options import BenchOptions
 from rptui.bench.pairs import ImagePair, check_masks, pair_folders, split_test
@@ -32,7 +32,7 @@ from rptui.bench.records import (
     write_rows,
 )
 from rptui.errors import UserError
-from rptui.training import EPOCH_LOG_NAME, ensure_start_model
+from rptui.session.training import EPOCH_LOG_NAME, ensure_start_model
 
 log = logging.getLogger(__name__)
 

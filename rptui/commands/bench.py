@@ -42,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
 
     def make_backend(start: ModelSnapshot) -> Backend:
         if options.in_process:
-            from cluster.local import LocalBackend
+            from cluster.backends.local import LocalBackend
 
             return LocalBackend(start_model=start)
-        from cluster.ray_backend import RayBackend
+        from cluster.backends.ray_backend import RayBackend
 
         connect_ray(args)
         name = RAY_PROJECT_PREFIX + secrets.token_hex(4)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 
 from cluster.api import Backend, ModelSnapshot
-from rptui.workspace import Workspace, default_workspace_root
+from rptui.store.workspace import Workspace, default_workspace_root
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def keep_ray_off_the_terminal(args: argparse.Namespace) -> None:
     """
     if args.in_process:
         return
-    from cluster.connect import divert_native_stderr
+    from cluster.head.connect import divert_native_stderr
 
     workspace = workspace_from(args)
     divert_native_stderr(workspace.root / "logs" / DRIVER_LOG)
@@ -49,7 +49,7 @@ def rptui_command(args: argparse.Namespace) -> list[str]:
 
 def newest_model_of(workspace: Workspace, project_name: str) -> ModelSnapshot | None:
     """The project's newest saved model, for the segmenter to start with."""
-    from cluster.modelfile import load_model_file
+    from cluster.io.model_files import load_model_file
 
     project = workspace.open_project(project_name, read_only=True)
     newest = project.newest_model()
@@ -66,7 +66,7 @@ def connect_ray(args: argparse.Namespace) -> None:
 
     if args.in_process or ray.is_initialized():
         return
-    from cluster.connect import connect
+    from cluster.head.connect import connect
 
     workspace = workspace_from(args)
     connection = connect(workspace.root, args.address or os.environ.get("RAY_ADDRESS"))
@@ -79,10 +79,10 @@ def make_backend(args: argparse.Namespace, project_name: str) -> Backend:
     workspace = workspace_from(args)
     start_model = newest_model_of(workspace, project_name)
     if args.in_process:
-        from cluster.local import LocalBackend
+        from cluster.backends.local import LocalBackend
 
         return LocalBackend(start_model=start_model)
-    from cluster.ray_backend import RayBackend
+    from cluster.backends.ray_backend import RayBackend
 
     connect_ray(args)
     return RayBackend(project_name, start_model=start_model)
@@ -99,6 +99,6 @@ def isolated_backend(args: argparse.Namespace, project_name: str) -> Backend:
     """:func:`make_backend` in a child process (in this process with ``--in-process``)."""
     if args.in_process:
         return make_backend(args, project_name)
-    from cluster.isolated import IsolatedBackend
+    from cluster.backends.isolated import IsolatedBackend
 
     return IsolatedBackend(partial(make_backend, args, project_name))

@@ -7,10 +7,10 @@ import contextlib
 import logging
 
 from rptui.commands.common import workspace_from
-from rptui.dataset import create_dataset
 from rptui.errors import UserError
-from rptui.paths import child_path
 from rptui.progress import progress_bar
+from rptui.store.dataset import create_dataset
+from rptui.store.paths import child_path
 
 log = logging.getLogger(__name__)
 

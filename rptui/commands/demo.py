@@ -17,8 +17,8 @@ from rptui.commands.common import (
 )
 from rptui.commands.training import describe
 from rptui.demo import CLEAR_EXAMPLES, DemoSetup, held_out_f1, prepare_demo
-from rptui.training import train_project
-from rptui.workspace import Workspace
+from rptui.session.training import train_project
+from rptui.store.workspace import Workspace
 
 
 def run(args: argparse.Namespace) -> int:

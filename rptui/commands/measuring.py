@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cluster.atomic import write_bytes_atomic
+from cluster.io.atomic import write_bytes_atomic
 from rptui.errors import UserError
 from rptui.progress import progress_bar
 
@@ -81,9 +81,9 @@ def _listed(names: list[str]) -> str:
 
 
 def _measure(args: argparse.Namespace) -> int:
-    from cluster.images import list_images
-    from cluster.measure import ERROR_COLUMN, check_kinds
-    from cluster.measure_files import measure_files, volume_table
+    from cluster.io.images import list_images
+    from cluster.measure.files import measure_files, volume_table
+    from cluster.measure.tables import ERROR_COLUMN, check_kinds
 
     try:
         kinds = check_kinds(args.kind.split(","))
@@ -140,7 +140,7 @@ def _measure(args: argparse.Namespace) -> int:
 
 
 def _correlate(args: argparse.Namespace) -> int:
-    from rptui.correlate import correlate, scatter_png, summary_lines, text_scatter
+    from rptui.folders.correlate import correlate, scatter_png, summary_lines, text_scatter
 
     auto = read_table(args.auto_csv)
     manual = read_table(args.manual_csv)

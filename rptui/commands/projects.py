@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rptui.commands.common import workspace_from
 from rptui.errors import UserError
-from rptui.project import DEFAULT_CLASSES
+from rptui.store.project import DEFAULT_CLASSES
 
 BACKGROUND_CLASS = DEFAULT_CLASSES[0]
 
@@ -42,7 +42,7 @@ def parse_colours(text: str | None) -> dict[str, str] | None:
 
 def check_model_file(path: str) -> None:
     """Refuse a starting model that is missing or not a U-Net we can load."""
-    from cluster.modelfile import load_model_file
+    from cluster.io.model_files import load_model_file
 
     if not Path(path).is_file():
         raise UserError(f"no such model file: {path}")

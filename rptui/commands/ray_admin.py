@@ -9,8 +9,8 @@ from rptui.errors import UserError
 
 
 def run(args: argparse.Namespace) -> int:
-    from cluster.embedded import stop
-    from cluster.head_status import status
+    from cluster.head.embedded import stop
+    from cluster.head.status import status
 
     if args.address:
         raise UserError(

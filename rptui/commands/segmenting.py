@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from cluster.atomic import write_bytes_atomic
-from cluster.measure import ALL_KINDS, IMAGE_KINDS, REGIONS
-from cluster.modelfile import load_model_file
+from cluster.io.atomic import write_bytes_atomic
+from cluster.io.model_files import load_model_file
+from cluster.measure.tables import ALL_KINDS, IMAGE_KINDS, REGIONS
 from rptui.commands.common import keep_ray_off_the_terminal, workspace_from
 from rptui.commands.measuring import TABLE_SUFFIXES, parse_voxel_size, table_bytes
 from rptui.errors import UserError
-from rptui.models import resolve_model
+from rptui.folders.run import FolderReport, segment_folder
 from rptui.progress import progress_bar
-from rptui.segment_folder import FolderReport, segment_folder
-from rptui.workspace import Workspace
+from rptui.store.models import resolve_model
+from rptui.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _connect(args: argparse.Namespace, workspace: Workspace) -> bool:
 
     if ray.is_initialized():
         return False
-    from cluster.connect import connect
+    from cluster.head.connect import connect
 
     keep_ray_off_the_terminal(args)  # our bar and messages stay on the terminal
     connect(workspace.root, args.address)
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 report = run_folder(progress=progress)
     finally:
         if connected:
-            from cluster.connect import disconnect
+            from cluster.head.connect import disconnect
 
             disconnect()
     if table is not None:

@@ -10,7 +10,7 @@ from rich.console import Console
 from cluster.api import TrainerStatus, TrainingConfig
 from rptui.commands.common import keep_ray_off_the_terminal, make_backend, workspace_from
 from rptui.errors import UserError
-from rptui.training import train_project
+from rptui.session.training import train_project
 
 
 def describe(status: TrainerStatus) -> str:

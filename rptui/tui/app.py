@@ -13,15 +13,15 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from cluster.api import Backend, TrainingConfig
-from rptui.project import Project
-from rptui.review import ReviewSession
+from rptui.session.review import ReviewSession
+from rptui.store.project import Project
+from rptui.store.workspace import Workspace
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import HelpScreen, binding_rows
 from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.screens.picker import ProjectPickerScreen
 from rptui.tui.screens.segment_folder import SegmentFolderScreen
 from rptui.tui.screens.settings import SettingsScreen, remappable_bindings
-from rptui.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

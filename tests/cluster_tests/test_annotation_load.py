@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cluster.annotation_store import AnnotationStore
 from cluster.api import (
     BACKGROUND,
     FOREGROUND,
@@ -17,8 +16,9 @@ from cluster.api import (
     Segmentation,
     SegmentationRequest,
 )
-from cluster.segment_queue import SegmentationQueue
-from cluster.spill import MIB, SpillPool
+from cluster.backends.segment_queue import SegmentationQueue
+from cluster.training.annotation_store import AnnotationStore
+from cluster.training.spill import MIB, SpillPool
 
 TILE = 124
 SIDE = 128
@@ -61,8 +61,8 @@ def test_resident_bytes_stay_under_the_bound_and_the_rest_is_on_disk(
 def test_spilled_annotations_are_sampled_as_often_and_with_their_own_labels(
     store: AnnotationStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("cluster.sampler.augment", lambda i, lab, rng: (i / 255.0, lab))
-    monkeypatch.setattr("cluster.sampler.normalise_tile", lambda tile: tile)
+    monkeypatch.setattr("cluster.training.sampler.augment", lambda i, lab, rng: (i / 255.0, lab))
+    monkeypatch.setattr("cluster.training.sampler.normalise_tile", lambda tile: tile)
     names = store.sampler.names()
     spilled = {name for name in names if store.is_spilled(name)}
     assert spilled and len(spilled) < len(names)

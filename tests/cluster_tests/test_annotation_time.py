@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cluster.annotation_time import KeyboardTimeModel, MouseTimeModel, annotation_seconds
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.strokes import (
+from cluster.simulate.annotation_time import KeyboardTimeModel, MouseTimeModel, annotation_seconds
+from cluster.simulate.strokes import (
     AnnotationPlan,
     Stroke,
     keyboard_labels,
@@ -19,7 +19,7 @@ from cluster.strokes import (
     plan_corrections,
     plan_dense,
 )
-from cluster.synthetic import generate_root_image
+from cluster.simulate.synthetic import generate_root_image
 
 SHAPE = (512, 512)
 CENTRE = (256, 256)

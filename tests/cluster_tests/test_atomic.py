@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cluster.atomic import (
+from cluster.io.atomic import (
     remove_stale_temp_files,
     write_bytes_atomic,
     write_json_atomic,
@@ -31,7 +31,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from cluster.atomic import write_bytes_atomic
+    from cluster.io.atomic import write_bytes_atomic
 
     refs, out = Path(sys.argv[1]), Path(sys.argv[2])
     payloads = {

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from cluster.augment import (
+from cluster.training.augment import (
     augment,
     colour_jitter,
     elastic,

@@ -10,15 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from cluster.batch import plan_chunks, segment_paths, worker_shape
-from cluster.batch_worker import BatchSettings, ImageResult, models_from_blobs
-from cluster.devices import pick_device
-from cluster.images import read_image
-from cluster.infer import segment
-from cluster.model import UNetGNRes
-from cluster.modelfile import model_to_bytes
-from cluster.snapshot import snapshot_from_model
-from cluster.synthetic import write_dataset
+from cluster.batch.pipeline import plan_chunks, segment_paths, worker_shape
+from cluster.batch.worker import BatchSettings, ImageResult, models_from_blobs
+from cluster.inference.tiled import segment
+from cluster.io.images import read_image
+from cluster.io.model_files import model_to_bytes
+from cluster.nn.devices import pick_device
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
+from cluster.simulate.synthetic import write_dataset
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,15 @@ import tifffile
 import torch
 from PIL import Image
 
-from cluster.batch import segment_paths
-from cluster.batch_worker import BatchSettings, SegmentWorker, Unit, slice_name
-from cluster.mask_formats import encode_label_stack, encode_mask, read_label_stack
-from cluster.measure import measure_stack, volume_rows
-from cluster.measure_files import measure_file
-from cluster.model import UNetGNRes
-from cluster.modelfile import model_to_bytes
-from cluster.snapshot import snapshot_from_model
-from cluster.synthetic_classes import CLASS_NAMES, generate_class_stack
+from cluster.batch.pipeline import segment_paths
+from cluster.batch.worker import BatchSettings, SegmentWorker, Unit, slice_name
+from cluster.io.mask_formats import encode_label_stack, encode_mask, read_label_stack
+from cluster.io.model_files import model_to_bytes
+from cluster.measure.files import measure_file
+from cluster.measure.tables import measure_stack, volume_rows
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
+from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
 
 TILE = 124
 SLICES = 3

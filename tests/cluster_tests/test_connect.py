@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cluster.connect import ConnectError, connect, namespace_for
-from cluster.embedded import (
+from cluster.head.connect import ConnectError, connect, namespace_for
+from cluster.head.embedded import (
     HEAD_FILE,
     HeadInfo,
     HeadOptions,
@@ -24,7 +24,7 @@ from cluster.embedded import (
     state_dir,
     stop,
 )
-from cluster.head_status import status
+from cluster.head.status import status
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("no_ray_driver")]
 
@@ -37,9 +37,9 @@ DRIVER = """
 import json, os, sys, time
 from pathlib import Path
 import ray
-from cluster.connect import connect, namespace_for
-from cluster.embedded import HeadOptions
-from cluster.head_status import touch_activity
+from cluster.head.connect import connect, namespace_for
+from cluster.head.embedded import HeadOptions
+from cluster.head.status import touch_activity
 
 workspace, mode = Path(sys.argv[1]), sys.argv[2]
 if mode == "linger":  # the app: starts the head if needed, then stays connected
@@ -150,7 +150,7 @@ def test_gcs_refuses_a_wrong_token(workspace: Path, tmp_path: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from cluster.head_status import gcs_client, node_resources
+        from cluster.head.status import gcs_client, node_resources
         try:
             print(node_resources(gcs_client(sys.argv[1], Path(sys.argv[2]))))
         except Exception as error:
@@ -294,7 +294,7 @@ def test_divert_native_stderr_keeps_the_terminal_for_the_app(tmp_path: Path) -> 
         """
         import os, sys
         from pathlib import Path
-        from cluster.connect import divert_native_stderr
+        from cluster.head.connect import divert_native_stderr
         divert_native_stderr(Path(sys.argv[1]))
         os.write(2, b"native warning from C++\\n")
         sys.__stderr__.write("frame drawn by the app\\n")

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from cluster.devices import (
+from cluster.nn.devices import (
     CPU_BATCH,
     GIB,
     MAX_BATCH,
@@ -73,8 +73,8 @@ def test_the_cpu_takes_bf16_only_where_it_has_the_instructions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cpu = pick_device("cpu")
-    monkeypatch.setattr("cluster.devices.cpu_supports_bf16", lambda: False)
+    monkeypatch.setattr("cluster.nn.devices.cpu_supports_bf16", lambda: False)
     assert resolve_precision(cpu, "auto") is None
-    monkeypatch.setattr("cluster.devices.cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr("cluster.nn.devices.cpu_supports_bf16", lambda: True)
     assert resolve_precision(cpu, "auto") == torch.bfloat16
     assert memory_format(cpu) == torch.channels_last

@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from cluster.images import (
+from cluster.io.images import (
     IMAGE_SUFFIXES,
     ImageReadError,
     encode_png,

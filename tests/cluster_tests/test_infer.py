@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from cluster.infer import Cancelled, segment, segment_probability
-from cluster.model import BORDER, UNetGNRes
-from cluster.model_cache import ModelCache
-from cluster.modelfile import save_model
-from cluster.snapshot import snapshot_from_model
-from cluster.tiles import choose_tile_shape, tile_grid, used_fraction
+from cluster.inference.model_cache import ModelCache
+from cluster.inference.tiled import Cancelled, segment, segment_probability
+from cluster.io.model_files import save_model
+from cluster.nn.model import BORDER, UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
+from cluster.nn.tiles import choose_tile_shape, tile_grid, used_fraction
 
 SATURATE = 1000.0  # logit scale that makes the fake models' probabilities exactly 0 or 1
 
@@ -206,16 +206,16 @@ def test_ensemble_memory_does_not_grow_with_models() -> None:
 
 
 def test_small_tile_models_keep_their_training_tile() -> None:
-    from cluster.infer import tile_for_model
-    from cluster.model import DEFAULT_TILE
+    from cluster.inference.tiled import tile_for_model
+    from cluster.nn.model import DEFAULT_TILE
 
     assert tile_for_model(124) == 124 and tile_for_model(252) == 252
     assert tile_for_model(DEFAULT_TILE) is None  # full-size models choose per image
 
 
 def test_an_ensemble_takes_the_smallest_tile_any_model_needs() -> None:
-    from cluster.infer import ensemble_tile
-    from cluster.model import DEFAULT_TILE
+    from cluster.inference.tiled import ensemble_tile
+    from cluster.nn.model import DEFAULT_TILE
 
     assert ensemble_tile([DEFAULT_TILE, 252, 188]) == 188
     assert ensemble_tile([DEFAULT_TILE, DEFAULT_TILE]) is None

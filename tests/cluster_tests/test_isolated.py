@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from cluster.api import AnnotatedImage, SegmentationRequest, TrainerState
-from cluster.isolated import BackendProcessEnded, IsolatedBackend
-from cluster.local import LocalBackend
+from cluster.backends.isolated import BackendProcessEnded, IsolatedBackend
+from cluster.backends.local import LocalBackend
 
 
 @pytest.fixture(scope="module")

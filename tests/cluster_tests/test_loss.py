@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.loss import CE_WEIGHT, masked_dice_ce_loss
+from cluster.nn.loss import CE_WEIGHT, masked_dice_ce_loss
 
 
 def _labels(seed: int, shape: tuple[int, int, int] = (2, 12, 12)) -> torch.Tensor:

@@ -14,11 +14,17 @@ from scipy import ndimage
 from skimage import draw
 from skimage.measure import regionprops_table
 
-from cluster.length import fair_length, skeleton_graph, skeleton_length
-from cluster.mask_formats import encode_mask
-from cluster.measure import check_kinds, length_row, measure_all, measure_mask, tips_and_branches
-from cluster.measure_files import measure_file, measure_files, read_measurable_mask
-from cluster.regions import count_regions, region_table
+from cluster.io.mask_formats import encode_mask
+from cluster.measure.files import measure_file, measure_files, read_measurable_mask
+from cluster.measure.length import fair_length, skeleton_graph, skeleton_length
+from cluster.measure.regions import count_regions, region_table
+from cluster.measure.tables import (
+    check_kinds,
+    length_row,
+    measure_all,
+    measure_mask,
+    tips_and_branches,
+)
 
 NUCLEI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nuclei"
 TOLERANCE = 0.05  # orientation-fair length within 5 % of the drawn centreline

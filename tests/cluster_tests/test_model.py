@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from cluster.model import (
+from cluster.nn.model import (
     PARAMETER_COUNT,
     UNetGNRes,
     count_parameters,
@@ -16,7 +16,7 @@ from cluster.model import (
     nearest_valid_input_size,
     valid_input_sizes,
 )
-from cluster.snapshot import model_from_state_dict
+from cluster.nn.snapshot import model_from_state_dict
 
 
 def rootpainter_weight_table() -> dict[str, tuple[int, ...]]:

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from cluster.model import UNetGNRes
-from cluster.modelfile import (
+from cluster.io.model_files import (
     ModelFileError,
     load_model_file,
     model_file_name,
@@ -21,7 +20,8 @@ from cluster.modelfile import (
     parse_model_name,
     save_model,
 )
-from cluster.snapshot import model_from_snapshot, snapshot_from_model
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
 
 
 @pytest.fixture(scope="module")

@@ -10,23 +10,23 @@ import torch
 import torch.nn.functional as F
 
 from cluster.api import AnnotatedImage, TrainingConfig
-from cluster.augment import augment
-from cluster.devices import pick_device
-from cluster.infer import (
+from cluster.inference.model_cache import ModelCache
+from cluster.inference.tiled import (
     segment,
     segment_classes,
     segment_probability,
     segment_with_uncertainty,
 )
-from cluster.loss import masked_dice_ce_loss
-from cluster.model import UNetGNRes
-from cluster.model_cache import ModelCache
-from cluster.modelfile import ModelFileError, load_model_file, save_model
-from cluster.snapshot import model_from_snapshot, snapshot_from_model
-from cluster.synthetic_classes import CLASS_NAMES, generate_class_stack
-from cluster.train import TrainingEngine
-from cluster.uncertainty import normalised_entropy, uncertainty_score
-from cluster.validate import class_confusions, mean_f1
+from cluster.inference.uncertainty import normalised_entropy, uncertainty_score
+from cluster.io.model_files import ModelFileError, load_model_file, save_model
+from cluster.nn.devices import pick_device
+from cluster.nn.loss import masked_dice_ce_loss
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
+from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
+from cluster.training.augment import augment
+from cluster.training.engine import TrainingEngine
+from cluster.training.validate import class_confusions, mean_f1
 
 CPU = pick_device("cpu")
 TILE = 108

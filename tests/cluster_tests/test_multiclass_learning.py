@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from cluster.api import AnnotatedImage, TrainingConfig
-from cluster.devices import pick_device
-from cluster.infer import segment
-from cluster.snapshot import model_from_snapshot
-from cluster.synthetic_classes import CLASS_NAMES, generate_class_stack
-from cluster.train import TrainingEngine
-from cluster.validate import Confusion, class_confusions
+from cluster.inference.tiled import segment
+from cluster.nn.devices import pick_device
+from cluster.nn.snapshot import model_from_snapshot
+from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
+from cluster.training.engine import TrainingEngine
+from cluster.training.validate import Confusion, class_confusions
 
 log = logging.getLogger(__name__)
 

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from cluster.api import Backend, SegmentationRequest
-from cluster.connect import Connection
-from cluster.devices import pick_device, prepare_model, resolve_precision
-from cluster.infer import segment
-from cluster.model import UNetGNRes
-from cluster.ray_backend import RayBackend, actor_shapes
-from cluster.segment_queue import STALE_PRIORITY
-from cluster.snapshot import model_from_snapshot, snapshot_from_model
-from cluster.synthetic import generate_root_image
+from cluster.backends.ray_backend import RayBackend, actor_shapes
+from cluster.backends.segment_queue import STALE_PRIORITY
+from cluster.head.connect import Connection
+from cluster.inference.tiled import segment
+from cluster.nn.devices import pick_device, prepare_model, resolve_precision
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
+from cluster.simulate.synthetic import generate_root_image
 
 pytestmark = pytest.mark.ray
 

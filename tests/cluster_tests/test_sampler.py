@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.epoch_plan import (
+from cluster.training.epoch_plan import (
     METHOD_EPOCH_TILES,
     epoch_complete,
     epoch_length,
     plan_slow_tile,
 )
-from cluster.sampler import NoAnnotations, TileSampler, _crop, _layout
+from cluster.training.sampler import NoAnnotations, TileSampler, _crop, _layout
 
 TILE = 124
 OUT = TILE - 72
@@ -46,7 +46,7 @@ def test_tiles_are_normalised_and_labels_stay_in_range() -> None:
 
 def test_labelled_pixels_are_found_without_augmentation(monkeypatch: pytest.MonkeyPatch) -> None:
     """With augmentation off, the crop holds a label every time, edges included."""
-    monkeypatch.setattr("cluster.sampler.augment", lambda i, lab, rng: (i / 255.0, lab))
+    monkeypatch.setattr("cluster.training.sampler.augment", lambda i, lab, rng: (i / 255.0, lab))
     image, labels = _annotation(300, 300, seed=2)
     labels[0, 0] = FOREGROUND
     labels[299, 150] = BACKGROUND
@@ -62,7 +62,7 @@ def test_labelled_pixels_are_found_without_augmentation(monkeypatch: pytest.Monk
 
 
 def test_images_smaller_than_a_tile_are_padded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("cluster.sampler.augment", lambda i, lab, rng: (i / 255.0, lab))
+    monkeypatch.setattr("cluster.training.sampler.augment", lambda i, lab, rng: (i / 255.0, lab))
     image, labels = _annotation(20, 30, seed=4)
     labels[:, :] = BACKGROUND
     labels[5:8, 5:25] = FOREGROUND

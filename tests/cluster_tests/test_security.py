@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cluster.connect import Connection
-from cluster.embedded import ray_temp_dir, token_path
-from rptui.annotation_files import to_png_bytes
+from cluster.head.connect import Connection
+from cluster.head.embedded import ray_temp_dir, token_path
 from rptui.cli import main
-from rptui.paths import WorkspaceError
-from rptui.workspace import Workspace
+from rptui.store.annotation_files import to_png_bytes
+from rptui.store.paths import WorkspaceError
+from rptui.store.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("cluster", "rptui")

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 from cluster.api import Segmentation, SegmentationRequest
-from cluster.segment_queue import STALE_PRIORITY, SegmentationQueue
+from cluster.backends.segment_queue import STALE_PRIORITY, SegmentationQueue
 
 
 def _request(name: str, priority: int = 0) -> SegmentationRequest:

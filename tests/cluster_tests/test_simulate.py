@@ -7,8 +7,8 @@ import pytest
 from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.simulate import clear_example_labels, correction_labels
-from cluster.synthetic import generate_root_image
+from cluster.simulate.clear_examples import clear_example_labels, correction_labels
+from cluster.simulate.synthetic import generate_root_image
 
 SEEDS = (100, 101, 102, 103)
 

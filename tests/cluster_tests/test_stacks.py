@@ -10,8 +10,14 @@ import pytest
 import tifffile
 from PIL import Image
 
-from cluster.images import ImageReadError, list_images
-from cluster.stacks import list_items, list_slice_files, read_stack_slice, stack_depth, stack_window
+from cluster.io.images import ImageReadError, list_images
+from cluster.io.stacks import (
+    list_items,
+    list_slice_files,
+    read_stack_slice,
+    stack_depth,
+    stack_window,
+)
 
 SIDE = 16
 N_SLICES = 12

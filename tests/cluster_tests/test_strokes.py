@@ -10,8 +10,8 @@ import pytest
 from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.simulate import clear_example_labels, clear_example_plan
-from cluster.strokes import (
+from cluster.simulate.clear_examples import clear_example_labels, clear_example_plan
+from cluster.simulate.strokes import (
     AnnotationPlan,
     Stroke,
     dense_labels,
@@ -20,7 +20,7 @@ from cluster.strokes import (
     plan_corrections,
     plan_dense,
 )
-from cluster.synthetic import generate_root_image
+from cluster.simulate.synthetic import generate_root_image
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 THIN = (1.0, 2.5)
@@ -224,7 +224,7 @@ def test_strokes_reject_bad_input() -> None:
 
 @pytest.mark.skipif(not (DATA / "switchgrass").is_dir(), reason="no shared data")
 def test_corrections_on_a_real_root_mask() -> None:
-    from cluster.images import read_mask
+    from cluster.io.images import read_mask
 
     path = sorted((DATA / "switchgrass" / "masks").glob("*.png"))[0]
     truth = read_mask(path, kind="binary").astype(bool)

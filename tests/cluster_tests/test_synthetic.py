@@ -9,8 +9,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
-from cluster.images import read_image, read_mask
-from cluster.synthetic import (
+from cluster.io.images import read_image, read_mask
+from cluster.simulate.synthetic import (
     MIN_ROOT_CONTRAST,
     SOIL_REFERENCE_SIGMA,
     generate_root_image,

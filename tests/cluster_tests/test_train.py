@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainerState, TrainingConfig
-from cluster.devices import pick_device
-from cluster.model import BORDER
-from cluster.train import TrainingEngine, train_until
-from cluster.validate import Confusion, confusion, validate
+from cluster.nn.devices import pick_device
+from cluster.nn.model import BORDER
+from cluster.training.engine import TrainingEngine, train_until
+from cluster.training.validate import Confusion, confusion, validate
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def test_annotations_change_safely_while_an_epoch_runs() -> None:
 
 def _strokes(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The clear-example strokes a careful user paints first (no model shown)."""
-    from cluster.simulate import clear_example_labels
+    from cluster.simulate.clear_examples import clear_example_labels
 
     return clear_example_labels(mask, rng=rng)
 
@@ -232,7 +232,7 @@ LEARN_SEED = 0
 # (84 s of test time, idle machine). Clear strokes never mark a root's boundary nor the
 # pebbles: after the 3 clear epochs it is 0.58-0.66 / 0.84-0.88, the
 # corrections teach both. Predicting foreground everywhere scores ~0.1 / ~0.2.
-# Before the generator painted every root pixel visibly (cluster/synthetic.py,
+# Before the generator painted every root pixel visibly (cluster/simulate/synthetic.py,
 # MIN_ROOT_CONTRAST), faint root edges capped it: 124-px tiles, 4 rounds gave
 # 0.74-0.83 / 0.85-0.90, and even dense labels (124-px tiles, 16 epochs of 104) reached only
 # 0.84 (0.92 now).
@@ -247,9 +247,9 @@ def _correct(
     annotated: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]],
 ) -> None:
     """One corrective round: the best model segments each image, every error is painted."""
-    from cluster.infer import THRESHOLD, segment_probability
-    from cluster.simulate import correction_labels
-    from cluster.snapshot import model_from_snapshot
+    from cluster.inference.tiled import THRESHOLD, segment_probability
+    from cluster.nn.snapshot import model_from_snapshot
+    from cluster.simulate.clear_examples import correction_labels
 
     model = model_from_snapshot(engine.best_snapshot()).eval()
     model = model.to(memory_format=torch.channels_last)
@@ -265,9 +265,9 @@ def _correct(
 @pytest.mark.timeout(1500)  # ~2 min on an idle 2-core machine; several times that when busy
 def test_cpu_training_learns_roots_from_sparse_strokes_and_corrections() -> None:
     """Clear examples on 6+2 images, then corrective rounds; segment 4 unseen images."""
-    from cluster.infer import THRESHOLD, segment_probability
-    from cluster.snapshot import model_from_snapshot
-    from cluster.synthetic import generate_root_image
+    from cluster.inference.tiled import THRESHOLD, segment_probability
+    from cluster.nn.snapshot import model_from_snapshot
+    from cluster.simulate.synthetic import generate_root_image
 
     config = TrainingConfig(
         tile_size=LEARN_TILE, batch_size=LEARN_BATCH, epoch_tiles=LEARN_EPOCH_TILES, seed=LEARN_SEED

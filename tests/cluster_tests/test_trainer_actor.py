@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainerState, TrainingConfig
-from cluster.connect import Connection
-from cluster.ray_backend import RayBackend
-from cluster.synthetic import generate_root_image
+from cluster.backends.ray_backend import RayBackend
+from cluster.head.connect import Connection
+from cluster.simulate.synthetic import generate_root_image
 
 pytestmark = pytest.mark.ray
 

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from cluster.api import SegmentationRequest
-from cluster.infer import segment, segment_probability, segment_with_uncertainty
-from cluster.local import LocalBackend
-from cluster.model import BORDER, UNetGNRes
-from cluster.segmenter import SegmenterActor
-from cluster.snapshot import snapshot_from_model
-from cluster.uncertainty import binary_entropy, uncertainty_score
+from cluster.backends.local import LocalBackend
+from cluster.backends.segmenter_actor import SegmenterActor
+from cluster.inference.tiled import segment, segment_probability, segment_with_uncertainty
+from cluster.inference.uncertainty import binary_entropy, uncertainty_score
+from cluster.nn.model import BORDER, UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
 
 SHAPE = (90, 130)
 TILE = 124  # a valid network input size: several tiles over SHAPE

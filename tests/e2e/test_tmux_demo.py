@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from cluster.api import FOREGROUND
-from rptui.annotation_files import from_png_bytes
+from rptui.store.annotation_files import from_png_bytes
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 

@@ -11,9 +11,9 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from cluster.synthetic_classes import CLASS_NAMES, generate_class_stack
-from rptui.project import Project
-from rptui.workspace import Workspace
+from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
+from rptui.store.project import Project
+from rptui.store.workspace import Workspace
 
 PROJECT = "ct"
 DATASET = "scans"

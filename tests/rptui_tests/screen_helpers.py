@@ -13,11 +13,11 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Static
 
-from cluster.synthetic import write_dataset
+from cluster.simulate.synthetic import write_dataset
 from rptui.cli import main
-from rptui.training import ensure_start_model
+from rptui.session.training import ensure_start_model
+from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
-from rptui.workspace import Workspace
 
 PROJECT = "p"
 DATASET = "roots"

@@ -13,8 +13,8 @@ from PIL import Image
 from skimage.measure import label as connected_regions
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from rptui.annotation import Annotation, AnnotationError, Box, SplitRegistry, assign_split
-from rptui.annotation_files import decode_rgba, encode_rgba, from_png_bytes, to_png_bytes
+from rptui.store.annotation import Annotation, AnnotationError, Box, SplitRegistry, assign_split
+from rptui.store.annotation_files import decode_rgba, encode_rgba, from_png_bytes, to_png_bytes
 
 
 def distance_to_polyline(shape: tuple[int, int], points: list[tuple[int, int]]) -> np.ndarray:

@@ -18,15 +18,15 @@ from cluster.api import (
     TrainerState,
     TrainerStatus,
 )
-from cluster.synthetic import write_dataset
+from cluster.simulate.synthetic import write_dataset
+from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
-from rptui.tui.canvas import AnnotationCanvas
+from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import HelpScreen
 from rptui.tui.screens.picker import ProjectPickerScreen
 from rptui.tui.widgets.status_line import StatusLine
 from rptui.tui.widgets.training_panel import TrainingPanel
-from rptui.workspace import Workspace
 
 SIZE = 64
 N_IMAGES = 4
@@ -242,7 +242,7 @@ async def test_picker_creates_a_project(workspace: Workspace) -> None:
 
 
 async def test_local_backend_segments_the_image_on_screen(workspace: Workspace) -> None:
-    from cluster.local import LocalBackend
+    from cluster.backends.local import LocalBackend
 
     app = RptuiApp(
         workspace,
@@ -259,11 +259,11 @@ async def test_local_backend_segments_the_image_on_screen(workspace: Workspace) 
 
 async def test_in_process_backend_starts_from_the_projects_newest_model(tmp_path: Path) -> None:
     from cluster.api import Backend
-    from cluster.synthetic import write_dataset
+    from cluster.simulate.synthetic import write_dataset
     from rptui.cli import build_parser
     from rptui.commands.common import make_backend
-    from rptui.training import ensure_start_model
-    from rptui.workspace import Workspace
+    from rptui.session.training import ensure_start_model
+    from rptui.store.workspace import Workspace
 
     workspace = Workspace(tmp_path / "ws").ensure()
     write_dataset(workspace.dataset_dir("d"), count=1, seed=0, height=32, width=32)

@@ -9,12 +9,12 @@ from class_stack_helpers import make_class_workspace, open_class_project
 from screen_helpers import make_workspace, open_app
 
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.synthetic_classes import CLASS_NAMES
-from rptui.review import ReviewSession
+from cluster.simulate.synthetic_classes import CLASS_NAMES
+from rptui.session.review import ReviewSession
 from rptui.tui.app import RptuiApp
-from rptui.tui.canvas import AnnotationCanvas
-from rptui.tui.render import DEFAULT_PALETTE, Viewport, quantise, render_view
-from rptui.tui.render_classes import rarest_per_block
+from rptui.tui.canvas.render import DEFAULT_PALETTE, Viewport, quantise, render_view
+from rptui.tui.canvas.render_classes import rarest_per_block
+from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import HelpScreen
 from rptui.tui.widgets.status_line import StatusLine

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from textual.pilot import Pilot
 
-from cluster.images import encode_png
-from cluster.synthetic import write_dataset
+from cluster.io.images import encode_png
+from cluster.simulate.synthetic import write_dataset
+from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
-from rptui.tui.canvas import AnnotationCanvas
-from rptui.workspace import Workspace
+from rptui.tui.canvas.widget import AnnotationCanvas
 
 SIZE = 64
 SnapCompare = Callable[..., bool]
@@ -63,9 +63,9 @@ def tool_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RptuiApp:
     """An offline app with one model (F1 recorded) whose paths are relative to the test folder."""
     from dataclasses import replace
 
-    from cluster.model import UNetGNRes
-    from cluster.snapshot import snapshot_from_model
-    from rptui.training import save_model
+    from cluster.nn.model import UNetGNRes
+    from cluster.nn.snapshot import snapshot_from_model
+    from rptui.session.training import save_model
 
     monkeypatch.chdir(tmp_path)
     ws = Workspace(Path("ws")).ensure()

@@ -10,11 +10,11 @@ from app_stubs import StubBackend, wait_for
 from class_stack_helpers import SLICES, make_class_workspace, open_class_project, saved_labels
 from textual.pilot import Pilot
 
-from rptui.review import ReviewSession
+from rptui.session.review import ReviewSession
+from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
-from rptui.tui.canvas import AnnotationCanvas
+from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.widgets.status_line import StatusLine
-from rptui.workspace import Workspace
 
 SnapCompare = Callable[..., bool]
 ROOT_VALUE = 3  # label of class 2 (root): class index 2 + 1

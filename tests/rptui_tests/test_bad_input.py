@@ -25,14 +25,14 @@ import torch
 from PIL import Image
 from screen_helpers import run_cli
 
-from cluster.mask_formats import encode_mask
-from cluster.model import UNetGNRes
-from cluster.modelfile import save_model
-from cluster.snapshot import snapshot_from_model
-from rptui.annotation_files import to_png_bytes
-from rptui.paths import CorruptProjectError
-from rptui.review import ReviewSession
-from rptui.workspace import Workspace
+from cluster.io.mask_formats import encode_mask
+from cluster.io.model_files import save_model
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
+from rptui.session.review import ReviewSession
+from rptui.store.annotation_files import to_png_bytes
+from rptui.store.paths import CorruptProjectError
+from rptui.store.workspace import Workspace
 
 HUGE_SIDE = 20_000
 # The whole `dataset create` process, refusing the huge image, stays under this (it

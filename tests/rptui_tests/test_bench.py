@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cluster.images import encode_png
-from cluster.synthetic import write_dataset
+from cluster.io.images import encode_png
+from cluster.simulate.synthetic import write_dataset
 from rptui.bench.evaluate import spread
 from rptui.bench.pairs import ImagePair, load_truth, pair_folders, split_test
 from rptui.bench.plots import plot_runs

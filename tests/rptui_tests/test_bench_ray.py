@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 
 from cluster.api import ModelSnapshot
-from cluster.connect import Connection
-from cluster.ray_backend import RayBackend
-from cluster.synthetic import write_dataset
+from cluster.backends.ray_backend import RayBackend
+from cluster.head.connect import Connection
+from cluster.simulate.synthetic import write_dataset
 from rptui.bench.options import BenchOptions
 from rptui.bench.records import IMAGES_CSV, REPORT_JSON
 from rptui.bench.run import run_bench
 
-pytest.importorskip("cluster.strokes")
-pytest.importorskip("cluster.annotation_time")
+pytest.importorskip("cluster.simulate.strokes")
+pytest.importorskip("cluster.simulate.annotation_time")
 
 pytestmark = pytest.mark.ray
 

@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.images import encode_png, read_mask
-from cluster.synthetic import write_dataset
-from rptui.annotation_files import from_png_bytes
+from cluster.io.images import encode_png, read_mask
+from cluster.simulate.synthetic import write_dataset
 from rptui.bench.records import (
     CHART_PNG,
     CURVE_CSV,
@@ -22,9 +21,10 @@ from rptui.bench.records import (
     REPORT_JSON,
 )
 from rptui.cli import main
+from rptui.store.annotation_files import from_png_bytes
 
-pytest.importorskip("cluster.strokes")
-pytest.importorskip("cluster.annotation_time")
+pytest.importorskip("cluster.simulate.strokes")
+pytest.importorskip("cluster.simulate.annotation_time")
 
 SIZE = 52  # with 124-px tiles (52 px out): one tile an image
 IMAGES = 7  # 4 annotated, 3 held out

@@ -13,8 +13,8 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 from cluster.api import FOREGROUND
-from rptui.tui.canvas import AnnotationCanvas
-from rptui.tui.render import DEFAULT_PALETTE, quantise
+from rptui.tui.canvas.render import DEFAULT_PALETTE, quantise
+from rptui.tui.canvas.widget import AnnotationCanvas
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 IMAGE_H, IMAGE_W = 500, 700
@@ -214,7 +214,7 @@ async def test_mark_dirty_redraws_the_painted_rows() -> None:
 
 
 async def test_painting_and_undo_with_an_annotation_show_up() -> None:
-    annotation_module = pytest.importorskip("rptui.annotation")
+    annotation_module = pytest.importorskip("rptui.store.annotation")
     app = CanvasApp()
     async with app.run_test(size=(80, 24)) as pilot:
         annotation = annotation_module.Annotation.blank(IMAGE_H, IMAGE_W)

@@ -12,13 +12,13 @@ import tifffile
 from PIL import Image
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.images import ImageReadError
-from rptui.annotation import Annotation, AnnotationError
-from rptui.annotation_files import from_png_bytes, to_png_bytes
+from cluster.io.images import ImageReadError
 from rptui.cli import main
-from rptui.dataset import create_dataset
-from rptui.project import PROJECT_FILE_NAME, parse_slice_name
-from rptui.workspace import CorruptProjectError, Workspace, WorkspaceError
+from rptui.store.annotation import Annotation, AnnotationError
+from rptui.store.annotation_files import from_png_bytes, to_png_bytes
+from rptui.store.dataset import create_dataset
+from rptui.store.project import PROJECT_FILE_NAME, parse_slice_name
+from rptui.store.workspace import CorruptProjectError, Workspace, WorkspaceError
 
 CT_CLASSES = ("background", "air", "soil", "root")
 K = len(CT_CLASSES)

@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import Label, Sparkline
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED, Segmentation
-from cluster.images import encode_png
-from cluster.synthetic import write_dataset
-from rptui.corrective import (
+from cluster.io.images import encode_png
+from cluster.simulate.synthetic import write_dataset
+from rptui.session.corrective import (
     CORRECTION_COLUMNS,
     append_correction,
     corrected_mask,
@@ -20,11 +20,11 @@ from rptui.corrective import (
     corrective_metrics,
     read_corrections,
 )
-from rptui.review import ReviewSession
+from rptui.session.review import ReviewSession
+from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.widgets.training_panel import TrainingPanel
-from rptui.workspace import Workspace
 
 SIZE = 32
 N_IMAGES = 3

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from rptui.correlate import correlate, match_key, scatter_png, text_scatter
 from rptui.errors import UserError
+from rptui.folders.correlate import correlate, match_key, scatter_png, text_scatter
 
 
 def _known_r2_tables(r2: float) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -24,9 +24,9 @@ import pytest
 from PIL import Image
 
 from cluster.api import FOREGROUND
-from rptui.annotation_files import from_png_bytes
-from rptui.project import load_config
-from rptui.workspace import Workspace
+from rptui.store.annotation_files import from_png_bytes
+from rptui.store.project import load_config
+from rptui.store.workspace import Workspace
 
 KILLS = 50
 MAX_KILLS = 3 * KILLS  # more kills only while none has yet landed inside a write
@@ -43,9 +43,9 @@ ZYGOTE = textwrap.dedent(
     """
     import os, sys
     import numpy as np
-    from rptui.annotation import Annotation
-    from rptui.annotation_files import from_png_bytes, to_png_bytes
-    from rptui.workspace import Workspace
+    from rptui.store.annotation import Annotation
+    from rptui.store.annotation_files import from_png_bytes, to_png_bytes
+    from rptui.store.workspace import Workspace
 
     root, name, acks = sys.argv[1], sys.argv[2], sys.argv[3]
     side, images = int(sys.argv[4]), int(sys.argv[5])

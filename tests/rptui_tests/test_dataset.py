@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cluster.images import encode_png, read_image
-from cluster.synthetic import write_dataset
-from rptui.dataset import DatasetError, choose_grid, create_dataset, grid_boxes, output_stems
+from cluster.io.images import encode_png, read_image
+from cluster.simulate.synthetic import write_dataset
+from rptui.store.dataset import DatasetError, choose_grid, create_dataset, grid_boxes, output_stems
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SWITCHGRASS = SHARED_DATA / "switchgrass" / "images"

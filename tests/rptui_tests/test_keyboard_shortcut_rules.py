@@ -8,9 +8,9 @@ import numpy as np
 from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.shortcuts import Shortcut, apply_shortcut, box_mask, predicted_region
-from rptui.annotation import Annotation
-from rptui.review import ReviewSession
+from cluster.simulate.shortcuts import Shortcut, apply_shortcut, box_mask, predicted_region
+from rptui.session.review import ReviewSession
+from rptui.store.annotation import Annotation
 
 SHAPE = (40, 56)
 

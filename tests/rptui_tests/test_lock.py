@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rptui.lock import LOCK_FILE_NAME, LockHeld, ProjectLock, read_lock
+from rptui.store.lock import LOCK_FILE_NAME, LockHeld, ProjectLock, read_lock
 
 
 def _dead_pid() -> int:
@@ -109,7 +109,7 @@ RACER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from rptui.lock import LockHeld, ProjectLock
+    from rptui.store.lock import LockHeld, ProjectLock
 
     folder, go = Path(sys.argv[1]), Path(sys.argv[2])
     while not go.exists():

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cluster.mask_formats import encode_mask
+from cluster.io.mask_formats import encode_mask
 from rptui.cli import main
 
 HAS_PARQUET = any(importlib.util.find_spec(name) for name in ("pyarrow", "fastparquet"))

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from cluster.api import Segmentation
-from cluster.synthetic import write_dataset
-from rptui.order import SCORE_PRIORITY, SCORES_FILE_NAME, SCORING_EXTRA, ScoreBook
-from rptui.review import ReviewSession
-from rptui.workspace import Workspace
+from cluster.simulate.synthetic import write_dataset
+from rptui.session.order import SCORE_PRIORITY, SCORES_FILE_NAME, SCORING_EXTRA, ScoreBook
+from rptui.session.review import ReviewSession
+from rptui.store.workspace import Workspace
 
 N_IMAGES = 8
 SIZE = 24

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from app_stubs import ScoringBackend, stub_score, wait_for
 
-from cluster.images import encode_png
-from cluster.synthetic import write_dataset
-from rptui.order import SCORES_FILE_NAME, ScoreBook
+from cluster.io.images import encode_png
+from cluster.simulate.synthetic import write_dataset
+from rptui.session.order import SCORES_FILE_NAME, ScoreBook
+from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.widgets.score_histogram import ScoreHistogram, histogram_bars
 from rptui.tui.widgets.status_line import StatusLine
-from rptui.workspace import Workspace
 
 SIZE = 32
 N_IMAGES = 5

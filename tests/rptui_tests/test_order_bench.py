@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cluster.synthetic import write_dataset
+from cluster.simulate.synthetic import write_dataset
 from rptui.bench.records import IMAGES_CSV, REPORT_JSON
 from rptui.cli import main
-from rptui.order import SCORES_FILE_NAME
+from rptui.session.order import SCORES_FILE_NAME
 
-pytest.importorskip("cluster.strokes")
-pytest.importorskip("cluster.annotation_time")
+pytest.importorskip("cluster.simulate.strokes")
+pytest.importorskip("cluster.simulate.annotation_time")
 
 SIZE = 52  # with 124-px tiles (52 px out): one tile an image
 IMAGES = 8  # 6 to annotate, 2 held out

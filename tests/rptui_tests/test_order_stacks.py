@@ -9,8 +9,8 @@ import pytest
 from class_stack_helpers import SIDE, make_class_workspace, open_class_project
 
 from cluster.api import Segmentation
-from rptui.order import ScoreBook
-from rptui.review import ReviewSession
+from rptui.session.order import ScoreBook
+from rptui.session.review import ReviewSession
 
 N_STACKS = 4
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from cluster.api import Segmentation, SegmentationRequest
-from cluster.segment_queue import SegmentationQueue
-from rptui.serve_order import SegmentationTimeout, await_segmentation
+from cluster.backends.segment_queue import SegmentationQueue
+from rptui.session.serve_order import SegmentationTimeout, await_segmentation
 
 WAIT_S = 0.02
 SHAPE = (8, 8)

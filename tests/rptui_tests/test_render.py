@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cluster.api import BACKGROUND, FOREGROUND
-from rptui.tui.render import (
+from rptui.tui.canvas.render import (
     COLOURBLIND_PALETTE,
     DEFAULT_PALETTE,
     Viewport,

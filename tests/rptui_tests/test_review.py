@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from cluster.api import BACKGROUND, FOREGROUND, Segmentation, TrainerState, TrainerStatus
-from cluster.images import read_mask
-from cluster.synthetic import write_dataset
-from rptui.annotation_files import from_png_bytes
-from rptui.paths import WorkspaceError
-from rptui.review import ReviewSession
-from rptui.workspace import Workspace
+from cluster.io.images import read_mask
+from cluster.simulate.synthetic import write_dataset
+from rptui.session.review import ReviewSession
+from rptui.store.annotation_files import from_png_bytes
+from rptui.store.paths import WorkspaceError
+from rptui.store.workspace import Workspace
 
 N_IMAGES = 4
 SIZE = 32

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cluster.atomic import write_png_atomic
-from rptui.rootpainter import read_seg_proj
-from rptui.workspace import CorruptProjectError, Workspace, WorkspaceError
+from cluster.io.atomic import write_png_atomic
+from rptui.store.rootpainter import read_seg_proj
+from rptui.store.workspace import CorruptProjectError, Workspace, WorkspaceError
 
 FILE_NAMES = ["b_03.jpg", "a_01.png", "c_02.png"]
 

@@ -25,12 +25,12 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, SelectionList
 
 import rptui.tui.screens.segment_folder as folder_screen
-from cluster.mask_formats import read_label_stack
-from cluster.measure import STACK_COLUMN
+from cluster.io.mask_formats import read_label_stack
+from cluster.measure.tables import STACK_COLUMN
 from rptui.commands.segmenting import VOLUME_TABLE_NAME
+from rptui.store.workspace import Workspace
 from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.screens.segment_folder import SegmentFolderScreen
-from rptui.workspace import Workspace
 
 STACK_SLICES = 3
 SECONDS_PER_IMAGE = 0.4  # each image made slow, so keys can be pressed while the run goes on

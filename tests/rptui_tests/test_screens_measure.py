@@ -18,8 +18,8 @@ from screen_helpers import (
 )
 from textual.widgets import Checkbox, DataTable, Input
 
+from rptui.store.workspace import Workspace
 from rptui.tui.screens.measurements import MeasurementsScreen, summary_line
-from rptui.workspace import Workspace
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from screen_helpers import APP_SIZE, make_workspace, open_app, press_for_screen,
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input
 
-from rptui.tui.canvas import AnnotationCanvas
-from rptui.tui.render import COLOURBLIND_PALETTE
+from rptui.store.workspace import Workspace
+from rptui.tui.canvas.render import COLOURBLIND_PALETTE
+from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.settings import SettingsScreen
-from rptui.workspace import Workspace
 
 N_IMAGES = 3
 

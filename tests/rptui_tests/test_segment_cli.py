@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from screen_helpers import make_workspace, run_cli
 
-from cluster.mask_formats import ROOTPAINTER_FOREGROUND
-from rptui.workspace import Workspace
+from cluster.io.mask_formats import ROOTPAINTER_FOREGROUND
+from rptui.store.workspace import Workspace
 
 
 @pytest.fixture()

@@ -14,12 +14,12 @@ import torch
 from PIL import Image
 from screen_helpers import run_cli
 
-from cluster.mask_formats import read_label_stack
-from cluster.model import UNetGNRes
-from cluster.modelfile import save_model
-from cluster.snapshot import snapshot_from_model
-from cluster.synthetic_classes import CLASS_NAMES, generate_class_stack
-from rptui.workspace import Workspace
+from cluster.io.mask_formats import read_label_stack
+from cluster.io.model_files import save_model
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
+from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
+from rptui.store.workspace import Workspace
 
 SIDE = 64
 SLICES = 3

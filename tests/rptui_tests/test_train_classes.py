@@ -10,10 +10,10 @@ from class_stack_helpers import PROJECT, SIDE, K, make_class_workspace
 from screen_helpers import run_cli
 
 from cluster.api import EpochRecord
-from cluster.modelfile import load_model_file
-from cluster.synthetic_classes import CLASS_NAMES, generate_class_stack
-from rptui.annotation_files import to_png_bytes
-from rptui.training import EPOCH_LOG_NAME, append_epoch_log
+from cluster.io.model_files import load_model_file
+from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
+from rptui.session.training import EPOCH_LOG_NAME, append_epoch_log
+from rptui.store.annotation_files import to_png_bytes
 
 
 def _record(epoch: int, class_f1: tuple[float, ...]) -> EpochRecord:

@@ -9,13 +9,13 @@ import pytest
 from PIL import Image
 
 from cluster.api import BACKGROUND, FOREGROUND, TrainingConfig
-from cluster.connect import Connection
-from cluster.modelfile import load_model_file
-from cluster.ray_backend import RayBackend
-from cluster.synthetic import write_dataset
-from rptui.annotation_files import to_png_bytes
-from rptui.training import EPOCH_LOG_NAME, train_project
-from rptui.workspace import Workspace
+from cluster.backends.ray_backend import RayBackend
+from cluster.head.connect import Connection
+from cluster.io.model_files import load_model_file
+from cluster.simulate.synthetic import write_dataset
+from rptui.session.training import EPOCH_LOG_NAME, train_project
+from rptui.store.annotation_files import to_png_bytes
+from rptui.store.workspace import Workspace
 
 pytestmark = pytest.mark.ray
 

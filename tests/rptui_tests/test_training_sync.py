@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from cluster.api import BACKGROUND, FOREGROUND, TrainingConfig
-from cluster.images import read_mask
-from cluster.local import LocalBackend
-from cluster.modelfile import load_model_file
-from cluster.synthetic import write_dataset
-from rptui.annotation_files import to_png_bytes
+from cluster.backends.local import LocalBackend
+from cluster.io.images import read_mask
+from cluster.io.model_files import load_model_file
+from cluster.simulate.synthetic import write_dataset
 from rptui.cli import main
-from rptui.training import annotated_images, ensure_start_model, train_project
-from rptui.workspace import Workspace
+from rptui.session.training import annotated_images, ensure_start_model, train_project
+from rptui.store.annotation_files import to_png_bytes
+from rptui.store.workspace import Workspace
 
 SIZE = 96
 TILE = 108

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cluster.atomic import write_png_atomic
-from rptui.project import PROJECT_FILE_NAME, NewerSchemaError
-from rptui.workspace import (
+from cluster.io.atomic import write_png_atomic
+from rptui.store.project import PROJECT_FILE_NAME, NewerSchemaError
+from rptui.store.workspace import (
     CorruptProjectError,
     ReadOnlyProjectError,
     Workspace,

@@ -22,16 +22,16 @@ from cluster.api import (
     SegmentationRequest,
     TrainingConfig,
 )
-from cluster.images import ImageReadError
-from rptui.annotation import BINARY_CLASSES
-from rptui.classes import format_colour
-from rptui.order import ORDER_NAMES
-from rptui.paths import WorkspaceError
-from rptui.review import ReviewSession
-from rptui.review_stack import uses_stack_keys
-from rptui.serve_order import SegmentationTimeout, await_segmentation
-from rptui.tui.canvas import AnnotationCanvas
-from rptui.tui.render import DEFAULT_PALETTE, PALETTES
+from cluster.io.images import ImageReadError
+from rptui.session.order import ORDER_NAMES
+from rptui.session.review import ReviewSession
+from rptui.session.serve_order import SegmentationTimeout, await_segmentation
+from rptui.session.stack import uses_stack_keys
+from rptui.store.annotation import BINARY_CLASSES
+from rptui.store.classes import format_colour
+from rptui.store.paths import WorkspaceError
+from rptui.tui.canvas.render import DEFAULT_PALETTE, PALETTES
+from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.backend_link import CALL_TIMEOUT_S, BackendLink
 from rptui.tui.screens.goto import PromptScreen
 from rptui.tui.screens.help import (

@@ -17,9 +17,9 @@ from typing import TypeVar
 from textual.screen import Screen
 
 from cluster.api import Backend, TrainerState, TrainerStatus, TrainingConfig
-from rptui.order import UNCERTAIN
-from rptui.review import ReviewSession
-from rptui.training import TrainingSync, ensure_start_model
+from rptui.session.order import UNCERTAIN
+from rptui.session.review import ReviewSession
+from rptui.session.training import TrainingSync, ensure_start_model
 from rptui.tui.widgets.training_panel import TrainingPanel
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rptui.segment_folder import FolderReport
+from rptui.folders.run import FolderReport
 from rptui.tui.screens.folder_job import FolderJob
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from textual.validation import ValidationResult, Validator
 
-from cluster.atomic import write_bytes_atomic
-from cluster.mask_formats import MaskFormat
-from cluster.measure import IMAGE_KINDS, REGIONS
+from cluster.io.atomic import write_bytes_atomic
+from cluster.io.mask_formats import MaskFormat
+from cluster.measure.tables import IMAGE_KINDS, REGIONS
 from rptui.commands.measuring import table_bytes
 from rptui.commands.segmenting import VOLUME_TABLE_NAME
-from rptui.segment_folder import FolderReport
+from rptui.folders.run import FolderReport
 from rptui.tui.screens.measurements import IMAGE_TABLE_NAME, REGION_TABLE_NAME
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def summary_text(report: FolderReport, output: Path, tables: list[Path]) -> str:
 
 def model_f1(path: Path) -> float | None:
     """The validation F1 a model file records (None when it records none or is unreadable)."""
-    from cluster.modelfile import ModelFileError, load_model_file
+    from cluster.io.model_files import ModelFileError, load_model_file
 
     try:
         return load_model_file(path).f1

@@ -15,9 +15,9 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
 
-from cluster.atomic import write_bytes_atomic
-from cluster.measure import ALL_KINDS, ERROR_COLUMN, REGIONS, check_kinds
-from cluster.measure_files import measure_files
+from cluster.io.atomic import write_bytes_atomic
+from cluster.measure.files import measure_files
+from cluster.measure.tables import ALL_KINDS, ERROR_COLUMN, REGIONS, check_kinds
 from rptui.commands.measuring import read_table, table_bytes
 from rptui.errors import UserError
 
@@ -223,7 +223,7 @@ class MeasurementsScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="measure")
     def _measure(self, folder: Path, kinds: tuple[str, ...]) -> None:
-        from cluster.images import list_images
+        from cluster.io.images import list_images
 
         paths, _ = list_images(folder)
         if not paths:

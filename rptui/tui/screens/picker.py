@@ -12,9 +12,9 @@ from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
 from rptui.errors import user_error_types
-from rptui.project import Project
+from rptui.store.project import Project
+from rptui.store.workspace import ProjectSummary, Workspace
 from rptui.tui.screens.goto import PromptScreen
-from rptui.workspace import ProjectSummary, Workspace
 
 
 def describe(summary: ProjectSummary) -> str:

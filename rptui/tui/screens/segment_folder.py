@@ -27,10 +27,10 @@ from textual.widgets import (
 )
 from textual.widgets.selection_list import Selection
 
-from cluster.mask_formats import FORMATS
-from cluster.measure import ALL_KINDS
-from rptui.project import Project
-from rptui.segment_folder import FolderReport, segment_folder
+from cluster.io.mask_formats import FORMATS
+from cluster.measure.tables import ALL_KINDS
+from rptui.folders.run import FolderReport, segment_folder
+from rptui.store.project import Project
 from rptui.tui.screens.folder_child import run_child
 from rptui.tui.screens.folder_job import (
     FolderExists,

@@ -14,13 +14,13 @@ from textual.screen import ModalScreen, Screen
 from textual.validation import Integer, Number
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
 
-from rptui.paths import WorkspaceError
-from rptui.project import DEFAULT_SETTINGS, Project
-from rptui.review import MAX_PRE_SEGMENT
-from rptui.review_paint import MAX_BRUSH_RADIUS
-from rptui.review_stack import uses_stack_keys
-from rptui.tui.canvas import AnnotationCanvas
-from rptui.tui.render import COLOURBLIND_PALETTE, DEFAULT_PALETTE
+from rptui.session.paint import MAX_BRUSH_RADIUS
+from rptui.session.review import MAX_PRE_SEGMENT
+from rptui.session.stack import uses_stack_keys
+from rptui.store.paths import WorkspaceError
+from rptui.store.project import DEFAULT_SETTINGS, Project
+from rptui.tui.canvas.render import COLOURBLIND_PALETTE, DEFAULT_PALETTE
+from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import project_bindings, screen_keys
 

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, Sparkline, Static
 
 from cluster.api import TrainerStatus
-from rptui.corrective import CorrectionRecord
+from rptui.session.corrective import CorrectionRecord
 
 HISTORY_LENGTH = 200
 ERROR_CHARS = 44  # two lines of the panel

@@ -1,0 +1,1 @@
+"""The seam's implementations: in-process, Ray actors, the isolated child process."""

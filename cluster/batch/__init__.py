@@ -1,0 +1,1 @@
+"""Batch segmentation of folders through Ray Data."""

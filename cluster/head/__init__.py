@@ -1,0 +1,1 @@
+"""The embedded Ray head: start, supervise, connect, read its status."""

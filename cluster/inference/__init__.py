@@ -1,0 +1,1 @@
+"""Inference: tiled segmentation with flip TTA and ensembles, uncertainty scores."""

@@ -1,0 +1,1 @@
+"""Files and the host: images, stacks, masks, model files, atomic writes, processes."""

@@ -1,0 +1,1 @@
+"""Measurements of masks: length, regions, counts, tables of files."""

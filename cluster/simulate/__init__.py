@@ -1,0 +1,1 @@
+"""Simulated annotators and generated images with exact ground truth."""

@@ -1,0 +1,1 @@
+"""Training: the engine, tile sampling, augmentation, epochs, validation, optimiser."""

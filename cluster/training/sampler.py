@@ -1,0 +1,238 @@
+"""Training tiles from the training annotations (METHOD.md, Epochs, sampling, batch size).
+
+A tile: a random training image, reflect-padded by the network's border (and up to the
+tile size where smaller) so edge pixels are as likely as centre ones, a random crop
+whose central output region holds labelled pixels, augmentation, per-tile min-max
+normalisation, and the labels cut to the output region. Annotations can be added,
+replaced or removed from another thread while tiles are drawn.
+
+Memory: each annotation is held as it came (uint8 image and labels) plus one int64 per
+image row; the padding is never stored, a crop maps its rows and columns back into the
+image (reflected) as it is cut. The arrays live in a :class:`cluster.training.spill.SpillPool`,
+which spills the oldest annotations to local disk past its memory bound; a crop from a
+spilled annotation reads only the pages it covers.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from cluster.api import UNLABELLED
+from cluster.nn.model import BORDER
+from cluster.nn.tiles import normalise_tile
+from cluster.training.augment import augment
+from cluster.training.spill import SpillPool
+
+RANDOM_CROP_TRIES = 10  # plain random crops to try before placing one around a labelled pixel
+KEY_PREFIX = "train/"  # this sampler's keys in a pool shared with validation annotations
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where one training annotation lies in its (virtual) padded frame."""
+
+    height: int
+    width: int
+    pad_top: int
+    pad_left: int
+    padded_height: int
+    padded_width: int
+    reflect: bool  # reflect padding; edge padding for images one pixel thin
+    labelled: int  # labelled pixels
+
+
+def _layout(height: int, width: int, labelled: int, tile_size: int) -> _Layout:
+    """Pad by BORDER on every side, more where the image is smaller than the output."""
+    out_size = tile_size - 2 * BORDER
+    extra_h = max(0, out_size - height)
+    extra_w = max(0, out_size - width)
+    pad_top = BORDER + extra_h // 2
+    pad_left = BORDER + extra_w // 2
+    return _Layout(
+        height=height,
+        width=width,
+        pad_top=pad_top,
+        pad_left=pad_left,
+        padded_height=height + 2 * BORDER + extra_h,
+        padded_width=width + 2 * BORDER + extra_w,
+        reflect=min(height, width) > 1,
+        labelled=labelled,
+    )
+
+
+def _source_index(positions: np.ndarray, length: int, *, reflect: bool) -> np.ndarray:
+    """Image indices of positions along one axis of the padded frame (0 = first pixel)."""
+    if not reflect or length == 1:
+        return np.clip(positions, 0, length - 1)
+    period = 2 * (length - 1)  # reflection without repeating the edge, as np.pad "reflect"
+    folded = np.mod(positions, period)
+    return np.where(folded >= length, period - folded, folded)
+
+
+def _crop(
+    image: np.ndarray, labels: np.ndarray, layout: _Layout, top: int, left: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``size`` square at (top, left) of the padded frame: owned image and label arrays."""
+    row0, col0 = top - layout.pad_top, left - layout.pad_left
+    height, width = layout.height, layout.width
+    if row0 >= 0 and col0 >= 0 and row0 + size <= height and col0 + size <= width:
+        window = (slice(row0, row0 + size), slice(col0, col0 + size))
+        return np.array(image[window]), np.array(labels[window])
+    rows = np.arange(row0, row0 + size)
+    cols = np.arange(col0, col0 + size)
+    source_rows = _source_index(rows, height, reflect=layout.reflect)
+    source_cols = _source_index(cols, width, reflect=layout.reflect)
+    r0, r1 = int(source_rows.min()), int(source_rows.max()) + 1
+    c0, c1 = int(source_cols.min()), int(source_cols.max()) + 1
+    pick = np.ix_(source_rows - r0, source_cols - c0)
+    crop_image = np.asarray(image[r0:r1, c0:c1])[pick]
+    crop_labels = np.asarray(labels[r0:r1, c0:c1])[pick]
+    crop_labels[(rows < 0) | (rows >= height), :] = UNLABELLED  # padding is unlabelled
+    crop_labels[:, (cols < 0) | (cols >= width)] = UNLABELLED
+    return crop_image, crop_labels
+
+
+def _labelled_in(labels: np.ndarray, layout: _Layout, top: int, left: int, size: int) -> int:
+    """Labelled pixels in the padded frame's square [top, top + size) x [left, left + size)."""
+    row0 = max(0, top - layout.pad_top)
+    row1 = min(layout.height, top + size - layout.pad_top)
+    col0 = max(0, left - layout.pad_left)
+    col1 = min(layout.width, left + size - layout.pad_left)
+    if row0 >= row1 or col0 >= col1:
+        return 0
+    return int(np.count_nonzero(labels[row0:row1, col0:col1]))
+
+
+class NoAnnotations(LookupError):
+    """The sampler holds no training annotation with labelled pixels."""
+
+
+class TileSampler:
+    """Draws training tiles; thread-safe add, replace and remove of annotations.
+
+    Args:
+        tile_size: the network's input side.
+        pool: where the arrays are kept (shared with the validation annotations by
+            :class:`cluster.training.annotation_store.AnnotationStore`); by default a pool of its
+            own with the default memory bound.
+    """
+
+    def __init__(self, tile_size: int, *, pool: SpillPool | None = None) -> None:
+        if tile_size <= 2 * BORDER:
+            raise ValueError(f"tile size {tile_size} leaves no output region")
+        self.tile_size = tile_size
+        self._owns_pool = pool is None
+        self.pool = pool if pool is not None else SpillPool()
+        self._items: dict[str, _Layout] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def output_size(self) -> int:
+        """Side of the label crop (the network's output for one tile)."""
+        return self.tile_size - 2 * BORDER
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def names(self) -> list[str]:
+        """Names of the training annotations held."""
+        with self._lock:
+            return sorted(self._items)
+
+    def set(self, name: str, image: np.ndarray, labels: np.ndarray) -> bool:
+        """Add or replace an annotation; False (and nothing kept) when it has no labels.
+
+        The sampler keeps its own uint8 copies of the arrays.
+        """
+        image = np.array(image, dtype=np.uint8, order="C")
+        labels = np.array(labels, dtype=np.uint8, order="C")
+        per_row = np.count_nonzero(labels != UNLABELLED, axis=1)
+        row_starts = np.zeros(len(per_row) + 1, dtype=np.int64)
+        np.cumsum(per_row, out=row_starts[1:])
+        layout = _layout(*labels.shape, int(row_starts[-1]), self.tile_size)
+        key = KEY_PREFIX + name
+        with self._lock:
+            if layout.labelled == 0:
+                self._items.pop(name, None)
+                self.pool.remove(key)
+                return False
+            self.pool.put(key, (image, labels, row_starts))
+            self._items[name] = layout
+        return True
+
+    def remove(self, name: str) -> None:
+        """Forget an annotation (no error when it is not held)."""
+        with self._lock:
+            self._items.pop(name, None)
+            self.pool.remove(KEY_PREFIX + name)
+
+    def is_spilled(self, name: str) -> bool:
+        """Whether the annotation's arrays are on local disk rather than in memory."""
+        return self.pool.is_spilled(KEY_PREFIX + name)
+
+    def close(self) -> None:
+        """Forget every annotation; a pool of the sampler's own is closed (files deleted)."""
+        with self._lock:
+            for name in self._items:
+                self.pool.remove(KEY_PREFIX + name)
+            self._items.clear()
+            if self._owns_pool:
+                self.pool.close()
+
+    def _crop_position(
+        self,
+        layout: _Layout,
+        labels: np.ndarray,
+        row_starts: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[int, int]:
+        """Top-left of a tile whose output region holds at least one labelled pixel."""
+        size, out = self.tile_size, self.output_size
+        max_top = layout.padded_height - size
+        max_left = layout.padded_width - size
+        for _ in range(RANDOM_CROP_TRIES):
+            top = int(rng.integers(0, max_top + 1))
+            left = int(rng.integers(0, max_left + 1))
+            if _labelled_in(labels, layout, top + BORDER, left + BORDER, out):
+                return top, left
+        # A labelled pixel chosen uniformly (row-major order), found through the row counts.
+        index = int(rng.integers(layout.labelled))
+        image_row = int(np.searchsorted(row_starts, index, side="right")) - 1
+        in_row = np.flatnonzero(np.asarray(labels[image_row]) != UNLABELLED)
+        image_col = int(in_row[index - int(row_starts[image_row])])
+        row, col = image_row + layout.pad_top, image_col + layout.pad_left
+        # Output region [top + BORDER, top + BORDER + out) must contain (row, col).
+        low_top, high_top = max(0, row - BORDER - out + 1), min(max_top, row - BORDER)
+        low_left, high_left = max(0, col - BORDER - out + 1), min(max_left, col - BORDER)
+        return int(rng.integers(low_top, high_top + 1)), int(rng.integers(low_left, high_left + 1))
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """One augmented tile.
+
+        Returns:
+            (input 3 x T x T float32 normalised to [0, 1] per tile,
+             labels (T - 72) x (T - 72) uint8: 0 unlabelled, class index + 1).
+        """
+        with self._lock:
+            if not self._items:
+                raise NoAnnotations("no training annotations to sample from")
+            names = list(self._items)
+            name = names[rng.integers(len(names))]
+            layout = self._items[name]
+            image, labels, row_starts = self.pool.get(KEY_PREFIX + name)
+        top, left = self._crop_position(layout, labels, row_starts, rng)
+        size = self.tile_size
+        image, labels = _crop(image, labels, layout, top, left, size)
+        image, labels = augment(image, labels, rng)
+        image = normalise_tile(image)
+        labels = labels[BORDER : size - BORDER, BORDER : size - BORDER]
+        return np.ascontiguousarray(image.transpose(2, 0, 1)), np.ascontiguousarray(labels)
+
+    def sample_batch(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` tiles stacked: (N x 3 x T x T, N x (T - 72) x (T - 72))."""
+        tiles = [self.sample(rng) for _ in range(count)]
+        return np.stack([t[0] for t in tiles]), np.stack([t[1] for t in tiles])

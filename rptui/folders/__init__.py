@@ -1,0 +1,1 @@
+"""Folder runs: plan, run, report, tables and correlation."""

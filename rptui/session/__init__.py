@@ -1,0 +1,1 @@
+"""The review session without any UI: viewing, painting, accepting, serving, training sync."""

@@ -1,0 +1,196 @@
+"""The driver's side of training: the project on disk is the truth, the backend learns.
+
+Only the driver touches the project: it reads images and annotations and sends them
+to the backend as plain data, and writes back what the backend makes (each new best
+model as ``NNNNNN_<unix>.pt`` with its F1, epoch records into ``logs/epochs.csv``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import dataclasses
+import io
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from cluster.api import (
+    AnnotatedImage,
+    Backend,
+    EpochRecord,
+    ModelSnapshot,
+    TrainerState,
+    TrainerStatus,
+    TrainingConfig,
+)
+from cluster.io.atomic import write_bytes_atomic
+from cluster.io.model_files import load_model_file, model_file_name, model_to_bytes
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import output_channels, snapshot_from_model
+from rptui.store.annotation_files import from_png_bytes
+from rptui.store.project import Project
+
+log = logging.getLogger(__name__)
+
+EPOCH_LOG_NAME = "epochs.csv"
+CLASS_F1_FIELD = "class_f1"
+EPOCH_LOG_COLUMNS = [f.name for f in fields(EpochRecord) if f.name != CLASS_F1_FIELD]
+POLL_SECONDS = 1.0
+ENDED = (TrainerState.FINISHED, TrainerState.FAILED)
+
+
+def annotated_image(project: Project, name: str) -> AnnotatedImage | None:
+    """The image and saved labels of ``name`` (a stem, or a stack slice's name such as
+    ``scan.z0003``), or None when it has no annotation."""
+    png = project.load_annotation_png(name)
+    split = project.split_of(name)
+    if png is None or split is None:
+        return None
+    image = project.read_named(name)
+    labels = from_png_bytes(
+        png, expected_shape=image.shape[:2], classes=project.config.n_classes, source=name
+    )
+    return AnnotatedImage(name, image, labels, split)
+
+
+def annotated_images(project: Project) -> list[AnnotatedImage]:
+    """Every saved annotation of the project, in project order; bad files are logged."""
+    items: list[AnnotatedImage] = []
+    for stem in project.annotated():
+        try:
+            item = annotated_image(project, stem)
+        except Exception as error:  # one bad file must not stop training on the rest
+            log.warning("skipping the annotation of %s: %s", stem, error)
+            continue
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def ensure_start_model(project: Project) -> ModelSnapshot:
+    """The newest saved model; the first time, random He weights saved as number 1.
+
+    A starting model given at creation was copied in as number 1 already.
+    """
+    newest = project.newest_model()
+    if newest is not None:
+        return load_model_file(newest.path)
+    classes = tuple(project.config.classes)
+    model = UNetGNRes(out_channels=output_channels(classes))
+    snapshot = snapshot_from_model(model, version=1, classes=classes)
+    save_model(project, snapshot)
+    return snapshot
+
+
+def save_model(project: Project, snapshot: ModelSnapshot) -> Path:
+    """Write a model atomically as ``NNNNNN_<unix>.pt``, N being its version.
+
+    Files are named by version, not by count, so the file of "model #7" is always
+    ``000007_*``; a version superseded before the driver saw it leaves a gap.
+    """
+    path = project.models_dir / model_file_name(snapshot.version, snapshot.created)
+    write_bytes_atomic(path, model_to_bytes(snapshot))
+    log.info("saved model %s (F1 %s)", path.name, snapshot.f1)
+    return path
+
+
+def epoch_log_columns(classes: tuple[str, ...]) -> list[str]:
+    """The epoch log's columns: the record's, plus ``f1_<class>`` per class when multi-class."""
+    if len(classes) <= 2:
+        return list(EPOCH_LOG_COLUMNS)
+    return [*EPOCH_LOG_COLUMNS, *(f"f1_{name}" for name in classes[1:])]
+
+
+def _epoch_row(record: EpochRecord, classes: tuple[str, ...]) -> dict[str, object]:
+    row = asdict(record)
+    per_class = row.pop(CLASS_F1_FIELD)
+    if len(classes) > 2:
+        row.update({f"f1_{name}": f1 for name, f1 in zip(classes[1:], per_class, strict=False)})
+    return row
+
+
+def append_epoch_log(project: Project, records: list[EpochRecord]) -> None:
+    """Append epoch records to ``logs/epochs.csv`` (the whole file is rewritten atomically).
+
+    A log that already exists keeps its header: rows are written in its columns, so a log
+    begun by another version of the program stays aligned.
+    """
+    if not records:
+        return
+    classes = tuple(project.config.classes)
+    path = project.logs_dir / EPOCH_LOG_NAME
+    existing = path.read_text(encoding="utf-8") if path.is_file() else ""
+    header = next(csv.reader(io.StringIO(existing)), None) if existing else None
+    buffer = io.StringIO()
+    buffer.write(existing)
+    writer = csv.DictWriter(
+        buffer, fieldnames=header or epoch_log_columns(classes), restval="", extrasaction="ignore"
+    )
+    if not existing:
+        writer.writeheader()
+    for record in records:
+        writer.writerow(_epoch_row(record, classes))
+    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
+
+
+class TrainingSync:
+    """Streams what a backend makes into the project: new best models and epoch records."""
+
+    def __init__(self, project: Project, backend: Backend, *, model_version: int) -> None:
+        self.project = project
+        self.backend = backend
+        self.model_version = model_version
+        self.last_epoch = 0
+
+    async def send_annotations(self) -> int:
+        """Send every saved annotation (the backend replaces ones it has by name)."""
+        items = await asyncio.to_thread(annotated_images, self.project)
+        for item in items:
+            await self.backend.add_annotation(item)
+        return len(items)
+
+    async def pull(self) -> TrainerStatus:
+        """Save new epoch records and a new best model, if any; return the status."""
+        records = await self.backend.epoch_log(self.last_epoch)
+        if records:
+            await asyncio.to_thread(append_epoch_log, self.project, records)
+            self.last_epoch = records[-1].epoch
+        snapshot = await self.backend.newest_model(self.model_version)
+        if snapshot is not None:
+            await asyncio.to_thread(save_model, self.project, snapshot)
+            self.model_version = snapshot.version
+        return await self.backend.status()
+
+
+async def train_project(
+    project: Project,
+    backend: Backend,
+    config: TrainingConfig,
+    *,
+    seconds: float | None = None,
+    on_status: Callable[[TrainerStatus], None] | None = None,
+) -> TrainerStatus:
+    """Train until early stopping, failure or ``seconds``; everything made lands on disk.
+
+    The project's classes are always the ones trained, whatever ``config`` says.
+    """
+    config = dataclasses.replace(config, classes=tuple(project.config.classes))
+    start = await asyncio.to_thread(ensure_start_model, project)
+    sync = TrainingSync(project, backend, model_version=start.version)
+    await sync.send_annotations()
+    await backend.start_training(config, start)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            status = await sync.pull()
+            if on_status is not None:
+                on_status(status)
+            if status.state in ENDED or (deadline is not None and time.monotonic() > deadline):
+                break
+    finally:
+        await backend.stop_training()
+    return await sync.pull()

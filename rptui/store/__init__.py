@@ -1,0 +1,1 @@
+"""The workspace on disk: datasets, projects, settings, locks, annotation files."""

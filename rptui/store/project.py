@@ -1,0 +1,390 @@
+"""An open project: its folders, items and slices, annotations, segmentations, models, lock.
+
+What ``project.json`` holds, and how it is read and written, is :mod:`rptui.store.project_config`
+(its names are importable from here too). An item is an image file, a multi-page TIFF or
+a folder of numbered slices; a stack's slice z is named ``<stem>.z<z+1:04d>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cluster.api import Split
+from cluster.io.atomic import write_bytes_atomic, write_json_atomic
+from cluster.io.images import DEFAULT_MAX_PIXELS, TIFF_SUFFIXES, ImageReadError, read_image
+from cluster.io.stacks import list_slice_files, read_stack_slice, stack_depth, stack_window
+from rptui.store.classes import RGB
+from rptui.store.lock import LockInfo, ProjectLock
+from rptui.store.paths import (
+    ModelFileInfo,
+    ReadOnlyProjectError,
+    WorkspaceError,
+    parse_model_file_name,
+    stem_of,
+    validate_name,
+)
+from rptui.store.project_config import (
+    DEFAULT_CLASSES,
+    DEFAULT_SETTINGS,
+    PROJECT_FILE_NAME,
+    SCHEMA_VERSION,
+    SLICE_NAME_FORMAT,
+    SPLITS,
+    NewerSchemaError,
+    ProjectConfig,
+    choose_split,
+    load_config,
+    parse_slice_name,
+    save_config,
+    slice_name,
+)
+
+__all__ = [
+    "DEFAULT_CLASSES",
+    "DEFAULT_SETTINGS",
+    "PROJECT_FILE_NAME",
+    "SCHEMA_VERSION",
+    "SLICE_NAME_FORMAT",
+    "SPLITS",
+    "NewerSchemaError",
+    "Project",
+    "ProjectConfig",
+    "SegmentationInfo",
+    "choose_split",
+    "load_config",
+    "parse_slice_name",
+    "save_config",
+    "slice_name",
+]
+
+MODEL_SUFFIX = ".pt"
+SEGMENTATION_RECORD_SUFFIX = ".json"
+
+
+@dataclass(frozen=True)
+class SegmentationInfo:
+    """The latest segmentation of an image and the model version that made it."""
+
+    path: Path
+    model_version: int | None  # None when unknown (no record, or a record of another mask)
+    time: float | None
+
+
+class Project:
+    """An open project: its config, its folders, and the one writer's lock.
+
+    Open projects through :class:`rptui.store.workspace.Workspace`. ``root`` holds the data
+    (annotations, segmentations, models, logs); ``config_path`` is project.json.
+    A read-only project (``read_only``; ``read_only_reason`` says why) refuses writes.
+    """
+
+    def __init__(
+        self,
+        config_path: Path,
+        config: ProjectConfig,
+        *,
+        root: Path,
+        dataset_dir: Path,
+        lock: ProjectLock | None,
+        read_only_reason: str | None = None,
+        lock_info: LockInfo | None = None,
+    ) -> None:
+        self.config_path = Path(config_path)
+        self.config = config
+        self.root = Path(root)
+        self.dataset_dir = Path(dataset_dir)
+        self._lock = lock
+        self.read_only_reason = read_only_reason
+        self.lock_info = lock_info
+        self.annotations_dir = self.root / "annotations"
+        self.segmentations_dir = self.root / "segmentations"
+        self.models_dir = self.root / "models"
+        self.logs_dir = self.root / "logs"
+        self._depths: dict[int, int] = {}
+        self._windows: dict[int, tuple[float, float] | None] = {}
+        self._slice_files: dict[int, list[Path]] = {}
+
+    @property
+    def name(self) -> str:
+        """The project's name."""
+        return self.config.name
+
+    @property
+    def read_only(self) -> bool:
+        """Whether writes are refused (locked by another session, or asked for)."""
+        return self._lock is None
+
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """Every folder the project writes into."""
+        return (
+            *(self.annotations_dir / split for split in SPLITS),
+            self.segmentations_dir,
+            self.models_dir,
+            self.logs_dir,
+        )
+
+    def _check_writable(self, action: str) -> None:
+        if self._lock is None:
+            raise ReadOnlyProjectError(
+                f"cannot {action}: project {self.name} is read-only ({self.read_only_reason})"
+            )
+
+    # images -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.config.images)
+
+    @property
+    def image_names(self) -> list[str]:
+        """Image file names in the fixed project order."""
+        return list(self.config.images)
+
+    def image_path(self, index: int) -> Path:
+        """The file (or slice folder) of item ``index`` in the project order."""
+        return self.dataset_dir / validate_name(self.config.images[index], what="image name")
+
+    def stem(self, index: int) -> str:
+        """The stem annotations and segmentations of image ``index`` are named by."""
+        return stem_of(self.config.images[index])
+
+    def index_of(self, stem: str) -> int:
+        """The position of the image with ``stem``; WorkspaceError when absent."""
+        for index, file_name in enumerate(self.config.images):
+            if Path(file_name).stem == stem:
+                return index
+        raise WorkspaceError(f"project {self.name} has no image {stem!r}")
+
+    # items and their slices -----------------------------------------------
+    def depth(self, index: int) -> int:
+        """Slices in item ``index``: 1 for an image, Z for a stack (read once, then kept).
+
+        Raises:
+            cluster.io.images.ImageReadError: the item cannot be read; names the file.
+        """
+        if index not in self._depths:
+            path = self.image_path(index)
+            depth = len(self._slice_folder(index)) if path.is_dir() else stack_depth(path)
+            self._depths[index] = depth
+        return self._depths[index]
+
+    def is_stack(self, index: int) -> bool:
+        """Whether item ``index`` is a stack: a slice folder or a multi-page TIFF."""
+        path = self.image_path(index)
+        if path.is_dir():
+            return True
+        return path.suffix.lower() in TIFF_SUFFIXES and self.depth(index) > 1
+
+    def slice_name(self, index: int, z: int) -> str:
+        """The name annotations and segmentations of slice ``z`` of item ``index`` use.
+
+        A plain image's name is its stem; slice z of a stack is ``<stem>.z<z+1:04d>``.
+        """
+        if not 0 <= z < self.depth(index):
+            raise WorkspaceError(
+                f"{self.config.images[index]} has slices 1..{self.depth(index)}, not {z + 1}"
+            )
+        return slice_name(self.stem(index), z) if self.is_stack(index) else self.stem(index)
+
+    def slice_names(self, index: int) -> list[str]:
+        """The names of every slice of item ``index``, in order."""
+        return [self.slice_name(index, z) for z in range(self.depth(index))]
+
+    def locate(self, name: str) -> tuple[int, int]:
+        """(item index, 0-based z) of a slice name (``scan.z0003``) or a plain image's stem.
+
+        Raises:
+            WorkspaceError: no item has that name, or the stack has no such slice.
+        """
+        parsed = parse_slice_name(name)
+        if parsed is not None:
+            stem, z = parsed
+            for index, file_name in enumerate(self.config.images):
+                if stem_of(file_name) == stem and self.is_stack(index):
+                    if z >= self.depth(index):
+                        raise WorkspaceError(
+                            f"{file_name} has slices 1..{self.depth(index)}, not {z + 1}"
+                        )
+                    return index, z
+        for index, file_name in enumerate(self.config.images):
+            if stem_of(file_name) == name and not self.is_stack(index):
+                return index, 0
+        raise WorkspaceError(f"project {self.name} has no image or slice {name!r}")
+
+    def read_slice(
+        self, index: int, z: int = 0, *, max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> np.ndarray:
+        """Slice ``z`` of item ``index`` as HxWx3 uint8 RGB (z = 0 for a plain image).
+
+        Every slice of a deep (16-bit, float) stack is mapped to 8 bits through one
+        window (:func:`cluster.io.stacks.stack_window`, found once and kept), so a material
+        looks the same on every slice.
+
+        Raises:
+            cluster.io.images.ImageReadError: no such slice, or it cannot be read.
+        """
+        path = self.image_path(index)
+        window = None
+        if self.is_stack(index):
+            if index not in self._windows:
+                self._windows[index] = stack_window(path, max_pixels=max_pixels)
+            window = self._windows[index]
+        if not path.is_dir():
+            return read_stack_slice(path, z, max_pixels=max_pixels, window=window)
+        files = self._slice_folder(index)
+        if not 0 <= z < len(files):
+            raise ImageReadError(path, f"slice {z + 1} out of range 1..{len(files)}")
+        return read_image(files[z], max_pixels=max_pixels, window=window)
+
+    def _slice_folder(self, index: int) -> list[Path]:
+        """The slice files of slice folder ``index`` (listing checks every slice: once)."""
+        if index not in self._slice_files:
+            self._slice_files[index] = list_slice_files(self.image_path(index))
+        return self._slice_files[index]
+
+    def read_named(self, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+        """The image of a slice name or plain stem (see :meth:`locate`), HxWx3 uint8."""
+        index, z = self.locate(name)
+        return self.read_slice(index, z, max_pixels=max_pixels)
+
+    def class_colours(self) -> dict[str, RGB]:
+        """Each foreground class's (r, g, b) (see :meth:`ProjectConfig.class_colours`)."""
+        return self.config.class_colours()
+
+    # config -------------------------------------------------------------
+    def save_config(self) -> None:
+        """Write project.json atomically (refused when read-only)."""
+        self._check_writable("save project settings")
+        save_config(self.config_path, self.config)
+
+    def set_position(self, index: int, *, reviewed: bool = False, served: bool = False) -> None:
+        """Remember where the user is (and, optionally, that the image was reviewed, or
+        served by the most-uncertain-next order, which never serves it again)."""
+        if not 0 <= index < len(self):
+            raise WorkspaceError(f"image index {index} out of range 0..{len(self) - 1}")
+        self.config.position = index
+        if reviewed:
+            self.config.reviewed.add(self.stem(index))
+        if served and self.stem(index) not in self.config.served:
+            self.config.served.append(self.stem(index))
+        self.save_config()
+
+    # annotations --------------------------------------------------------
+    def annotation_path(self, stem: str, split: Split) -> Path:
+        """Where the annotation of ``stem`` in ``split`` lives."""
+        if split not in SPLITS:
+            raise WorkspaceError(f"split must be 'train' or 'val', got {split!r}")
+        return self.annotations_dir / split / f"{validate_name(stem, what='image stem')}.png"
+
+    def split_of(self, stem: str) -> Split | None:
+        """The split ``stem`` was assigned to, or None if it has none yet."""
+        return self.config.splits.get(stem)
+
+    def annotated(self) -> dict[str, Split]:
+        """Every annotated image's stem and split (from the files on disk)."""
+        found: dict[str, Split] = {}
+        for split in SPLITS:
+            folder = self.annotations_dir / split
+            if folder.is_dir():
+                found.update({p.stem: split for p in folder.glob("*.png")})
+        return found
+
+    def save_annotation_png(self, stem: str, split: Split | None, png_bytes: bytes) -> Split:
+        """Save an annotation atomically; ``split`` None assigns one. Returns the split.
+
+        An image keeps its split forever: asking for another one is an error.
+        """
+        self._check_writable("save an annotation")
+        validate_name(stem, what="image stem")
+        known = self.config.splits.get(stem)
+        if known is not None and split is not None and split != known:
+            raise WorkspaceError(f"{stem} is in {known}; an image never changes split")
+        chosen: Split = known or split or choose_split(self.config.splits)
+        write_bytes_atomic(self.annotation_path(stem, chosen), png_bytes)
+        if known is None:
+            self.config.splits[stem] = chosen
+            self.save_config()
+        return chosen
+
+    def annotation_file(self, stem: str) -> Path | None:
+        """The annotation file of ``stem`` (its own split first, then train, val), or None."""
+        for split in ((self.split_of(stem),) if self.split_of(stem) else ()) + SPLITS:
+            path = self.annotation_path(stem, split)
+            if path.is_file():
+                return path
+        return None
+
+    def load_annotation_png(self, stem: str) -> bytes | None:
+        """The annotation PNG of ``stem`` from train or val, or None."""
+        path = self.annotation_file(stem)
+        return path.read_bytes() if path is not None else None
+
+    # models -------------------------------------------------------------
+    def models(self) -> list[ModelFileInfo]:
+        """Model files ``NNNNNN_<unix>.<ext>``, sorted by number."""
+        if not self.models_dir.is_dir():
+            return []
+        infos = [parse_model_file_name(p) for p in self.models_dir.iterdir() if p.is_file()]
+        return sorted(info for info in infos if info is not None)
+
+    def newest_model(self) -> ModelFileInfo | None:
+        """The highest-numbered model file, or None."""
+        models = self.models()
+        return models[-1] if models else None
+
+    # segmentations ------------------------------------------------------
+    def segmentation_path(self, stem: str) -> Path:
+        """The latest mask of ``stem``."""
+        return self.segmentations_dir / f"{validate_name(stem, what='image stem')}.png"
+
+    def save_segmentation(self, stem: str, png_bytes: bytes, model_version: int) -> Path:
+        """Save a mask atomically, then record beside it which model made it."""
+        self._check_writable("save a segmentation")
+        path = self.segmentation_path(stem)
+        write_bytes_atomic(path, png_bytes)
+        record = {
+            "model_version": int(model_version),
+            "time": time.time(),
+            "sha256": hashlib.sha256(png_bytes).hexdigest(),
+        }
+        write_json_atomic(path.with_suffix(SEGMENTATION_RECORD_SUFFIX), record)
+        return path
+
+    def segmentation_info(self, stem: str) -> SegmentationInfo | None:
+        """The latest mask of ``stem`` and its model version; None when there is none."""
+        path = self.segmentation_path(stem)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            record = json.loads(path.with_suffix(SEGMENTATION_RECORD_SUFFIX).read_bytes())
+            if record["sha256"] != hashlib.sha256(data).hexdigest():
+                return SegmentationInfo(path, None, None)
+            return SegmentationInfo(path, int(record["model_version"]), float(record["time"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return SegmentationInfo(path, None, None)
+
+    # lifetime -----------------------------------------------------------
+    def refresh_lock(self) -> None:
+        """Renew the lock's heartbeat (call every few minutes in long sessions)."""
+        if self._lock is not None:
+            self._lock.refresh()
+
+    def close(self) -> None:
+        """Release the lock; the project becomes read-only."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+            self.read_only_reason = "closed"
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""The annotation canvas: rendering in numpy and the line-API widget."""

@@ -1,0 +1,68 @@
+"""The cursor and brush preview drawn over the canvas view: which pixels, in which colours."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
+from rptui.tui.canvas.render import RGB, Palette, Viewport
+from rptui.tui.canvas.render_classes import class_colour
+
+RING_MIN_RADIUS = 1.5  # view pixels: smaller brushes show only the centre mark
+CursorMarks = dict[int, list[tuple[int, int, RGB]]]  # cell line -> (view_y, view_x, colour)
+
+
+def brush_colour(value: int, palette: Palette) -> RGB:
+    """The colour showing brush ``value`` (a label) in ``palette``; the cursor's for erasing.
+
+    In a multi-class palette label ``k + 1`` (k >= 1) is foreground class k's colour.
+    """
+    if palette.class_colours and value >= FOREGROUND:
+        return class_colour(palette.class_colours, value - 1)
+    if value == FOREGROUND:
+        return palette.foreground
+    if value == BACKGROUND:
+        return palette.background
+    return palette.cursor
+
+
+def cursor_marks(
+    viewport: Viewport,
+    cursor: tuple[int, int],
+    *,
+    brush_radius: int,
+    brush_value: int,
+    pen_down: bool,
+    palette: Palette,
+) -> CursorMarks:
+    """Cursor pixels by cell line; a ring around the cursor previews the brush size."""
+    cy, cx = viewport.image_to_view(*cursor)
+    radius = brush_radius / viewport.scale
+    pixels: list[tuple[int, int, RGB]] = []
+    if radius >= RING_MIN_RADIUS:
+        ring = brush_colour(brush_value, palette) if brush_value != UNLABELLED else palette.cursor
+        pixels.extend(
+            (y, x, ring) for y, x in ring_pixels(cy, cx, radius, viewport.view_h, viewport.view_w)
+        )
+    centre = brush_colour(brush_value, palette) if pen_down else palette.cursor
+    pixels.append((cy, cx, centre))
+    marks: CursorMarks = {}
+    for y, x, colour in pixels:
+        if 0 <= y < viewport.view_h and 0 <= x < viewport.view_w:
+            marks.setdefault(y // 2, []).append((y, x, colour))
+    return marks
+
+
+def ring_pixels(cy: int, cx: int, radius: float, view_h: int, view_w: int) -> list[tuple[int, int]]:
+    """View pixels on a circle of ``radius`` around (cy, cx), clipped to the view."""
+    r = math.ceil(radius) + 1
+    y0, y1 = max(cy - r, 0), min(cy + r + 1, view_h)
+    x0, x1 = max(cx - r, 0), min(cx + r + 1, view_w)
+    if y1 <= y0 or x1 <= x0:
+        return []
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    distance = np.hypot(yy - cy, xx - cx)
+    on_ring = np.abs(distance - radius) < 0.5
+    return list(zip(yy[on_ring].tolist(), xx[on_ring].tolist(), strict=True))

@@ -1,0 +1,324 @@
+"""The annotation canvas: a keyboard-driven image view on Textual's line API.
+
+Each terminal cell shows two view pixels stacked ("▀": foreground colour = upper pixel,
+background colour = lower pixel). The rendered view is kept as an array; rows become
+Strips with cached styles, and only the lines that change are redrawn.
+
+The canvas never paints: it shows the cursor and brush, and posts
+:class:`AnnotationCanvas.CursorMoved` (with ``pen_down``) and, for mouse clicks and
+drags, :class:`AnnotationCanvas.PaintRequested`. The screen paints into its annotation
+and calls :meth:`AnnotationCanvas.mark_dirty` with the changed box.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+from textual import events
+from textual.binding import BindingType
+from textual.strip import Strip
+from textual.widget import Widget
+
+from cluster.api import FOREGROUND
+from rptui.tui.canvas.controls import CANVAS_BINDINGS, PAN_FRACTION, CanvasControls
+from rptui.tui.canvas.cursor import CursorMarks, cursor_marks
+from rptui.tui.canvas.half_blocks import HalfBlocks
+from rptui.tui.canvas.lines import ImageBox, box_bounds, cells_for_box, line_regions, line_strip
+from rptui.tui.canvas.messages import CursorMoved, PaintRequested
+from rptui.tui.canvas.render import (
+    DEFAULT_PALETTE,
+    PALETTES,
+    Palette,
+    Viewport,
+    as_rgb8,
+    quantise,
+    render_view,
+)
+
+DEFAULT_COLOUR_BITS = 5
+DEFAULT_BRUSH_RADIUS = 4
+__all__ = [
+    "DEFAULT_BRUSH_RADIUS",
+    "DEFAULT_COLOUR_BITS",
+    "PAN_FRACTION",
+    "AnnotationCanvas",
+    "ImageBox",
+    "LabelsSource",
+    "box_bounds",
+]
+
+
+class LabelsSource(Protocol):
+    """Anything holding an HxW uint8 label image (e.g. ``rptui.store.annotation.Annotation``)."""
+
+    labels: np.ndarray
+
+
+class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
+    """Shows an image with segmentation and annotation overlays, a cursor and a brush ring.
+
+    Navigation, key actions and mouse handling come from :class:`CanvasControls`.
+    """
+
+    DEFAULT_CSS = """
+    AnnotationCanvas {
+        width: 1fr;
+        height: 1fr;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = CANVAS_BINDINGS
+
+    CursorMoved = CursorMoved
+    PaintRequested = PaintRequested
+
+    def __init__(
+        self,
+        *,
+        palette: Palette = DEFAULT_PALETTE,
+        colour_bits: int = DEFAULT_COLOUR_BITS,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.palette = palette
+        self.colour_bits = colour_bits
+        self.show_image = True
+        self.show_segmentation = True
+        self.show_annotation = True
+        self.seg_opacity = 0.45
+        self.ann_opacity = 0.6
+        self.brush_radius = DEFAULT_BRUSH_RADIUS
+        self.brush_value = FOREGROUND
+        self.pen_down = False
+        self.viewport: Viewport | None = None
+        self._image: np.ndarray | None = None
+        self._segmentation: np.ndarray | None = None
+        self._labels_source: LabelsSource | np.ndarray | None = None
+        self._cursor = (0, 0)
+        self._fitted = True
+        self._view: np.ndarray | None = None  # quantised (view_h, view_w, 3) without cursor
+        self._strips: dict[int, Strip] = {}
+        self._overlay: CursorMarks | None = None
+        self._half_blocks = HalfBlocks()
+        self._dragging = False
+
+    # ----- state the screen sets -------------------------------------------------------
+
+    def set_image(
+        self,
+        image: np.ndarray,
+        *,
+        segmentation: np.ndarray | None = None,
+        labels_source: LabelsSource | np.ndarray | None = None,
+        stretch: bool = False,
+    ) -> None:
+        """Show a new image (any dtype/channels; ``stretch`` for dim or 16-bit ones), fitted."""
+        self._image = as_rgb8(image, stretch=stretch)
+        self._segmentation = segmentation
+        self._labels_source = labels_source
+        h, w = self._image.shape[:2]
+        self._cursor = (h // 2, w // 2)
+        view_h, view_w = self._view_size()
+        self.viewport = Viewport.fitted(h, w, view_h, view_w)
+        self._fitted = True
+        self._invalidate()
+
+    def swap_image(
+        self,
+        image: np.ndarray,
+        *,
+        segmentation: np.ndarray | None = None,
+        labels_source: LabelsSource | np.ndarray | None = None,
+    ) -> None:
+        """Show another image of the same size (a stack's next slice) keeping view and cursor."""
+        rgb = as_rgb8(image)
+        if self._image is None or self.viewport is None or rgb.shape != self._image.shape:
+            self.set_image(image, segmentation=segmentation, labels_source=labels_source)
+            return
+        self._image = rgb
+        self._segmentation = segmentation
+        self._labels_source = labels_source
+        self._invalidate()
+
+    def set_segmentation(self, mask: np.ndarray | None) -> None:
+        """Replace the segmentation overlay (HxW, nonzero = foreground), or remove it."""
+        self._segmentation = mask
+        self._invalidate()
+
+    def set_labels_source(self, source: LabelsSource | np.ndarray | None) -> None:
+        """Draw annotation labels from ``source`` (an object with ``.labels``, or an array)."""
+        self._labels_source = source
+        self._invalidate()
+
+    def set_palette(self, palette: Palette | str) -> None:
+        """Use another palette (a :class:`Palette` or a name in ``PALETTES``)."""
+        self.palette = PALETTES[palette] if isinstance(palette, str) else palette
+        self._invalidate()
+
+    def set_opacity(
+        self, *, segmentation: float | None = None, annotation: float | None = None
+    ) -> None:
+        """Overlay opacities in 0..1."""
+        if segmentation is not None:
+            self.seg_opacity = min(max(segmentation, 0.0), 1.0)
+        if annotation is not None:
+            self.ann_opacity = min(max(annotation, 0.0), 1.0)
+        self._invalidate()
+
+    def set_brush(
+        self, *, radius: int | None = None, value: int | None = None, pen_down: bool | None = None
+    ) -> None:
+        """Brush radius (image pixels), value (FOREGROUND/BACKGROUND/UNLABELLED), pen state."""
+        before = self._cursor_lines()
+        if radius is not None:
+            self.brush_radius = max(0, int(radius))
+        if value is not None:
+            self.brush_value = value
+        if pen_down is not None:
+            self.pen_down = pen_down
+        self._overlay = None
+        self._refresh_lines(before | self._cursor_lines())
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The label image being drawn, if any."""
+        source = self._labels_source
+        if source is None or isinstance(source, np.ndarray):
+            return source
+        return source.labels
+
+    @property
+    def cursor_image_position(self) -> tuple[int, int]:
+        """The cursor in image pixels (y, x)."""
+        return self._cursor
+
+    # ----- redraws ---------------------------------------------------------------------
+
+    def view_box_for(self, box: Any) -> tuple[int, int, int, int] | None:
+        """Cell lines and columns (line0, col0, line1, col1) showing an image box, or None."""
+        if self.viewport is None:
+            return None
+        return cells_for_box(self.viewport, box)
+
+    def mark_dirty(self, box: Any) -> None:
+        """Redraw the lines showing an image box (y0, x0, y1, x1) after painting into it."""
+        if box is None or self.viewport is None:
+            return
+        cells = self.view_box_for(box)
+        if cells is None:
+            return
+        if self._view is None:
+            self.refresh()
+            return
+        line0, _, line1, _ = cells
+        band = (2 * line0, min(2 * line1, self.viewport.view_h))
+        self._view[band[0] : band[1]] = self._render(rows=band)
+        self._refresh_lines(set(range(line0, line1)))
+
+    def _invalidate(self) -> None:
+        self._view = None
+        self._strips.clear()
+        self._overlay = None
+        self.refresh()
+
+    def _refresh_lines(self, lines: set[int]) -> None:
+        """Forget and repaint only the given cell lines."""
+        if not lines:
+            return
+        for line in lines:
+            self._strips.pop(line, None)
+        self.refresh(*line_regions(lines, self.size.width))
+
+    def _view_size(self) -> tuple[int, int]:
+        return max(2 * self.size.height, 2), max(self.size.width, 1)
+
+    def _view_centre(self) -> tuple[float, float]:
+        view_h, view_w = self._view_size()
+        return view_h / 2, view_w / 2
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Keep the view in step with the widget's size."""
+        if self.viewport is None:
+            return
+        view_h, view_w = self._view_size()
+        self.viewport.resize(view_h, view_w)
+        if self._fitted:
+            self.viewport.fit()
+        self._invalidate()
+
+    def _render(self, rows: tuple[int, int] | None = None) -> np.ndarray:
+        assert self._image is not None and self.viewport is not None
+        view = render_view(
+            self._image,
+            self.viewport,
+            segmentation=self._segmentation,
+            labels=self.labels,
+            show_image=self.show_image,
+            show_segmentation=self.show_segmentation,
+            show_annotation=self.show_annotation,
+            seg_opacity=self.seg_opacity,
+            ann_opacity=self.ann_opacity,
+            palette=self.palette,
+            rows=rows,
+        )
+        return quantise(view, self.colour_bits)
+
+    def rendered_view(self) -> np.ndarray | None:
+        """The current view as (2 * lines, width, 3) uint8 without the cursor, rendering it."""
+        if self._image is None or self.viewport is None:
+            return None
+        if (self.viewport.view_h, self.viewport.view_w) != self._view_size():
+            self.viewport.resize(*self._view_size())
+            if self._fitted:
+                self.viewport.fit()
+            self._view = None
+            self._strips.clear()
+        if self._view is None:
+            self._view = self._render()
+            self._strips.clear()
+        return self._view
+
+    # ----- cursor ----------------------------------------------------------------------
+
+    def _cursor_in_view(self) -> bool:
+        assert self.viewport is not None
+        vy, vx = self.viewport.image_to_view(*self._cursor)
+        return 0 <= vy < self.viewport.view_h and 0 <= vx < self.viewport.view_w
+
+    def _cursor_overlay(self) -> CursorMarks:
+        """Cursor pixels by cell line (cached until the cursor, brush or view changes)."""
+        if self._overlay is not None:
+            return self._overlay
+        if self.viewport is None or self._image is None:
+            return {}
+        self._overlay = cursor_marks(
+            self.viewport,
+            self._cursor,
+            brush_radius=self.brush_radius,
+            brush_value=self.brush_value,
+            pen_down=self.pen_down,
+            palette=self.palette,
+        )
+        return self._overlay
+
+    def _cursor_lines(self) -> set[int]:
+        return set(self._cursor_overlay())
+
+    # ----- line API --------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        """One cell line: two view rows as half blocks."""
+        width = self.size.width
+        view = self.rendered_view()
+        if view is None or 2 * y >= view.shape[0]:
+            return Strip.blank(width, self.rich_style)
+        strip = self._strips.get(y)
+        if strip is None:
+            strip = self._strips[y] = self._build_strip(view, y)
+        return strip
+
+    def _build_strip(self, view: np.ndarray, y: int) -> Strip:
+        return line_strip(view, y, self._cursor_overlay().get(y), self._half_blocks)
