@@ -381,7 +381,7 @@ async def test_lost_backend_goes_offline_then_reconnects_and_resumes_training(
         await pilot.press("space", "enter")  # annotation goes on while offline
         assert project.load_annotation_png(stem) is not None
         await wait_for(pilot, lambda: second.state == TrainerState.TRAINING, seconds=10)
-        assert "offline" not in status_text(app)
+        await wait_for(pilot, lambda: "offline" not in status_text(app))  # the next refresh
         assert stem in {item.name for item in second.added}, "saved offline, synced when back"
         assert app.backend is second, "the app closes the new backend on exit"
 
