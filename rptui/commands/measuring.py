@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from cluster.io.atomic import write_bytes_atomic
 from rptui.errors import UserError
+from rptui.folders.tables import PARQUET_SUFFIX, TABLE_SUFFIXES, read_table, table_bytes
 from rptui.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-PARQUET_SUFFIX = ".parquet"
-TABLE_SUFFIXES = (".csv", PARQUET_SUFFIX)
 LISTED_AT_MOST = 20
 VOLUME_TABLE_STEM = "volumes"
 VOXEL_AXES = 3
@@ -49,29 +45,6 @@ def _check_parquet_engine() -> None:
             continue
         return
     raise UserError("writing Parquet needs pyarrow (pip install pyarrow); or name the table .csv")
-
-
-def table_bytes(table: pd.DataFrame, path: Path) -> bytes:
-    """A table encoded as CSV, or Parquet when the name ends in .parquet."""
-    if path.suffix.lower() == PARQUET_SUFFIX:
-        buffer = io.BytesIO()
-        table.to_parquet(buffer, index=False)
-        return buffer.getvalue()
-    return table.to_csv(index=False).encode("utf-8")
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet table, with one-line errors for the user."""
-    if not path.is_file():
-        raise UserError(f"no such table: {path}")
-    try:
-        if path.suffix.lower() == PARQUET_SUFFIX:
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except ImportError as error:
-        raise UserError(f"reading {path} needs pyarrow (pip install pyarrow)") from error
-    except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise UserError(f"cannot read table {path}: {error}") from error
 
 
 def _listed(names: list[str]) -> str:

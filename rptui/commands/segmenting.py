@@ -14,18 +14,22 @@ from cluster.io.atomic import write_bytes_atomic
 from cluster.io.model_files import load_model_file
 from cluster.measure.tables import ALL_KINDS, IMAGE_KINDS, REGIONS
 from rptui.commands.common import keep_ray_off_the_terminal, workspace_from
-from rptui.commands.measuring import TABLE_SUFFIXES, parse_voxel_size, table_bytes
+from rptui.commands.measuring import parse_voxel_size
 from rptui.errors import UserError
 from rptui.folders.run import FolderReport, segment_folder
+from rptui.folders.tables import (
+    IMAGE_TABLE_NAME,
+    REGION_TABLE_NAME,
+    TABLE_SUFFIXES,
+    VOLUME_TABLE_NAME,
+    table_bytes,
+)
 from rptui.progress import progress_bar
 from rptui.store.models import resolve_model
 from rptui.store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-IMAGE_TABLE_NAME = "measurements.csv"
-REGION_TABLE_NAME = "regions.csv"
-VOLUME_TABLE_NAME = "volumes.csv"
 MEGA = 1e6
 
 

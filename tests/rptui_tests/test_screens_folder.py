@@ -27,7 +27,7 @@ from textual.widgets import Checkbox, Input, SelectionList
 import rptui.tui.screens.segment_folder as folder_screen
 from cluster.io.mask_formats import read_label_stack
 from cluster.measure.tables import STACK_COLUMN
-from rptui.commands.segmenting import VOLUME_TABLE_NAME
+from rptui.folders.tables import VOLUME_TABLE_NAME
 from rptui.store.workspace import Workspace
 from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.screens.segment_folder import SegmentFolderScreen

@@ -11,9 +11,8 @@ from textual.validation import ValidationResult, Validator
 from cluster.io.atomic import write_bytes_atomic
 from cluster.io.mask_formats import MaskFormat
 from cluster.measure.tables import IMAGE_KINDS, REGIONS
-from rptui.commands.measuring import table_bytes
-from rptui.commands.segmenting import VOLUME_TABLE_NAME
 from rptui.folders.run import FolderReport
+from rptui.folders.tables import VOLUME_TABLE_NAME, table_bytes
 from rptui.tui.screens.measurements import IMAGE_TABLE_NAME, REGION_TABLE_NAME
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, S
 from cluster.io.atomic import write_bytes_atomic
 from cluster.measure.files import measure_files
 from cluster.measure.tables import ALL_KINDS, ERROR_COLUMN, REGIONS, check_kinds
-from rptui.commands.measuring import read_table, table_bytes
 from rptui.errors import UserError
+from rptui.folders.tables import read_table, table_bytes
 
 log = logging.getLogger(__name__)
 
