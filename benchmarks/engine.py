@@ -42,7 +42,7 @@ from cluster.training.sampler import TileSampler
 log = logging.getLogger(__name__)
 
 IMAGES = ((720, 510), (2273, 2550))
-# RootPainter 0.3.1 on this CPU (METHOD.md): seconds for 1 model with flip TTA
+# RootPainter 0.3.1 on this CPU (docs/method.md): seconds for 1 model with flip TTA
 ROOTPAINTER_SECONDS = {(720, 510): 10.7, (2273, 2550): 60.0}
 TARGET_SPEEDUP = {(720, 510): 5.0, (2273, 2550): 3.0}
 MIB = 1024 * 1024

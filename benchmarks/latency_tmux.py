@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -21,6 +22,9 @@ WINDOW_S = 1.5  # samples taken this long after a periodic write
 FIRST_PAINT_QUIET_S = 0.3
 SETTLE_QUIET_S = 1.2  # tmux: start-up (segmenting the first images) is over
 SETTLE_CAP_S = 90.0
+PICTURE_QUIET_S = 2.0  # true pixels: a whole view is encoded after its text frame
+PICTURE_WINDOW_S = 15.0  # true pixels: bytes of a redraw are those written this long after it
+PASSTHROUGH = re.compile(rb"\x1bPtmux;(?:[^\x1b]|\x1b\x1b)*\x1b\\")  # wrapped pictures
 IDLE_S = 4.0
 HOME = b"\x1b[1;1H"  # cursor to the top-left cell
 COLOUR_MODES = {
@@ -32,15 +36,20 @@ COLOUR_MODES = {
 class TmuxApp:
     """The CLI app in a detached session of a private tmux server, its output logged."""
 
-    def __init__(self, workspace: Path, colour_env: str, folder: Path) -> None:
+    def __init__(
+        self, workspace: Path, colour_env: str, folder: Path, graphics: str | None = None
+    ) -> None:
         self.socket = f"rptui-bench-{os.getpid()}"
         self.session = f"latency{os.getpid()}"
-        self.log = folder / f"pane-{self.session}-{abs(hash(colour_env))}.log"
-        self.gate = folder / f"gate-{abs(hash(colour_env))}"
+        run = abs(hash((colour_env, graphics)))
+        self.log = folder / f"pane-{self.session}-{run}.log"
+        self.gate = folder / f"gate-{run}"
+        self.graphics = graphics
         rptui = Path(sys.executable).with_name("rptui")
+        option = f" --graphics {graphics}" if graphics else ""
         app = (
             f"{colour_env} {shlex.quote(str(rptui))} --workspace "
-            f"{shlex.quote(str(workspace))} --in-process open {PROJECT}"
+            f"{shlex.quote(str(workspace))} --in-process{option} open {PROJECT}"
         )
         self.command = app
         gate = shlex.quote(str(self.gate))
@@ -70,6 +79,8 @@ class TmuxApp:
             "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
             "sh", "-c", self.shell,
         )  # fmt: skip
+        if self.graphics:  # pictures reach the terminal around tmux only with passthrough
+            self.tmux("set-option", "-g", "allow-passthrough", "on")
         self.tmux("pipe-pane", "-t", self.session, "-o", f"cat >> {shlex.quote(str(self.log))}")
         started = time.perf_counter()
         self.gate.touch()
@@ -125,7 +136,7 @@ class TmuxApp:
         grew = self.wait_growth(before, NOOP_WAIT_S if keys == ("F12",) else FRAME_WAIT_S)
         if grew is None:
             return None, self.size() - before
-        after, _ = self.wait_quiet(quiet, cap=5.0)
+        after, _ = self.wait_quiet(quiet, cap=5.0 + 10 * quiet)
         return grew - started, after - before
 
     def frames(self, start: int, stop: int) -> list[int]:
@@ -150,20 +161,31 @@ class TmuxApp:
             sizes[-1] -= len(HOME) if not data.endswith(HOME) else 0
         return sizes
 
+    def picture_bytes(self, start: int, stop: int) -> int:
+        """Bytes of the pictures (wrapped for the terminal around tmux) in a stretch of the log."""
+        with self.log.open("rb") as log:
+            log.seek(start)
+            data = log.read(stop - start)
+        return sum(len(match) for match in PASSTHROUGH.findall(data))
+
     def wait_tick(self) -> None:
         """Wait for the app's own periodic write and its end (or give up after 2.5 s)."""
         if self.wait_growth(self.size(), TICK_WAIT_S) is not None:
             self.wait_quiet(QUIET_S, cap=1.0)
 
 
-def measure_tmux(workspace: Path, colour_env: str, presses: int, folder: Path) -> dict[str, Any]:
-    """Figures of the CLI app in tmux with one colour environment."""
-    app = TmuxApp(workspace, colour_env, folder)
+def measure_tmux(
+    workspace: Path, colour_env: str, presses: int, folder: Path, graphics: str | None = None
+) -> dict[str, Any]:
+    """Figures of the CLI app in tmux with one colour environment (and ``--graphics``)."""
+    app = TmuxApp(workspace, colour_env, folder, graphics)
+    pictures_drawn = graphics not in (None, "halfblocks")
+    redraw_quiet = PICTURE_QUIET_S if pictures_drawn else REDRAW_QUIET_S
     started = app.start()
     try:
         first_byte = app.wait_growth(0, SETTLE_CAP_S)
         first_size, first_end = app.wait_quiet(FIRST_PAINT_QUIET_S, cap=SETTLE_CAP_S)
-        app.wait_quiet(SETTLE_QUIET_S, cap=SETTLE_CAP_S)
+        app.wait_quiet(max(SETTLE_QUIET_S, redraw_quiet), cap=SETTLE_CAP_S)
         settled = time.perf_counter() - started
         idle_before = app.size()
         time.sleep(IDLE_S)
@@ -182,21 +204,24 @@ def measure_tmux(workspace: Path, colour_env: str, presses: int, folder: Path) -
                     samples.latencies.append(latency)
                 samples.sizes.append(size)
         redraws: dict[str, list[int]] = {}
-        for name, keys in (("fit", ("f",)), ("zoom", ("+",))):
+        pictures: dict[str, int] = {}
+        resize = ("resize-window", "-t", app.session, "-y", str(SIZE[1]), "-x")
+        steps: list[tuple[str, tuple[str, ...]]] = [("zoom", ("+",)), ("fit", ("f",))]
+        steps += [("next", ("n",)), ("shrink", ()), ("resize", ())]
+        for name, keys in steps:
             app.wait_tick()
-            before = app.size()
-            app.send(*keys, quiet=REDRAW_QUIET_S)
-            redraws[name] = app.frames(before, app.size())
-        app.wait_tick()
-        before = app.size()
-        app.tmux("resize-window", "-t", app.session, "-x", str(SIZE[0] - 1), "-y", str(SIZE[1]))
-        app.wait_growth(before, RESIZE_WAIT_S)
-        app.wait_quiet(REDRAW_QUIET_S, cap=5.0)
-        before = app.size()
-        app.tmux("resize-window", "-t", app.session, "-x", str(SIZE[0]), "-y", str(SIZE[1]))
-        app.wait_growth(before, RESIZE_WAIT_S)
-        after, _ = app.wait_quiet(REDRAW_QUIET_S, cap=5.0)
-        redraws["resize"] = app.frames(before, after)
+            before, pressed = app.size(), time.perf_counter()
+            if keys:
+                app.send(*keys, quiet=redraw_quiet)
+            else:  # one column less, then back: the whole screen repaints
+                app.tmux(*resize, str(SIZE[0] - 1 if name == "shrink" else SIZE[0]))
+                app.wait_growth(before, RESIZE_WAIT_S)
+                app.wait_quiet(redraw_quiet, cap=30.0)
+            if pictures_drawn:  # a whole view may take seconds to encode: wait for it
+                time.sleep(max(0.0, pressed + PICTURE_WINDOW_S - time.perf_counter()))
+            after = app.size()
+            redraws[name] = app.frames(before, after)
+            pictures[name] = app.picture_bytes(before, after)
     finally:
         app.stop()
     return {
@@ -209,4 +234,5 @@ def measure_tmux(workspace: Path, colour_env: str, presses: int, folder: Path) -
         "settled_s": settled,
         "idle_rate": idle_rate,
         "redraws": redraws,
+        "pictures": pictures,
     }

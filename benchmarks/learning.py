@@ -4,7 +4,7 @@ Trains the engine on ``--train`` synthetic images (plus ``--val`` for validation
 simulated clear-example strokes (:func:`cluster.simulate.clear_examples.clear_example_labels`), the
 learning test's older block strokes, or dense labels (every pixel: the ceiling of a run)
 for ``--epochs`` epochs, then runs
-``--corrective-rounds`` rounds of METHOD.md's corrective loop: the best model segments the
+``--corrective-rounds`` rounds of the corrective loop (docs/method.md): the best model segments the
 annotated images (and ``--round-images`` new training images), the simulated annotator corrects
 every error (:func:`cluster.simulate.clear_examples.correction_labels`), and training goes on
 for ``--round-epochs`` epochs. After every epoch it segments ``--held-out`` unseen images and

@@ -16,7 +16,7 @@
 
 Images: ``--distinct`` generated root images (cluster.simulate.synthetic) labelled as a careful
 first user would (cluster.simulate.clear_examples.clear_example_labels), varied by
-rotations and rolls to make the rest (each a different annotation). Splits follow METHOD.md's rule.
+rotations and rolls to make the rest (each a different annotation). Splits follow docs/method.md.
 
     python benchmarks/load.py [--counts 10,100,1000] [--nav-counts 10,1000] [--side 256]
 """

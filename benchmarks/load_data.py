@@ -84,7 +84,7 @@ def variant(bases: list[tuple[np.ndarray, np.ndarray]], index: int) -> tuple[np.
 
 
 def annotations(bases: list[tuple[np.ndarray, np.ndarray]], count: int) -> Iterator[AnnotatedImage]:
-    """``count`` annotations, split by METHOD.md's rule, made one at a time."""
+    """``count`` annotations, split by the project's rule (docs/method.md), made one at a time."""
     splits: dict[str, Split] = {}
     for index in range(count):
         name = f"a{index:05d}"

@@ -1,13 +1,16 @@
-"""Time all four measurements (length, count, tips, regions) of a generated root mask.
+"""Time the measurements of a generated root mask: each kind alone, all traits together.
 
 Run: ``.venv/bin/python benchmarks/measure.py [--size 2000] [--repeats 5] [--seed 0]``.
-Prints the median time of each measurement on its own and of all four together
-(:func:`cluster.measure.tables.measure_all`, which shares the skeleton and the labelling).
+Prints the median wall time and the median CPU time of this process (which a busy
+machine inflates less) of each kind on its own, of every per-image trait together
+(:func:`cluster.measure.tables.measure_mask` with ``all``, one skeleton shared), and of
+every trait with the per-region table too (:func:`cluster.measure.tables.measure_all`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -16,17 +19,22 @@ from collections.abc import Callable
 import numpy as np
 
 from cluster.measure.regions import region_table
-from cluster.measure.tables import measure_all, measure_mask
+from cluster.measure.tables import IMAGE_KINDS, measure_all, measure_mask
+from cluster.measure.traits import TraitSettings
 from cluster.simulate.synthetic import generate_root_image
 
+DIAMETER_CLASSES = (2.0, 4.0, 8.0)  # px: three thresholds, four classes
 
-def _median_seconds(work: Callable[[], object], repeats: int) -> float:
-    times = []
+
+def _median_seconds(work: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``work``."""
+    wall, cpu = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,21 +44,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     _, mask = generate_root_image(seed=args.seed, height=args.size, width=args.size)
-    row, table = measure_all(mask)
+    traits = TraitSettings(diameter_classes=DIAMETER_CLASSES)
+    row, table = measure_all(mask, traits=traits)
     out = sys.stdout
     out.write(
-        f"mask {args.size}x{args.size}, {np.count_nonzero(mask) / mask.size:.1%} foreground; "
-        f"{row}; {len(table)} regions\n"
+        f"mask {args.size}x{args.size}, {np.count_nonzero(mask) / mask.size:.1%} foreground, "
+        f"{row['skeleton_pixels']} skeleton pixels, {len(table)} regions, "
+        f"{len(row)} per-image columns; load average {os.getloadavg()[0]:.1f}\n"
     )
     cases: dict[str, Callable[[], object]] = {
-        "length": lambda: measure_mask(mask, kinds=("length",)),
-        "count": lambda: measure_mask(mask, kinds=("count",)),
-        "tips": lambda: measure_mask(mask, kinds=("tips",)),
-        "regions": lambda: region_table(mask),
-        "all four (measure_all)": lambda: measure_all(mask),
+        kind: (lambda kind=kind: measure_mask(mask, kinds=(kind,), traits=traits))
+        for kind in IMAGE_KINDS
     }
+    cases["regions (geometry only)"] = lambda: region_table(mask)
+    cases["every per-image trait"] = lambda: measure_mask(mask, kinds=("all",), traits=traits)
+    cases["every trait and regions"] = lambda: measure_all(mask, traits=traits)
+    out.write(f"{'measurement':26s} {'wall ms':>8s} {'cpu ms':>8s}\n")
     for name, work in cases.items():
-        out.write(f"{name:24s} {_median_seconds(work, args.repeats) * 1000:8.1f} ms\n")
+        wall, cpu = _median_seconds(work, args.repeats)
+        out.write(f"{name:26s} {wall * 1000:8.1f} {cpu * 1000:8.1f}\n")
     return 0
 
 

@@ -23,6 +23,7 @@ BACKGROUND = 1
 FOREGROUND = 2
 
 Split = Literal["train", "val"]
+STARTING_VERSION = 1  # the model training starts from; each one kept counts up
 
 
 class TrainerState(str, Enum):
@@ -65,13 +66,15 @@ class TrainingConfig:
     classes: tuple[str, ...] = ("background", "foreground")
     tile_size: int | None = None  # network input size; a valid size (cluster.nn.model)
     batch_size: int | None = None
-    epoch_tiles: int | None = None  # fixed epoch length; None: METHOD.md's rule
+    epoch_tiles: int | None = None  # fixed epoch length; None: docs/method.md's rule
     target_epoch_seconds: float = 30.0  # the timing rule on slow devices
     patience: int = 60  # epochs without improvement before training finishes
     learning_rate: float = 0.01
     momentum: float = 0.99
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     seed: int | None = None
+    weight_average: float = 0.0  # decay of the averaged weights that are kept; 0: off
+    foreground_tiles: float = 0.0  # share of tiles placed on a painted object pixel; 0: off
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,29 @@ class TrainerStatus:
     model_version: int = 0
     last_error: str | None = None
     device: str = "cpu"
+    saved_f1: float | None = None  # the best model's F1 when it was kept (or loaded)
+
+
+def describe_model(
+    version: int, f1: float | None, saved_f1: float | None = None, *, digits: int = 3
+) -> str:
+    """``model #5 F1 0.855 (0.908 when saved)``: a model and its validation F1.
+
+    ``f1`` is its F1 on today's validation set; a model is scored again when the
+    validation set changes, so ``saved_f1`` (what it scored when kept) is shown beside
+    it when the two differ. A starting model that recorded no F1 (random weights, or a
+    model from elsewhere) is ``model #1 (start)`` until training keeps a better one.
+    """
+    if version <= 0:
+        return "no model yet"
+    if saved_f1 is None and version == STARTING_VERSION:
+        return f"model #{version} (start)"
+    if f1 is None:
+        return f"model #{version} F1 –"
+    text = f"model #{version} F1 {f1:.{digits}f}"
+    if saved_f1 is not None and f"{saved_f1:.{digits}f}" != f"{f1:.{digits}f}":
+        text += f" ({saved_f1:.{digits}f} when saved)"
+    return text
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from rptui.errors import EXIT_USER_ERROR, user_error_types
+from rptui.errors import EXIT_USER_ERROR, os_error_message, user_error_types
+from rptui.tui.graphics.support import GRAPHICS_PATHS
+
+START_MODEL_HELP = "starting model: a model file or starter:roots (default: random weights)"
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +42,8 @@ def _add_model_option(parser: argparse.ArgumentParser, *, required: bool) -> Non
         action="append",
         required=required,
         metavar="M",
-        help="a model file (ours or RootPainter's), PROJECT (its best model) or PROJECT:N; "
-        "repeat for an ensemble",
+        help="a model file (ours or RootPainter's), PROJECT (its best model), PROJECT:N or "
+        "starter:roots; repeat for an ensemble",
     )
 
 
@@ -97,6 +100,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "--patience", type=int, default=options.DEFAULT_PATIENCE, help="early stopping (epochs)"
     )
     bench.add_argument("--seed", type=int, default=0, help="image order, test split, strokes")
+    bench.add_argument("--model", default=None, help=START_MODEL_HELP)
     bench.add_argument(
         "--pace",
         choices=options.PACES,
@@ -109,6 +113,18 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         default=options.DEFAULT_MAX_CLEAR,
         help="clear examples before corrections even if the model is not confident "
         "(default %(default)s)",
+    )
+    bench.add_argument(
+        "--correction-seconds",
+        type=float,
+        default=None,
+        help="mouse time the user spends correcting an image, largest errors first "
+        f"(default {options.DEFAULT_CORRECTION_SECONDS:g})",
+    )
+    bench.add_argument(
+        "--correct-all",
+        action="store_true",
+        help="correct every error region however small and long it takes (an ablation)",
     )
     bench.add_argument(
         "--eval-models",
@@ -134,6 +150,36 @@ def _add_voxel_size_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_trait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dpi",
+        type=float,
+        default=None,
+        help="the masks' resolution in dots per inch: mm columns too (as --px-per-mm DPI/25.4)",
+    )
+    parser.add_argument(
+        "--prune",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="first remove skeleton side branches (tip to junction) no longer than PX px",
+    )
+    parser.add_argument(
+        "--diameter-classes",
+        default=None,
+        metavar="T1,T2,...",
+        help="up to 10 rising diameter thresholds (mm with --px-per-mm or --dpi, else px): "
+        "length, projected and surface area and volume per diameter class",
+    )
+    parser.add_argument(
+        "--angle-window",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="radius of the skeleton fitted for each local root angle (default 5)",
+    )
+
+
 def build_parser() -> OneLineParser:
     """The whole command-line contract."""
     parser = OneLineParser(
@@ -155,6 +201,13 @@ def build_parser() -> OneLineParser:
         "--in-process",
         action="store_true",
         help="train and segment inside this process, without Ray (for debugging)",
+    )
+    parser.add_argument(
+        "--graphics",
+        choices=GRAPHICS_PATHS,
+        default=None,
+        help="how the app draws images: kitty or sixel (true pixels) or halfblocks "
+        "(default: what the terminal offers; `rptui doctor` says which)",
     )
     parser.add_argument("--verbose", action="store_true", help="log more to stderr")
     parser.set_defaults(handler=_handler("app"), project=None)
@@ -199,7 +252,7 @@ def build_parser() -> OneLineParser:
     p_create = project_sub.add_parser("create", help="make a project on a dataset")
     p_create.add_argument("name", help="project name")
     p_create.add_argument("--dataset", required=True, help="dataset name in the workspace")
-    p_create.add_argument("--model", help="starting model file (default: random weights)")
+    p_create.add_argument("--model", help=START_MODEL_HELP)
     p_create.add_argument("--seed", type=int, default=None, help="seed of the image order")
     p_create.add_argument(
         "--classes",
@@ -215,6 +268,24 @@ def build_parser() -> OneLineParser:
     p_import = project_sub.add_parser("import", help="open a RootPainter project (.seg_proj)")
     p_import.add_argument("seg_proj", type=Path, help="the RootPainter .seg_proj file")
     p_import.set_defaults(handler=_handler("projects"))
+    p_masks = project_sub.add_parser(
+        "import-masks",
+        help="hand-made masks as annotations, every pixel labelled",
+        description="Make each mask in FOLDER the annotation of the project's image of the same "
+        "stem (a stack's slice: STEM.z0001 and so on), every pixel labelled background or its "
+        "class, split into train and validation by the project's rule. Reads our masks (0/255, "
+        "label PNGs), RootPainter's RGBA segmentations and RhizoVision's black-on-white ones. "
+        "Nothing is written when a mask names no image, differs in size or holds an unknown "
+        "class.",
+    )
+    p_masks.add_argument("project", help="project name")
+    p_masks.add_argument("folder", type=Path, help="folder of masks named like the images")
+    p_masks.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the annotations of images annotated already (default: keep them)",
+    )
+    p_masks.set_defaults(handler=_handler("projects"))
 
     train = sub.add_parser("train", help="train a project's model headless, with progress")
     train.add_argument("project", help="project name")
@@ -228,6 +299,34 @@ def build_parser() -> OneLineParser:
         help="tiles per epoch (default: about 30 s of work on slow devices, else 612)",
     )
     train.set_defaults(handler=_handler("training"))
+
+    doctor = sub.add_parser(
+        "doctor", help="what this terminal shows: true pixels or half blocks, colours, tmux"
+    )
+    doctor.set_defaults(handler=_handler("doctor"))
+
+    serve = sub.add_parser(
+        "serve",
+        help="the app in a web browser (through an SSH tunnel)",
+        description="Serve the app to a web browser at http://127.0.0.1:PORT/?token=... (the "
+        "address is printed; without the token every request is refused). Each browser tab "
+        "runs its own app. Reach it from your computer through an SSH tunnel: "
+        "ssh -L PORT:127.0.0.1:PORT server.",
+    )
+    serve.add_argument("project", nargs="?", help="project to open (default: choose in the app)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default %(default)s)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument(
+        "--public",
+        action="store_true",
+        help="allow listening on an address other machines can reach (anyone with the "
+        "printed address, token included, can annotate)",
+    )
+    serve.set_defaults(handler=_handler("serve"))
 
     status = sub.add_parser("status", help="show the embedded Ray and what runs on it")
     status.set_defaults(handler=_handler("ray_admin"))
@@ -258,7 +357,8 @@ def build_parser() -> OneLineParser:
         "--measure",
         default=None,
         metavar="KINDS",
-        help="measure the masks: comma-separated length,count,tips,regions",
+        help="measure the masks: comma-separated length,count,tips,diameter,angles,shape "
+        "(all: every one) and regions",
     )
     segment.add_argument(
         "--table",
@@ -292,6 +392,13 @@ def build_parser() -> OneLineParser:
         "write them directly instead of sending bytes through the driver",
     )
     _add_voxel_size_option(segment)
+    _add_trait_options(segment)
+    segment.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo every mask in OUTPUT (by default a mask made by the same models is kept, "
+        "one made by other models redone)",
+    )
     segment.add_argument(
         "--progress-jsonl",
         action="store_true",
@@ -301,19 +408,30 @@ def build_parser() -> OneLineParser:
 
     measure = sub.add_parser(
         "measure",
-        help="measure masks: length, count, tips, regions",
-        description="Measure a folder of masks. Multi-class label masks get one row per class "
-        "(class, class_name, area_px); TIFF stacks one per slice (slice 1..Z) and a volume "
-        "table (voxels per class per stack).",
+        help="measure masks: root traits per image or per region",
+        description="Measure a folder of masks: root traits (length, diameter, areas, volume, "
+        "angles, tips, outline), one row per image with units in the column names. "
+        "Multi-class label masks get one row per class (class, class_name, area_px); TIFF "
+        "stacks one per slice (slice 1..Z) and a volume table (voxels per class per stack, "
+        "and the traits that add up, summed over its slices). --list-traits names them all.",
     )
     measure.add_argument(
-        "seg_dir", type=Path, help="folder of masks (ours, RootPainter, RVE, TIFF stacks)"
+        "seg_dir",
+        type=Path,
+        nargs="?",
+        help="folder of masks (ours, RootPainter, RVE, TIFF stacks)",
     )
     measure.add_argument(
         "--kind",
-        default="length,count,tips",
-        help="comma-separated: length, count, tips (one row per image), or regions "
-        "(one row per region) (default length,count,tips)",
+        default="all",
+        help="comma-separated: length, count, tips, diameter, angles, shape (one row per "
+        "image; all: every one), or regions (one row per region, with its traits) "
+        "(default all)",
+    )
+    measure.add_argument(
+        "--list-traits",
+        action="store_true",
+        help="list the trait columns, their units and definitions, and stop",
     )
     measure.add_argument("--px-per-mm", type=float, default=None, help="also report mm")
     measure.add_argument(
@@ -325,7 +443,7 @@ def build_parser() -> OneLineParser:
         help="regions: the masks are label images, one value per object (touching apart)",
     )
     measure.add_argument(
-        "-o", "--output", type=Path, required=True, help="table to write: .csv or .parquet"
+        "-o", "--output", type=Path, default=None, help="table to write: .csv or .parquet"
     )
     measure.add_argument(
         "--classes",
@@ -341,12 +459,21 @@ def build_parser() -> OneLineParser:
         help="volume table of the stacks (default: volumes.csv beside --output)",
     )
     _add_voxel_size_option(measure)
+    _add_trait_options(measure)
     measure.set_defaults(handler=_handler("measuring"))
     correlate = sub.add_parser("correlate", help="compare measurements with manual ones")
     correlate.add_argument("auto_csv", type=Path, help="automatic measurements (.csv/.parquet)")
     correlate.add_argument("manual_csv", type=Path, help="manual measurements (.csv/.parquet)")
-    correlate.add_argument("--auto-column", required=True, help="column of the automatic table")
-    correlate.add_argument("--manual-column", required=True, help="column of the manual table")
+    correlate.add_argument(
+        "--auto-column",
+        required=True,
+        help="column of the automatic table: any trait (rptui measure --list-traits) or other",
+    )
+    correlate.add_argument(
+        "--manual-column",
+        default=None,
+        help="column of the manual table (default: the same name as --auto-column)",
+    )
     correlate.add_argument("--on", default="file", help="column to match rows on (default file)")
     correlate.add_argument(
         "--plot", type=Path, default=None, help="scatter PNG (default AUTO_correlation.png)"
@@ -373,6 +500,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROGRAM}: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:
+        message, status = os_error_message(error)
+        print(f"{PROGRAM}: error: {message}", file=sys.stderr)
+        return status
     except user_error_types() as error:
         print(f"{PROGRAM}: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -39,6 +39,7 @@ TASK_RETRIES = 3  # a call in flight when the actor dies is retried on the resta
 TRAINER_CONCURRENCY = 8
 SEGMENTER_CONCURRENCY = 16  # result() waits block a thread each
 RESEND_BATCH = 16  # annotations per call when feeding a restarted trainer
+TRAINER_CALL_TIMEOUT_S = 30.0  # the segmenter asking the trainer for a newer model
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,39 @@ def largest_node() -> tuple[float, float]:
         return 1.0, 0.0
     biggest = max(nodes, key=lambda r: (r.get("GPU", 0.0), r.get("CPU", 0.0)))
     return float(biggest.get("CPU", 1.0)), float(biggest.get("GPU", 0.0))
+
+
+class TrainerModels:
+    """The segmenter actor's source of newer models: the project's named trainer actor.
+
+    Called in the segmenter's process as ``newest_model(newer_than)``; the trainer is
+    looked up by name there (in the segmenter's namespace) and again after any failure,
+    so a restarted trainer is found. Pickles as its name alone.
+    """
+
+    def __init__(self, trainer: str) -> None:
+        self.trainer = trainer
+        self._handle: Any = None
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"trainer": self.trainer}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.trainer = state["trainer"]
+        self._handle = None
+
+    def __call__(self, newer_than: int) -> ModelSnapshot | None:
+        import ray
+
+        try:
+            if self._handle is None:
+                namespace = ray.get_runtime_context().namespace
+                self._handle = ray.get_actor(self.trainer, namespace=namespace)
+            ref = self._handle.newest_model.remote(newer_than)
+            return ray.get(ref, timeout=TRAINER_CALL_TIMEOUT_S)
+        except Exception:
+            self._handle = None  # look the trainer up again next time
+            raise
 
 
 async def _await(ref: Any, timeout: float) -> Any:
@@ -126,7 +160,7 @@ class RayBackend:
         ).remote()
         self.segmenter = _named_actor(
             SegmenterActor, segmenter_name(project_name), segmenter_shape, SEGMENTER_CONCURRENCY
-        ).remote(trainer_name(project_name), tile_size=segment_tile_size, tta=tta)
+        ).remote(TrainerModels(trainer_name(project_name)), tile_size=segment_tile_size, tta=tta)
         self.incarnation: str | None = None
         self.restarts_seen = 0
         self._sent: dict[str, Any] = {}  # name -> ObjectRef of the AnnotatedImage sent

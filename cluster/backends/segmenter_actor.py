@@ -1,11 +1,14 @@
 """The segmenter actor: the pre-segmentation queue served by a thread inside a Ray actor.
 
-A plain class (wrapped with ``ray.remote`` by :mod:`cluster.backends.ray_backend`). Requests go
-into a :class:`cluster.backends.segment_queue.SegmentationQueue` (priorities, duplicates
+A plain class: :mod:`cluster.backends.ray_backend` wraps it with ``ray.remote`` and
+:mod:`cluster.backends.local` runs it in the calling process. Requests go into a
+:class:`cluster.backends.segment_queue.SegmentationQueue` (priorities, duplicates
 collapsed, cancellation); one worker thread segments the most urgent image with the
-newest model. A watcher thread asks the project's trainer actor for a newer model every
-few seconds; when one arrives, results made by older models are queued again at low
-priority. Every result carries the version of the model that made it.
+newest model. A watcher thread asks for a newer model every few seconds through the
+``newest_model`` function it was given (over Ray, a call to the project's trainer actor;
+in process, the trainer object itself); when one arrives, results made by older models
+are queued again at low priority. Every result carries the version of the model that
+made it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,7 +33,6 @@ log = logging.getLogger(__name__)
 
 SEGMENTER_PREFIX = "segmenter:"
 MODEL_POLL_S = 2.0  # how often the trainer is asked for a newer model
-TRAINER_CALL_TIMEOUT_S = 30.0
 TAKE_POLL_S = 0.2
 PROCESSED_KEPT = 256
 
@@ -37,6 +40,10 @@ PROCESSED_KEPT = 256
 def segmenter_name(project: str) -> str:
     """The Ray actor name of a project's segmenter."""
     return SEGMENTER_PREFIX + project
+
+
+# The best model if its version is above the argument, else None; may raise (asked again).
+NewestModel = Callable[[int], ModelSnapshot | None]
 
 
 @dataclass(frozen=True)
@@ -50,18 +57,20 @@ class Processed:
 
 
 class SegmenterActor:
-    """Segments queued images, most urgent first, with the newest model it has."""
+    """Segments queued images, most urgent first, with the newest model it has.
+
+    ``newest_model`` is where newer models come from (None: only :meth:`set_model`).
+    """
 
     def __init__(
         self,
-        trainer: str | None = None,
+        newest_model: NewestModel | None = None,
         *,
         tile_size: int | None = None,
         tta: bool = True,
         device: str | None = None,
         model_poll_s: float = MODEL_POLL_S,
     ) -> None:
-        self._trainer = trainer
         self._tile_size = tile_size
         self._tta = tta
         self._device: DeviceInfo = pick_device(device)
@@ -76,8 +85,10 @@ class SegmenterActor:
         self._processed: deque[Processed] = deque(maxlen=PROCESSED_KEPT)
         self._closed = threading.Event()
         threading.Thread(target=self._serve, name="segmenter", daemon=True).start()
-        if trainer is not None:
-            threading.Thread(target=self._watch, name="model-watch", daemon=True).start()
+        if newest_model is not None:
+            threading.Thread(
+                target=self._watch, args=(newest_model,), name="model-watch", daemon=True
+            ).start()
 
     # -- models ------------------------------------------------------------------------------
     def set_model(self, snapshot: ModelSnapshot) -> int:
@@ -100,27 +111,19 @@ class SegmenterActor:
         with self._lock:
             return self._model[0] if self._model is not None else 0
 
-    def _watch(self) -> None:
-        import ray
-
-        namespace = ray.get_runtime_context().namespace
-        handle = None
-        while not self._closed.wait(self._poll_s):
+    def _watch(self, newest_model: NewestModel) -> None:
+        while not self._closed.is_set():
             try:
-                if handle is None:
-                    handle = ray.get_actor(self._trainer, namespace=namespace)
-                ref = handle.newest_model.remote(self.model_version())
-                snapshot = ray.get(ref, timeout=TRAINER_CALL_TIMEOUT_S)
+                snapshot = newest_model(self.model_version())
             except Exception as error:  # trainer absent or restarting: ask again later
-                log.debug("no model from %s: %s", self._trainer, error)
-                handle = None
-                continue
-            if snapshot is None:
-                continue
-            try:
-                self.set_model(snapshot)
-            except Exception:  # a model that cannot be loaded: keep the one in use
-                log.exception("model %d not used", snapshot.version)
+                log.debug("no newer model yet: %s", error)
+                snapshot = None
+            if snapshot is not None:
+                try:
+                    self.set_model(snapshot)
+                except Exception:  # a model that cannot be loaded: keep the one in use
+                    log.exception("model %d not used", snapshot.version)
+            self._closed.wait(self._poll_s)
 
     # -- the queue ---------------------------------------------------------------------------
     def request(self, *requests: SegmentationRequest) -> int:
@@ -155,7 +158,9 @@ class SegmenterActor:
             return list(self._processed)
 
     def close(self) -> None:
+        """End the worker and the watcher (the image being segmented is given up)."""
         self._closed.set()
+        self._cancel_current.set()
 
     # -- the worker --------------------------------------------------------------------------
     def _serve(self) -> None:

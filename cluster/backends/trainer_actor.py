@@ -1,11 +1,11 @@
 """The trainer actor: one project's training engine, running on a thread inside a Ray actor.
 
-A plain class (wrapped with ``ray.remote`` by :mod:`cluster.backends.ray_backend`) so it can also
-be driven without Ray. Every public method returns quickly: the engine is built and
-trained on a background thread while calls add annotations, ask for the status or fetch
-the newest model. Each instance has an ``incarnation`` id; after Ray restarts the actor
-it has a new one, which tells the driver to send the annotations and newest model again
-(the actor keeps nothing on disk).
+A plain class: :mod:`cluster.backends.ray_backend` wraps it with ``ray.remote`` and
+:mod:`cluster.backends.local` runs it in the calling process. Every public method
+returns quickly: the engine is built and trained on a background thread while calls add
+annotations, ask for the status or fetch the newest model. Each instance has an
+``incarnation`` id; after Ray restarts the actor it has a new one, which tells the
+driver to send the annotations and newest model again (the actor keeps nothing on disk).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from cluster.api import (
     TrainingConfig,
 )
 from cluster.head.status import touch_activity
+from cluster.head.trainer_report import publish_trainer_status
 from cluster.nn.devices import DeviceInfo, pick_device
 from cluster.training.engine import TrainingEngine, train_until
 
@@ -51,16 +53,30 @@ def compact(item: AnnotatedImage) -> AnnotatedImage:
 
 
 class TrainerActor:
-    """Trains one project's model in the background while answering calls."""
+    """Trains one project's model in the background while answering calls.
 
-    def __init__(self, *, device: str | None = None) -> None:
+    Args:
+        device: the torch device to train on (chosen from what is there by default).
+        start_model: the model to start from until :meth:`start_training` gives one.
+        activity: called after every epoch (by default it keeps an embedded Ray head up
+            while no client is connected).
+    """
+
+    def __init__(
+        self,
+        *,
+        device: str | None = None,
+        start_model: ModelSnapshot | None = None,
+        activity: Callable[[], None] = touch_activity,
+    ) -> None:
         self.incarnation_id = uuid.uuid4().hex
         self._device_name = device
         self._device: DeviceInfo | None = None
+        self._activity = activity
         self._lock = threading.RLock()
         self._pending: dict[str, AnnotatedImage] = {}  # held until the engine exists
         self._engine: TrainingEngine | None = None
-        self._start: ModelSnapshot | None = None
+        self._start: ModelSnapshot | None = start_model
         self._log: list[EpochRecord] = []
         self._state = TrainerState.STOPPED
         self._error: str | None = None
@@ -119,6 +135,7 @@ class TrainerActor:
                 target=self._train, args=(config, first_epoch), name="trainer", daemon=True
             )
             self._thread.start()
+        self._publish()
         return self.incarnation_id
 
     def _build_engine(self, config: TrainingConfig, first_epoch: int) -> TrainingEngine:
@@ -154,14 +171,26 @@ class TrainerActor:
             self._state = TrainerState.FAILED
         finally:
             self._release_device()
+            self._publish()
 
     def _set_state(self, state: TrainerState) -> None:
+        changed = state != self._state
         self._state = state
+        if changed:
+            self._publish()
+
+    def _publish(self) -> None:
+        """Let ``rptui status`` see what this trainer does (never fails training)."""
+        try:
+            publish_trainer_status(self.status()[1])
+        except Exception as error:  # the head's store is a courtesy, not a dependency
+            log.info("trainer status not published: %s", error)
 
     def _epoch_done(self, record: EpochRecord) -> None:
         with self._lock:
             self._log.append(record)
-        touch_activity()  # keeps an embedded head up while no client is connected
+        self._activity()
+        self._publish()
 
     def _release_device(self) -> None:
         """Give the GPU back while not training (the model waits in host memory)."""
@@ -197,6 +226,7 @@ class TrainerActor:
             engine = self._engine
             last = self._log[-1].epoch if self._log else (engine.epoch if engine else 0)
         best = self._best()
+        saved_f1 = engine.saved_f1 if engine is not None else best.f1 if best else None
         device = self._device.describe() if self._device is not None else "cpu"
         status = TrainerStatus(
             state=self._state,
@@ -208,6 +238,7 @@ class TrainerActor:
             model_version=best.version if best is not None else 0,
             last_error=self._error,
             device=device,
+            saved_f1=saved_f1,
         )
         return self.incarnation_id, status
 

@@ -13,18 +13,22 @@ always come back to the driver, which writes the stack's TIFF.
 Images are sent in chunks (bounded in bytes), so a folder larger than the object store
 streams through it. Each chunk is one Ray Data run with an actor pool of
 :class:`cluster.batch.worker.SegmentWorker`: one per GPU, or on CPUs one per
-``threads_per_worker`` cores. A file that fails comes back as a result with its error.
+``threads_per_worker`` cores, never asking for more than is free
+(:mod:`cluster.batch.worker_shape`); until results come, the caller hears why they
+have not (:mod:`cluster.batch.waiting`). A file that fails comes back as a result with
+its error.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cluster.batch.waiting import OnWait, wait_notice
 from cluster.batch.worker import (
     DATA,
     NAME,
@@ -36,6 +40,7 @@ from cluster.batch.worker import (
     Z,
     slice_failure,
 )
+from cluster.batch.worker_shape import WorkerShape, worker_shape
 from cluster.io.images import ImageReadError, encode_png
 from cluster.io.stacks import read_stack_slice
 
@@ -43,54 +48,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024**2  # encoded image bytes in the object store per Ray Data run
 CHUNK_IMAGES = 512
-DEFAULT_CPU_THREADS = 4  # torch threads per CPU worker when the worker count is not given
-GPU_WORKER_CPUS = 1.0
 RAY_DATA_LOGGER = "ray.data"
 RAY_DATA_PROGRESS_LOGGER = "ray.data._internal.progress"  # warns that its bars are off
-
-
-@dataclass(frozen=True)
-class WorkerShape:
-    """How many segmenting actors, and what each one holds."""
-
-    workers: int
-    num_cpus: float
-    num_gpus: float
-
-    @property
-    def threads(self) -> int:
-        """Torch CPU threads for each worker."""
-        return max(1, int(self.num_cpus))
-
-
-def worker_shape(
-    resources: Mapping[str, float],
-    *,
-    workers: int | None = None,
-    threads_per_worker: int | None = None,
-) -> WorkerShape:
-    """The actor pool for a cluster with ``resources`` free (as ``ray.available_resources()``).
-
-    One worker per GPU where there are GPUs; else ``max(1, cpus // threads_per_worker)``
-    CPU workers. An explicit ``workers`` is honoured up to what the cluster can hold.
-    """
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
-    cpus = max(1, int(resources.get("CPU", 1)))
-    gpus = int(resources.get("GPU", 0))
-    if gpus > 0:
-        count = min(workers or gpus, gpus)
-        return WorkerShape(count, min(GPU_WORKER_CPUS, cpus / count), 1.0)
-    if workers is None:
-        threads = min(threads_per_worker or DEFAULT_CPU_THREADS, cpus)
-        return WorkerShape(max(1, cpus // threads), float(threads), 0.0)
-    threads = threads_per_worker or max(1, cpus // workers)
-    fits = max(1, cpus // threads)
-    if workers > fits:
-        log.warning(
-            "%d workers of %d threads do not fit in %d CPUs; using %d", workers, threads, cpus, fits
-        )
-    return WorkerShape(min(workers, fits), float(threads), 0.0)
 
 
 def quiet_ray_data() -> None:
@@ -171,6 +130,7 @@ def segment_paths(
     workers: int | None = None,
     threads_per_worker: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
+    on_wait: OnWait | None = None,
 ) -> Iterator[ImageResult]:
     """Segment image files (or slices of stacks) on the connected Ray cluster, yielding
     results as they finish.
@@ -185,6 +145,8 @@ def segment_paths(
         output_dir: where workers write masks (required with ``shared_storage``).
         workers, threads_per_worker: the actor pool (default: see :func:`worker_shape`).
         chunk_bytes: encoded image bytes per Ray Data run.
+        on_wait: told why, in one line, while a run has brought no result yet (every
+            :data:`cluster.batch.waiting.WAIT_NOTICE_S` seconds).
 
     Yields:
         One :class:`ImageResult` per path or unit (named by its ``name``), in completion
@@ -220,11 +182,15 @@ def segment_paths(
             else:
                 rows.append(item)
         if rows:
-            yield from _run_chunk(rows, blobs_ref, settings, shape)
+            yield from _run_chunk(rows, blobs_ref, settings, shape, on_wait)
 
 
 def _run_chunk(
-    rows: list[dict[str, Any]], blobs_ref: Any, settings: BatchSettings, shape: WorkerShape
+    rows: list[dict[str, Any]],
+    blobs_ref: Any,
+    settings: BatchSettings,
+    shape: WorkerShape,
+    on_wait: OnWait | None,
 ) -> Iterator[ImageResult]:
     """One Ray Data run over ``rows``; if the pipeline itself fails, the rest get its error."""
     import ray.data
@@ -245,10 +211,12 @@ def _run_chunk(
     )
     done: set[str] = set()
     try:
-        for row in mapped.iter_rows():
-            result = ImageResult.from_columns(row)
-            done.add(result.name)
-            yield result
+        with wait_notice(shape, on_wait) as arrived:
+            for row in mapped.iter_rows():
+                arrived()
+                result = ImageResult.from_columns(row)
+                done.add(result.name)
+                yield result
     except Exception as error:  # an actor died or the run broke: report, do not abort
         log.exception("batch pipeline failed")
         reason = f"batch pipeline failed: {type(error).__name__}: {error}"

@@ -28,10 +28,18 @@ from cluster.inference.tiled import ensemble_tile, segment
 from cluster.io.atomic import write_bytes_atomic
 from cluster.io.images import ImageReadError, encode_png, read_image
 from cluster.io.mask_formats import SUFFIXES, MaskFormat, encode_mask
-from cluster.io.model_files import model_from_bytes
+from cluster.io.model_files import ensemble_classes, model_from_bytes
 from cluster.io.stacks import read_stack_slice
 from cluster.measure.regions import region_table
-from cluster.measure.tables import REGIONS, is_multiclass, measure_rows, named_regions
+from cluster.measure.tables import (
+    DEFAULT_TRAITS,
+    REGIONS,
+    ScaleOptions,
+    is_multiclass,
+    measure_rows,
+    named_regions,
+)
+from cluster.measure.traits import TraitSettings
 from cluster.nn.devices import (
     DeviceInfo,
     Precision,
@@ -57,7 +65,6 @@ SECONDS = "seconds"
 PIXELS = "pixels"
 TEMP_SUFFIX = ".tmp"
 SLICE_SUFFIX = ".png"  # slices travel to workers as PNG files
-SLICE_NAME_FORMAT = "{stem}.z{number:04d}"  # slice z of stack S: S.z0001 for z = 0
 NOT_A_SLICE = -1
 
 
@@ -69,16 +76,13 @@ class BatchSettings:
     tta: bool = True
     precision: Precision = "auto"
     tile_size: int | None = None
-    kinds: tuple[str, ...] = ()  # any of length, count, tips, regions
+    kinds: tuple[str, ...] = ()  # any of cluster.measure.tables.ALL_KINDS
     px_per_mm: float | None = None
     min_area: int = 0
+    traits: TraitSettings = DEFAULT_TRAITS  # pruning, diameter classes, angle window
     output_dir: str | None = None  # shared storage: workers write masks here themselves
     classes: tuple[str, ...] = ()  # the models' class names; () until the worker reads them
-
-
-def slice_name(stem: str, z: int) -> str:
-    """The name of slice ``z`` (0-based) of the stack ``stem``: ``scan.z0003`` for z = 2."""
-    return SLICE_NAME_FORMAT.format(stem=stem, number=z + 1)
+    models: str = ""  # the record of the model files, written into each mask (provenance)
 
 
 def slice_failure(error: ImageReadError) -> str:
@@ -155,15 +159,17 @@ def _plain(value: Any) -> Any:
 
 def measure(mask: np.ndarray, settings: BatchSettings, name: str) -> tuple[list[dict], list[dict]]:
     """Per-image rows (one, or one per class) and per-region records of a mask."""
-    options = {"px_per_mm": settings.px_per_mm, "min_area": settings.min_area}
+    options: ScaleOptions = {"px_per_mm": settings.px_per_mm, "min_area": settings.min_area}
     classes = settings.classes
     rows = [
         {key: _plain(value) for key, value in row.items()}
-        for row in measure_rows(mask, kinds=settings.kinds, classes=classes, **options)
+        for row in measure_rows(
+            mask, kinds=settings.kinds, classes=classes, traits=settings.traits, **options
+        )
     ]
     records: list[dict[str, Any]] = []
     if REGIONS in settings.kinds:
-        table = region_table(mask, file=name, **options)
+        table = region_table(mask, file=name, traits=settings.traits, **options)
         table = named_regions(table, classes, multiclass=is_multiclass(mask, classes))
         records = json.loads(table.to_json(orient="records"))
     return rows, records
@@ -192,7 +198,11 @@ def process_image(
         encoded = encode_png(mask)
     else:
         encoded = encode_mask(
-            mask, fmt=settings.fmt, probability=probability, classes=settings.classes
+            mask,
+            fmt=settings.fmt,
+            probability=probability,
+            classes=settings.classes,
+            models=settings.models,
         )
     rows, records = measure(mask, settings, name) if settings.kinds else ([], [])
     return ImageResult(
@@ -210,8 +220,9 @@ def load_ensemble(
 ) -> tuple[list[nn.Module], int | None, tuple[str, ...]]:
     """An ensemble on the device in eval mode, its tile side and its class names."""
     snapshots = [model_from_bytes(blob) for blob in blobs]
+    classes = ensemble_classes(snapshots, [f"model {n + 1}" for n in range(len(snapshots))])
     models = [prepare_model(model_from_snapshot(s), device).eval() for s in snapshots]
-    return models, ensemble_tile([s.tile_size for s in snapshots]), snapshots[0].classes
+    return models, ensemble_tile([s.tile_size for s in snapshots]), classes
 
 
 def models_from_blobs(

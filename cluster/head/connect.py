@@ -14,8 +14,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cluster.head.embedded import (
     HeadInfo,
@@ -26,14 +28,18 @@ from cluster.head.embedded import (
     token_path,
     workspace_key,
 )
+from cluster.head.private_dirs import check_private_child
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ADDRESS_ENV = "RAY_ADDRESS"
 REACH_TIMEOUT_S = 5.0
 NAMESPACE_PREFIX = "rptui-"
 CLIENT_SCHEME = "ray://"
 DEFAULT_GCS_PORT = 6379
+LOG_MODE = 0o600  # what Ray prints may name paths and hosts: the owner only
 
 
 class ConnectError(RuntimeError):
@@ -88,6 +94,38 @@ def check_reachable(address: str, *, timeout_s: float = REACH_TIMEOUT_S) -> None
     raise ConnectError(f"cannot reach Ray at {host}:{port}: {reason}")
 
 
+class NoAnswerInTime(Exception):
+    """A call made by :func:`within` did not return in time."""
+
+
+def within(call: Callable[[], T], timeout_s: float) -> T:
+    """``call()`` on a daemon thread: its result, or its exception raised here.
+
+    Ray's clients wait a long time for a GCS that does not answer; this bounds the wait
+    (the thread is left to finish on its own).
+
+    Raises:
+        NoAnswerInTime: ``call`` took longer than ``timeout_s``.
+    """
+    outcome: list[tuple[T | None, BaseException | None]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((call(), None))
+        except Exception as error:  # handed to the caller below
+            outcome.append((None, error))
+
+    worker = threading.Thread(target=run, name="bounded-call", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if not outcome:
+        raise NoAnswerInTime(f"no answer within {timeout_s:.0f} s")
+    result, error = outcome[0]
+    if error is not None:
+        raise error
+    return result  # type: ignore[return-value]
+
+
 def check_gcs(address: str, *, timeout_s: float = REACH_TIMEOUT_S) -> None:
     """Raise :class:`ConnectError` unless a Ray GCS that accepts us answers at ``address``.
 
@@ -96,29 +134,19 @@ def check_gcs(address: str, *, timeout_s: float = REACH_TIMEOUT_S) -> None:
     """
     if address.startswith(CLIENT_SCHEME):
         return  # Ray Client speaks its own protocol; ray.init reports its errors
-    outcome: list[BaseException | None] = []
+    from ray._raylet import GcsClient
 
-    def probe() -> None:
-        from ray._raylet import GcsClient
-
-        try:
-            GcsClient(address=address)
-            outcome.append(None)
-        except Exception as error:  # any failure means: not a Ray we can use
-            outcome.append(error)
-
-    worker = threading.Thread(target=probe, name="gcs-probe", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if not outcome:
-        raise ConnectError(f"Ray at {address} did not answer within {timeout_s:.0f} s")
-    error = outcome[0]
-    if error is None:
-        return
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if "auth" in text.lower() or "token" in text.lower():
-        raise ConnectError(f"Ray at {address} refused our token ({text}): set RAY_AUTH_TOKEN")
-    raise ConnectError(f"no Ray cluster answers at {address}: {text}")
+    try:
+        within(lambda: GcsClient(address=address), timeout_s)
+    except NoAnswerInTime as error:
+        raise ConnectError(f"Ray at {address} did not answer within {timeout_s:.0f} s") from error
+    except Exception as error:  # any failure means: not a Ray we can use
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if "auth" in text.lower() or "token" in text.lower():
+            raise ConnectError(
+                f"Ray at {address} refused our token ({text}): set RAY_AUTH_TOKEN"
+            ) from error
+        raise ConnectError(f"no Ray cluster answers at {address}: {text}") from error
 
 
 def use_embedded_environment(workspace: Path) -> None:
@@ -143,6 +171,9 @@ def _init(address: str, namespace: str) -> None:
         log_to_driver=False,
         logging_level=logging.WARNING,
     )
+    # Errors the cluster pushes to a driver ("(raylet) ... killed by ray.kill" when a batch
+    # run is cancelled) are printed on stdout even so: the head's own logs keep them.
+    ray._private.worker._worker_logs_enabled = False
 
 
 def connect(
@@ -175,11 +206,12 @@ def connect(
         head = find_head(workspace)
         if head is None and not start:
             raise ConnectError(f"no embedded Ray runs for workspace {workspace}")
-        if head is None:
-            try:
+        try:
+            if head is None:
                 head = start_embedded(workspace, head_options)
-            except RuntimeError as error:
-                raise ConnectError(str(error)) from error
+            check_private_child(Path(head.temp_dir))
+        except RuntimeError as error:
+            raise ConnectError(str(error)) from error
         connection = Connection(head.address, namespace, embedded=True, head=head)
     else:
         check_reachable(address, timeout_s=reach_timeout_s)
@@ -216,10 +248,10 @@ def divert_native_stderr(log_path: Path) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     terminal = os.dup(2)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, LOG_MODE)
     os.dup2(log_fd, 2)
     os.close(log_fd)
     terminal_file = os.fdopen(terminal, "w", buffering=1, encoding="utf-8", errors="replace")
     if sys.stderr is sys.__stderr__:
         sys.stderr = terminal_file
-    sys.__stderr__ = terminal_file
+    sys.__stderr__ = terminal_file  # type: ignore[misc]  # typeshed calls it Final; it is not

@@ -5,6 +5,10 @@ in its own session; the supervisor runs ``ray start --head --block`` and stops i
 long idle time. The head's address, pids and paths are recorded in
 ``<workspace>/.ray/head.json`` so any later process finds it. Everything Ray prints goes
 to log files under ``<workspace>/.ray/logs``.
+
+Ray's own temp dir (its sockets and session logs, which Ray makes open to everyone) lies
+in a folder private to this user (:mod:`cluster.head.private_dirs`): another account on a
+shared machine cannot list it, read the logs or swap the raylet's socket for its own.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cluster.head.private_dirs import PRIVATE_MODE, make_private_child, private_parent
 from cluster.io.atomic import write_bytes_atomic, write_text_atomic
 from cluster.io.processes import pid_alive
 
@@ -92,15 +96,24 @@ def token_path(workspace: Path) -> Path:
 
 
 def ray_temp_dir(workspace: Path) -> Path:
-    """Ray's temp dir: short (Unix socket paths are limited to ~107 bytes), per user."""
-    return Path(tempfile.gettempdir()) / f"rptui-{os.getuid()}-{workspace_key(workspace)}"
+    """Ray's temp dir of a workspace: short (Unix socket paths are limited to ~107 bytes),
+    inside this user's private folder (:mod:`cluster.head.private_dirs`)."""
+    return private_parent() / workspace_key(workspace)
+
+
+def ensure_state_dir(workspace: Path) -> Path:
+    """The workspace's ``.ray`` folder (token, head record, logs), closed to other users."""
+    directory = state_dir(workspace)
+    (directory / LOG_DIR).mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
+    directory.chmod(PRIVATE_MODE)
+    return directory
 
 
 def ensure_token(workspace: Path) -> Path:
     """The workspace's Ray auth token file (readable by the owner only), made if missing."""
     path = token_path(workspace)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_state_dir(workspace)
         write_bytes_atomic(path, secrets.token_hex(32).encode(), mode=0o600)
     return path
 
@@ -269,6 +282,7 @@ def start_embedded(
     """Return the workspace's running head, starting one in the background if needed.
 
     Raises:
+        UnsafeTempDirError: Ray's temp dir is not private (see :func:`make_private_child`).
         RuntimeError: the head did not come up within ``timeout_s``.
     """
     options = options or HeadOptions()
@@ -276,10 +290,8 @@ def start_embedded(
         running = find_head(workspace)
         if running is not None:
             return running
-        directory = state_dir(workspace)
-        (directory / LOG_DIR).mkdir(parents=True, exist_ok=True)
-        temp_dir = ray_temp_dir(workspace)
-        temp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        directory = ensure_state_dir(workspace)
+        temp_dir = make_private_child(workspace_key(workspace))
         ports = {flag: free_port() for flag in PORT_FLAGS}
         spec = LaunchSpec(
             workspace=str(Path(workspace).expanduser().resolve()),

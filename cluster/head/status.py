@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cluster.head.connect import NAMESPACE_PREFIX, ConnectError, NoAnswerInTime, within
 from cluster.head.embedded import (
     ACTIVITY_KV_KEY,
     ACTIVITY_KV_NAMESPACE,
@@ -25,10 +26,13 @@ from cluster.head.embedded import (
     head_environment,
     token_path,
 )
+from cluster.head.trainer_report import TrainerReport, read_trainer_reports
 
 logger = logging.getLogger(__name__)
 
 GCS_TIMEOUT_S = 5.0
+LIVE_STATES = ("ALIVE", "RESTARTING", "PENDING_CREATION", "DEPENDENCIES_UNREADY")
+SHOWN_RESOURCES = ("CPU", "GPU")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,17 @@ class ActorInfo:
     state: str  # ALIVE, RESTARTING, DEAD, PENDING_CREATION, DEPENDENCIES_UNREADY
     pid: int
     detached: bool
+    resources: dict[str, float] = field(default_factory=dict)  # what it holds (or asks for)
+
+    @property
+    def live(self) -> bool:
+        """Alive, or on its way to be (finished actors are not)."""
+        return self.state in LIVE_STATES
+
+    @property
+    def ours(self) -> bool:
+        """One of a workspace's actors (not one Ray Data keeps for itself)."""
+        return self.namespace.startswith(NAMESPACE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class HeadStatus:
     clients: int  # drivers connected now
     last_activity: float  # unix time of the last client or heartbeat seen
     actors: list[ActorInfo] = field(default_factory=list)
+    trainers: dict[tuple[str, str], TrainerReport] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -66,25 +82,54 @@ class HeadStatus:
     def idle_s(self) -> float:
         return 0.0 if self.clients else max(0.0, time.time() - self.last_activity)
 
+    def report(self, actor: ActorInfo) -> TrainerReport | None:
+        """What a live trainer actor last published (None for other actors)."""
+        return self.trainers.get((actor.namespace, actor.name)) if actor.live else None
+
+    def training(self) -> list[ActorInfo]:
+        """The live trainers that train now."""
+        return [
+            actor
+            for actor in self.actors
+            if (report := self.report(actor)) is not None and report.training
+        ]
+
     def lines(self) -> list[str]:
-        """A few lines for ``rptui status``."""
-        shown = ("CPU", "GPU")
-        resources = ", ".join(
-            f"{name} {self.resources[name]:g}" for name in shown if name in self.resources
-        )
+        """A few lines for ``rptui status``: the head, what keeps it busy, its live actors."""
+        resources = resource_text(self.resources)
         head = (
             f"embedded Ray at {self.address} (pid {self.pid}), up {_duration(self.uptime_s)}, "
             f"{resources}; {self.clients} client(s) connected"
         )
-        idle = (
-            f"idle {_duration(self.idle_s)}; stops itself after "
-            f"{_duration(self.head.idle_timeout_s)} idle"
-        )
-        actors = [
-            f"  {actor.name} ({actor.class_name}) {actor.state.lower()}, pid {actor.pid}"
-            for actor in self.actors
-        ]
-        return [head, idle, *(actors or ["  no named actors"])]
+        timeout = _duration(self.head.idle_timeout_s)
+        stops = f"stops itself after {timeout} with no client and no training"
+        training = self.training()
+        if training:
+            names = ", ".join(actor.name for actor in training)
+            activity = f"busy: training ({names}); {stops}"
+        elif self.clients:
+            activity = f"in use, not training; {stops}"
+        else:
+            activity = f"idle {_duration(self.idle_s)}: no client, no training; {stops}"
+        shown = [actor for actor in self.actors if actor.live and actor.ours]
+        actors = [self._actor_line(actor) for actor in shown]
+        hidden = len(self.actors) - len(shown)
+        if hidden:
+            actors.append(f"  ({hidden} finished or Ray's own actor(s) not shown)")
+        return [head, activity, *(actors or ["  no named actors"])]
+
+    def _actor_line(self, actor: ActorInfo) -> str:
+        holds = resource_text(actor.resources)
+        holds = f", {holds}" if holds else ""
+        line = f"  {actor.name} ({actor.class_name}) {actor.state.lower()}, pid {actor.pid}{holds}"
+        report = self.report(actor)
+        return f"{line}: {report.describe()}" if report is not None else line
+
+
+def resource_text(resources: dict[str, float]) -> str:
+    """CPUs and GPUs as ``CPU 2, GPU 1`` ('' when none)."""
+    shown = [name for name in SHOWN_RESOURCES if resources.get(name)]
+    return ", ".join(f"{name} {resources[name]:g}" for name in shown)
 
 
 def _duration(seconds: float) -> str:
@@ -111,17 +156,30 @@ def gcs_client(address: str, token_file: Path) -> Any:
     return GcsClient(address=address)
 
 
+def client_in_time(address: str, token_file: Path, *, timeout_s: float = GCS_TIMEOUT_S) -> Any:
+    """:func:`gcs_client`, given up after ``timeout_s`` when the head's GCS is stopped or
+    hung (Ray itself waits about a minute).
+
+    Raises:
+        ConnectError: the GCS did not answer in time.
+    """
+    try:
+        return within(lambda: gcs_client(address, token_file), timeout_s)
+    except NoAnswerInTime as error:
+        raise ConnectError(str(error)) from error
+
+
 @contextlib.contextmanager
 def head_client(address: str, token_file: Path) -> Iterator[Any]:
     """A GCS client whose auth settings are undone afterwards (when Ray is not in use)."""
     import ray
 
     if ray.is_initialized():  # a driver already holds this process's auth settings
-        yield gcs_client(address, token_file)
+        yield client_in_time(address, token_file)
         return
     saved = {name: os.environ.get(name) for name in head_environment(token_file)}
     try:
-        yield gcs_client(address, token_file)
+        yield client_in_time(address, token_file)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -174,6 +232,7 @@ def named_actors(client: Any, namespace: str | None = None) -> list[ActorInfo]:
                 state=state.values_by_number[data.state].name,
                 pid=int(data.pid),
                 detached=bool(data.is_detached),
+                resources={str(k): float(v) for k, v in data.required_resources.items()},
             )
         )
     return sorted(actors, key=lambda actor: (actor.state != "ALIVE", actor.name))
@@ -192,21 +251,35 @@ def node_resources(client: Any) -> dict[str, float]:
 
 
 def status(workspace: Path, *, namespace: str | None = None) -> HeadStatus | None:
-    """The workspace's embedded head and what runs on it; None when none runs."""
+    """The workspace's embedded head and what runs on it; None when none runs.
+
+    Raises:
+        ConnectError: the head runs but its GCS does not answer.
+    """
     head = find_head(workspace)
     if head is None:
         return None
-    with head_client(head.address, token_path(workspace)) as client:
-        clients = alive_clients(client)
-        heartbeat = last_heartbeat(client)
-        return HeadStatus(
-            head=head,
-            uptime_s=time.time() - head.started_at,
-            resources=node_resources(client),
-            clients=clients,
-            last_activity=time.time() if clients else max(head.started_at, heartbeat),
-            actors=named_actors(client, namespace),
-        )
+    from ray.exceptions import RayError
+
+    try:
+        with head_client(head.address, token_path(workspace)) as client:
+            clients = alive_clients(client)
+            heartbeat = last_heartbeat(client)
+            return HeadStatus(
+                head=head,
+                uptime_s=time.time() - head.started_at,
+                resources=node_resources(client),
+                clients=clients,
+                last_activity=time.time() if clients else max(head.started_at, heartbeat),
+                actors=named_actors(client, namespace),
+                trainers=read_trainer_reports(client),
+            )
+    except (RayError, ConnectError) as error:  # the process is there, its GCS silent
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+        raise ConnectError(
+            f"the embedded Ray at {head.address} (pid {head.supervisor_pid}) does not answer "
+            f"({reason[:120]}): it may be stopped or overloaded; `rptui stop` ends it"
+        ) from error
 
 
 def touch_activity() -> None:

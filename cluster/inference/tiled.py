@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import torch
@@ -28,10 +29,14 @@ from cluster.nn.snapshot import unwrap
 from cluster.nn.tiles import (
     AxisTile,
     choose_tile_shape,
+    context_range,
     crop_reflected,
     normalise_tile,
     tile_grid,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,31 @@ THRESHOLD = 0.5
 
 class Cancelled(Exception):
     """Segmentation was stopped by ``should_stop``."""
+
+
+class RunOptions(TypedDict, total=False):
+    """How tiles are run (see :func:`segment_probability`), any of them given."""
+
+    batch_size: int
+    tta: bool
+    device: DeviceInfo | None
+    dtype: torch.dtype | None
+    only_where: np.ndarray | None
+    should_stop: Callable[[], bool] | None
+    progress: Callable[[int, int], None] | None
+    max_batch_pixels: int | None
+
+
+class TileOptions(RunOptions, total=False):
+    """:class:`RunOptions` and the tile size."""
+
+    tile_size: int | None
+
+
+class SegmentOptions(TileOptions, total=False):
+    """:class:`TileOptions` and the array to fill with the passes' disagreement."""
+
+    disagreement: np.ndarray | None
 
 
 def model_device(models: Sequence[nn.Module]) -> DeviceInfo:
@@ -221,17 +251,20 @@ def _segment_maps(
             group = tiles[start : start + per_call]
             inputs = np.stack(
                 [
-                    normalise_tile(crop_reflected(image, r.input_start, c.input_start, *shape))
+                    normalise_tile(
+                        crop_reflected(image, r.input_start, c.input_start, *shape),
+                        context_range(image, r.input_start, c.input_start, *shape),
+                    )
                     for r, c in group
                 ]
             )
             batch = torch.from_numpy(inputs).permute(0, 3, 1, 2)  # NHWC memory: channels_last
             batch = batch.to(device.device, memory_format=fmt)
             if disagreement is None:
-                total = _foreground(models[0], batch, tta, fmt, multi)
+                summed = _foreground(models[0], batch, tta, fmt, multi)
                 for model in models[1:]:
-                    total += _foreground(model, batch, tta, fmt, multi)
-                total = (total * scale).cpu().numpy()
+                    summed += _foreground(model, batch, tta, fmt, multi)
+                total = (summed * scale).cpu().numpy()
             else:
                 mean, spread = _mean_and_disagreement(models, batch, tta, fmt, multi)
                 total = mean.cpu().numpy()
@@ -251,7 +284,8 @@ def _place(
 ) -> None:
     """Write each tile's owned output pixels into ``target`` (HxW, or K x H x W)."""
     for (r, c), values in zip(group, tiles, strict=True):
-        target[(..., *_owned(r, c))] = values[
+        rows, cols = _owned(r, c)
+        target[..., rows, cols] = values[
             ...,
             r.own_start - r.output_start : r.own_stop - r.output_start,
             c.own_start - c.output_start : c.own_stop - c.output_start,
@@ -259,7 +293,7 @@ def _place(
 
 
 def segment_probability(
-    models: Sequence[nn.Module], image: np.ndarray, **kwargs: object
+    models: Sequence[nn.Module], image: np.ndarray, **kwargs: Unpack[SegmentOptions]
 ) -> np.ndarray:
     """Foreground probability (HxW float32 in [0, 1]) of an HxWx3 image.
 
@@ -274,14 +308,16 @@ def segment_probability(
     ``disagreement`` array is filled with how much the averaged passes disagree (see
     :mod:`cluster.inference.uncertainty`), computed tile by tile.
     """
-    maps = _segment_maps(models, image, **kwargs)  # type: ignore[arg-type]
+    maps = _segment_maps(models, image, **kwargs)
     return maps if maps.ndim == 2 else _not_background(maps)
 
 
-def segment_classes(models: Sequence[nn.Module], image: np.ndarray, **kwargs: object) -> np.ndarray:
+def segment_classes(
+    models: Sequence[nn.Module], image: np.ndarray, **kwargs: Unpack[SegmentOptions]
+) -> np.ndarray:
     """K x H x W float32 class probabilities (binary: background, foreground); options as
     :func:`segment_probability`."""
-    maps = _segment_maps(models, image, **kwargs)  # type: ignore[arg-type]
+    maps = _segment_maps(models, image, **kwargs)
     return maps if maps.ndim == 3 else np.stack([1.0 - maps, maps])
 
 
@@ -301,14 +337,14 @@ def segment(
     image: np.ndarray,
     *,
     threshold: float = THRESHOLD,
-    **kwargs: object,
+    **kwargs: Unpack[SegmentOptions],
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mask uint8, probability float16) for an image; options as segment_probability.
 
     The mask is 0/1 (``threshold`` on the foreground probability) for binary models and
     the most probable class index 0..K-1 for multi-class ones (``threshold`` unused).
     """
-    maps = _segment_maps(models, image, **kwargs)  # type: ignore[arg-type]
+    maps = _segment_maps(models, image, **kwargs)
     return _mask_and_probability(maps, threshold)
 
 
@@ -317,7 +353,7 @@ def segment_with_uncertainty(
     image: np.ndarray,
     *,
     threshold: float = THRESHOLD,
-    **kwargs: object,
+    **kwargs: Unpack[TileOptions],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(mask, probability float16, uncertainty score); options as segment_probability.
 
@@ -325,12 +361,7 @@ def segment_with_uncertainty(
     so it costs one extra HxW float32 map and no extra forward passes.
     """
     spread = np.zeros(image.shape[:2], dtype=np.float32)
-    maps = _segment_maps(
-        models,
-        image,
-        disagreement=spread,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    maps = _segment_maps(models, image, disagreement=spread, **kwargs)
     score = uncertainty_score(maps, disagreement=spread)
     mask, probability = _mask_and_probability(maps, threshold)
     return mask, probability, score
@@ -343,7 +374,7 @@ def segment_request(
     version: int,
     model_tile: int,
     tile_size: int | None = None,
-    **kwargs: object,
+    **kwargs: Unpack[RunOptions],
 ) -> Segmentation:
     """A queued request segmented by one model (trained on ``model_tile`` tiles), tagged
     with the model's version, the seconds it took and its uncertainty score.

@@ -13,7 +13,9 @@ measurements use:
 - EXIF orientation is applied, so a phone photo is shown the right way up.
 
 Any failure (missing, zero-byte, truncated, corrupt, not an image, too large) raises
-:class:`ImageReadError` naming the file and the reason.
+:class:`ImageReadError` naming the file and the reason. Every image or mask file (or its
+bytes) is opened through this module (:func:`opened_image` where Pillow's own object is
+wanted), so our pixel limit applies everywhere and Pillow's lower one nowhere.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ EXIF_ORIENTATION = 0x0112  # the EXIF tag saying how to rotate/flip the stored p
 
 MaskKind = Literal["auto", "binary", "rootpainter", "rve"]
 
-_PIL_LIMIT_LOCK = threading.Lock()
+_PIL_LIMIT_LOCK = threading.RLock()  # re-entered by nested reads
 
 
 class ImageReadError(Exception):
@@ -75,6 +77,35 @@ def pillow_limit_off() -> Iterator[None]:
             yield
         finally:
             Image.MAX_IMAGE_PIXELS = saved
+
+
+@contextlib.contextmanager
+def opened_image(
+    source: Path | str | bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: Path | str | None = None,
+) -> Iterator[Image.Image]:
+    """A Pillow image of a file (or of a file's bytes), opened under our pixel limit.
+
+    ``name`` names bytes in errors. Pixels are decoded lazily, inside the ``with``.
+
+    Raises:
+        ImageReadError: the file is missing or empty, is not an image, or has more
+            than ``max_pixels`` pixels.
+    """
+    where = Path(name if name is not None else "image data")
+    if not isinstance(source, bytes):
+        where = Path(source)
+        check_file(where)
+    with pillow_limit_off():
+        try:
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else where)
+        except Exception as exc:  # Pillow raises many kinds for data it cannot parse
+            raise ImageReadError(where, describe(exc)) from exc
+        with image:
+            _check_size(where, image.height, image.width, max_pixels)
+            yield image
 
 
 def check_file(path: Path) -> None:
@@ -200,7 +231,7 @@ def _read_pillow(path: Path, page: int, max_pixels: int) -> np.ndarray:
         _check_size(path, image.height, image.width, max_pixels)
         image.load()
         if page == 0 and image.getexif().get(EXIF_ORIENTATION, 1) != 1:
-            image = ImageOps.exif_transpose(image)
+            return _pil_to_array(ImageOps.exif_transpose(image))
         return _pil_to_array(image)
 
 
@@ -210,6 +241,18 @@ def _cmyk_to_rgb(array: np.ndarray) -> np.ndarray:
     return (rgb * 255.0 + 0.5).astype(np.uint8)
 
 
+def tiff_page(page: tifffile.TiffPage | tifffile.TiffFrame) -> tifffile.TiffPage:
+    """A TIFF page that has its own tags (size, photometric, description).
+
+    Raises:
+        ValueError: ``page`` is a frame, which shares its tags with a key page (tifffile
+            reads some pages of LSM files so).
+    """
+    if not isinstance(page, tifffile.TiffPage):
+        raise ValueError(f"TIFF page {page.index} has no tags of its own")
+    return page
+
+
 def _read_tiff(path: Path, page: int, max_pixels: int) -> np.ndarray:
     with tifffile.TiffFile(path) as tif:
         pages = tif.pages
@@ -217,13 +260,13 @@ def _read_tiff(path: Path, page: int, max_pixels: int) -> np.ndarray:
             raise ValueError("no readable pages (corrupt TIFF)")
         if not 0 <= page < len(pages):
             raise ImageReadError(path, f"page {page} out of range (the file has {len(pages)})")
-        tiff_page = pages[page]
-        axes = tiff_page.axes
-        height = tiff_page.imagelength
-        width = tiff_page.imagewidth
+        chosen = tiff_page(pages[page])
+        axes = chosen.axes
+        height = chosen.imagelength
+        width = chosen.imagewidth
         _check_size(path, height, width, max_pixels)
-        array = tiff_page.asarray()
-        photometric = tiff_page.photometric
+        array = chosen.asarray()
+        photometric = chosen.photometric
     if array.ndim == 3 and axes.startswith("S"):  # planar: samples first
         array = np.moveaxis(array, 0, -1)
     array = np.squeeze(array) if array.ndim > 3 else array
@@ -331,19 +374,19 @@ def read_mask(
         max_pixels: refuse masks with more pixels than this.
     """
     path = Path(path)
-    check_file(path)
     try:
-        with pillow_limit_off(), Image.open(path) as image:
-            _check_size(path, image.height, image.width, max_pixels)
+        with opened_image(path, max_pixels=max_pixels) as image:
             image.load()
             alpha = _alpha_or_none(image)
             grey = _pil_to_array(image)
-    except ImageReadError:
+    except ImageTooLargeError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # Pillow cannot decode it: a TIFF may still be read
         if path.suffix.lower() not in TIFF_SUFFIXES:
+            if isinstance(exc, ImageReadError):
+                raise
             raise ImageReadError(path, describe(exc)) from exc
-        alpha, grey = None, _read_tiff(path, 0, max_pixels)
+        alpha, grey = None, read_array(path, 0, max_pixels)
     if grey.ndim == 3:
         grey = grey[..., :3].max(axis=2) if grey.shape[2] >= 3 else grey[..., 0]
     if kind == "auto":

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +29,8 @@ from cluster.api import ModelSnapshot
 from cluster.io.atomic import write_bytes_atomic
 from cluster.nn.model import DEFAULT_TILE, strip_parallel_prefix
 from cluster.nn.snapshot import model_from_state_dict, output_channels
+
+log = logging.getLogger(__name__)
 
 FORMAT = "rptui-model"
 FORMAT_VERSION = 1
@@ -106,6 +109,42 @@ def load_model_file(path: str | os.PathLike[str]) -> ModelSnapshot:
     return _read(io.BytesIO(data), name=str(path), created=path.stat().st_mtime)
 
 
+def recorded_f1(path: str | os.PathLike[str]) -> float | None:
+    """The validation F1 our model file records, read without loading its weights (they
+    are memory-mapped, not read); None for a file that records none, RootPainter's, or
+    one that cannot be read (:func:`load_model_file` says why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            content = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        if not isinstance(content, Mapping) or content.get("format") != FORMAT:
+            return None
+        f1 = json.loads(content["metadata"]).get("f1")
+        return None if f1 is None else float(f1)
+    except Exception as exc:  # torch raises many types for bad files; this reader only looks
+        log.info("no F1 read from %s: %s", path, exc)
+        return None
+
+
+def ensemble_classes(snapshots: Sequence[ModelSnapshot], names: Sequence[str]) -> tuple[str, ...]:
+    """The class names an ensemble segments; every model must segment the same ones.
+
+    Raises:
+        ModelFileError: two models' class lists differ (their probabilities could not be
+            averaged class by class); ``names`` name the models in the message.
+    """
+    if not snapshots:
+        return ()
+    expected = snapshots[0].classes
+    for name, snapshot in zip(names[1:], snapshots[1:], strict=True):
+        if snapshot.classes != expected:
+            raise ModelFileError(
+                f"cannot ensemble {names[0]} (classes {', '.join(expected)}) with "
+                f"{name} (classes {', '.join(snapshot.classes)}): class lists differ"
+            )
+    return expected
+
+
 def _read(stream: IO[bytes], *, name: str, created: float) -> ModelSnapshot:
     try:
         with warnings.catch_warnings():
@@ -129,7 +168,9 @@ def _load_failure(exc: Exception) -> str:
     found = _UNPICKLER.search(text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     detail = found.group(1) if found else lines[0] if lines else type(exc).__name__
-    return f"not a readable model file ({detail.strip()})"
+    if isinstance(exc, KeyError) or detail.strip().isdigit():  # the old loader's byte code
+        return "not a model file: neither a PyTorch archive nor a pickle of weights"
+    return f"not a readable model file ({detail.strip().split('. ')[0]})"
 
 
 def _ours(content: Mapping[str, Any], *, name: str) -> ModelSnapshot:

@@ -30,6 +30,7 @@ from cluster.io.images import (
     pillow_limit_off,
     read_array,
     read_image,
+    tiff_page,
     window_of,
     window_sample,
 )
@@ -38,6 +39,26 @@ from cluster.io.images import (
 STACK_WINDOW_SAMPLES = 8
 _LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 _NUMBER_WIDTH = 32  # digits compared as zero-padded text, so any length sorts numerically
+
+
+# Slice z of a stack with stem S is named S.z0001 (numbered from 1, at least four digits).
+SLICE_NAME_FORMAT = "{stem}.z{number:04d}"
+_SLICE_NAME = re.compile(r"^(?P<stem>.+)\.z(?P<number>\d{4,})$")
+
+
+def slice_name(stem: str, z: int) -> str:
+    """The name of slice ``z`` (0-based) of the stack ``stem``: ``scan.z0003`` for z = 2."""
+    if z < 0:
+        raise ValueError(f"slice index must be 0 or more, got {z}")
+    return SLICE_NAME_FORMAT.format(stem=stem, number=z + 1)
+
+
+def parse_slice_name(name: str) -> tuple[str, int] | None:
+    """(stack stem, 0-based z) of a slice name such as ``scan.z0003``; None otherwise."""
+    match = _SLICE_NAME.match(name)
+    if match is None or int(match.group("number")) < 1:
+        return None
+    return match.group("stem"), int(match.group("number")) - 1
 
 
 def slice_sort_key(path: Path) -> tuple[int, str, str]:
@@ -58,7 +79,7 @@ def image_size(path: Path | str) -> tuple[int, int]:
     if path.suffix.lower() in TIFF_SUFFIXES:
         with contextlib.suppress(Exception), tifffile.TiffFile(path) as tif:
             if len(tif.pages):
-                page = tif.pages[0]
+                page = tif.pages.first
                 return int(page.imagelength), int(page.imagewidth)
     try:
         with pillow_limit_off(), Image.open(path) as image:
@@ -116,16 +137,46 @@ def list_slice_files(folder: Path | str) -> list[Path]:
     return slices
 
 
+class StackShapeError(ImageReadError):
+    """A multi-page TIFF whose pages differ in size: not a stack, and not one image."""
+
+
+def check_pages_alike(path: Path) -> None:
+    """Raise :class:`StackShapeError` unless every page of a TIFF has the first's size
+    (read from the page headers only)."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            pages = [tiff_page(page) for page in tif.pages]
+            sizes = [(int(page.imagelength), int(page.imagewidth)) for page in pages]
+    except Exception:  # not readable by tifffile: the pages are checked when read
+        return
+    for number, size in enumerate(sizes[1:], start=2):
+        if size != sizes[0]:
+            raise StackShapeError(
+                path,
+                f"page {number} is {size[1]}x{size[0]} but page 1 is {sizes[0][1]}x"
+                f"{sizes[0][0]}: a stack's pages must be the same size (save the pages as "
+                "separate images to segment them one by one)",
+            )
+
+
 def stack_depth(path: Path | str) -> int:
     """Slices in a dataset item: 1 for an image, its pages for a TIFF, its files for a folder.
 
     Only TIFF files count their pages (an animated WebP is read as one image).
+
+    Raises:
+        ImageReadError: the item cannot be read; :class:`StackShapeError` when a TIFF's
+            pages differ in size.
     """
     path = Path(path)
     if path.is_dir():
         return len(list_slice_files(path))
     if path.suffix.lower() in TIFF_SUFFIXES:
-        return page_count(path)
+        depth = page_count(path)
+        if depth > 1:
+            check_pages_alike(path)
+        return depth
     check_file(path)
     return 1
 

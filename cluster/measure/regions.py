@@ -5,16 +5,21 @@ Region properties are computed for all regions of a mask at once with ``np.binco
 whole image, so masks of 5000×5000 px and more with thousands of regions stay fast.
 The values match scikit-image's ``regionprops``: centroid, ``equivalent_diameter_area``,
 ``area``, ``perimeter`` (4-neighbourhood border, Benkrid–Crookes weights) and
-``eccentricity`` (from the eigenvalues of the second central moments).
+``eccentricity`` (from the eigenvalues of the second central moments). With trait
+settings, each region also gets the root traits of :mod:`cluster.measure.traits`
+(length, diameter, areas, volume, tips, angles, outline), summed over its own skeleton.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+
+from cluster.measure.traits import SkeletonPixels, TraitSettings, region_traits
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 REGION_COLUMNS = (
@@ -187,6 +192,8 @@ def region_table(
     min_area: int = 0,
     px_per_mm: float | None = None,
     objects: bool = False,
+    traits: TraitSettings | None = None,
+    skeletons: Mapping[int, SkeletonPixels] | None = None,
 ) -> pd.DataFrame:
     """One row per connected region of each class of a mask.
 
@@ -198,9 +205,13 @@ def region_table(
         min_area: regions with fewer pixels than this are left out.
         px_per_mm: when given, diameter and perimeter are in mm and area in mm²;
             x and y (the centroid) stay in pixels, positions in the image.
+        traits: when given (and not ``objects``), the root traits of each region too,
+            as columns named with their units (``length_px``, ``diameter_mean_px``, ...).
+        skeletons: the skeleton of each class's foreground, where already made.
 
     Returns:
-        Columns file, class, x, y, diameter, area, perimeter, eccentricity, unit.
+        Columns file, class, x, y, diameter, area, perimeter, eccentricity, unit (and
+        the trait columns).
     """
     mask = np.asarray(mask)
     frames = []
@@ -213,7 +224,13 @@ def region_table(
     for value, labels, count in labelled:
         if count:
             props = region_properties(labels, count)
-            frames.append(pd.DataFrame({"file": file, "class": value, **props}))
+            measured = {}
+            if traits is not None and not objects:
+                known = (skeletons or {}).get(value)
+                measured = region_traits(
+                    labels, count, props["area"], settings=traits, px_per_mm=px_per_mm, pixels=known
+                )
+            frames.append(pd.DataFrame({"file": file, "class": value, **props, **measured}))
     if not frames:
         table = pd.DataFrame({name: pd.Series(dtype=float) for name in REGION_COLUMNS})
         table["file"] = table["file"].astype(object)
@@ -227,4 +244,5 @@ def region_table(
         table["perimeter"] /= px_per_mm
         table["area"] /= px_per_mm**2
         table["unit"] = "mm"
-    return table[list(REGION_COLUMNS)]
+    extra = [name for name in table.columns if name not in REGION_COLUMNS]
+    return table[[*REGION_COLUMNS, *extra]]

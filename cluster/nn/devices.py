@@ -12,7 +12,7 @@ import torch
 
 GIB = 1024**3
 MAX_BATCH = 12
-GPU_MEMORY_PER_TILE = 3.8 * GIB  # METHOD.md: min(12, GPU memory / 3.8 GB) at 572 px
+GPU_MEMORY_PER_TILE = 3.8 * GIB  # docs/method.md: min(12, GPU memory / 3.8 GB) at 572 px
 CPU_BATCH = 2
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
@@ -55,7 +55,7 @@ def pick_device(preferred: str | None = None) -> DeviceInfo:
 
 
 def default_batch_size(info: DeviceInfo, tile_size: int = 572) -> int:
-    """METHOD.md's rule, scaled by tile area: min(12, memory / 3.8 GB) per GPU, summed."""
+    """RootPainter's rule scaled by tile area: min(12, memory / 3.8 GB) per GPU, summed."""
     if info.kind != "cuda":
         return CPU_BATCH
     area_ratio = (572 / tile_size) ** 2
@@ -118,7 +118,8 @@ def set_cpu_threads(threads: int | None = None) -> int:
 
 def prepare_model(model: torch.nn.Module, info: DeviceInfo) -> torch.nn.Module:
     """Move a model to the device in its best memory format; spread over all GPUs."""
-    model = model.to(info.device, memory_format=memory_format(info))
+    # torch's overloads of Module.to leave out memory_format, which it takes
+    model = model.to(info.device, memory_format=memory_format(info))  # type: ignore[call-overload]
     if info.kind == "cuda" and info.gpu_count > 1:
         model = torch.nn.DataParallel(model)
     return model

@@ -1,4 +1,4 @@
-"""The training loss: soft Dice + 0.3 x cross-entropy over labelled pixels only (METHOD.md).
+"""The training loss: soft Dice + 0.3 x cross-entropy over labelled pixels only (docs/method.md).
 
 Unlabelled pixels are removed before either term is computed, so they change neither
 the loss nor any gradient (RootPainter zeroes their logits instead, which leaks them in).

@@ -1,10 +1,13 @@
-"""The residual GroupNorm U-Net of RootPainter (METHOD.md, Model).
+"""The residual GroupNorm U-Net of RootPainter (docs/method.md, Model).
 
 Layer structure and parameter names match RootPainter's saved state dicts, so its
 model files load as they are. Input ``n`` → output ``n - 72``; 572 → 500.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -14,6 +17,8 @@ GROUPS = 32
 BORDER = 36  # pixels lost on each side: output = input - 2 * BORDER
 DEFAULT_TILE = 572
 PARAMETER_COUNT = 1_322_438
+
+Weights = TypeVar("Weights")
 
 
 def _conv_unit(c_in: int, c_out: int, *, padding: int) -> list[nn.Module]:
@@ -150,7 +155,7 @@ def nearest_valid_input_size(wanted: int, *, at_least: int = 76) -> int:
     return n
 
 
-def strip_parallel_prefix(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def strip_parallel_prefix(state_dict: Mapping[str, Weights]) -> dict[str, Weights]:
     """Remove DataParallel's ``module.`` prefix from RootPainter's keys, where present."""
     prefix = "module."
     if state_dict and all(k.startswith(prefix) for k in state_dict):

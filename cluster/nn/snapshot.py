@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ def output_channels(classes: tuple[str, ...]) -> int:
 
 
 def model_from_state_dict(
-    state_dict: dict[str, np.ndarray] | dict[str, torch.Tensor], *, out_channels: int = 2
+    state_dict: Mapping[str, np.ndarray | torch.Tensor], *, out_channels: int = 2
 ) -> UNetGNRes:
     """Build a U-Net and load weights into it (strict: every key must match)."""
     tensors = {

@@ -14,23 +14,50 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cluster.nn.model import BORDER, is_valid_input_size, nearest_valid_input_size
+from cluster.nn.model import BORDER, DEFAULT_TILE, is_valid_input_size, nearest_valid_input_size
 
 SMALLEST_INPUT = nearest_valid_input_size(1)
+# Min-max normalisation looks at a window of at least this side around each tile: what
+# RootPainter's 572-px tiles see, whatever tile a device trains or segments with.
+CONTEXT_SIDE = DEFAULT_TILE
 
 
-def normalise_tile(tile: np.ndarray) -> np.ndarray:
-    """Min-max normalise a whole tile (all channels together) to [0, 1] as float32.
+def normalise_tile(tile: np.ndarray, value_range: tuple[float, float] | None = None) -> np.ndarray:
+    """Min-max normalise a tile (all channels together) as float32.
 
-    A constant tile becomes all zeros. Training and inference both call this on every
-    network input tile, so the network always sees the same value range.
+    ``value_range`` (low, high) maps low to 0 and high to 1 (see :func:`context_range`);
+    None takes the tile's own minimum and maximum. A range with no width gives all zeros.
+    Training and inference both call this on every network input tile, so the network
+    always sees the same value range.
     """
     out = np.asarray(tile, dtype=np.float32)
-    low = float(out.min())
-    high = float(out.max())
+    low, high = value_range if value_range is not None else (float(out.min()), float(out.max()))
     if high <= low:
         return np.zeros(out.shape, dtype=np.float32)
-    return (out - low) * np.float32(1.0 / (high - low))
+    return (out - np.float32(low)) * np.float32(1.0 / (high - low))
+
+
+def _context(start: int, side: int, extent: int) -> slice:
+    """Image indices of the window of at least CONTEXT_SIDE centred on [start, start + side)."""
+    wide = max(side, CONTEXT_SIDE)
+    begin = start - (wide - side) // 2
+    return slice(max(0, begin), min(extent, begin + wide))
+
+
+def context_range(
+    image: np.ndarray, top: int, left: int, height: int, width: int
+) -> tuple[float, float]:
+    """(min, max) of the image over the context window of a tile at (top, left).
+
+    The window has the tile's centre and a side of at least CONTEXT_SIDE, cut to the image,
+    so a small tile of bare soil is scaled as the 572-px view around it is, not stretched
+    until its grains look like roots. Pixels a tile mirrors in from beyond an edge lie in
+    the window too, so the tile's values stay in the range.
+    """
+    rows = _context(top, height, image.shape[0])
+    cols = _context(left, width, image.shape[1])
+    window = np.asarray(image[rows, cols])
+    return float(window.min()), float(window.max())
 
 
 def reflect_indices(start: int, stop: int, size: int) -> np.ndarray:

@@ -97,17 +97,31 @@ def _searches(plan: AnnotationPlan) -> int:
     return plan.error_regions if plan.error_regions > 0 else plan.groups
 
 
+def mouse_reach_seconds(
+    stroke: Stroke, model: MouseTimeModel, position: np.ndarray, previous: Stroke | None
+) -> float:
+    """Seconds before ``stroke`` paints: the move from ``position`` and any brush changes
+    since the ``previous`` stroke (None: class and size already chosen)."""
+    seconds = float(np.hypot(*(stroke.path[0] - position))) / model.move_px_per_s
+    if previous is not None and stroke.label != previous.label:
+        seconds += model.class_switch_s
+    if previous is not None and stroke.radius != previous.radius:
+        seconds += model.brush_change_s
+    return seconds
+
+
+def mouse_paint_seconds(stroke: Stroke, model: MouseTimeModel) -> float:
+    """Seconds of painting ``stroke`` (a dab is one mouse event)."""
+    return max(stroke.length / model.paint_px_per_s, 1.0 / model.event_hz)
+
+
 def _mouse_seconds(plan: AnnotationPlan, model: MouseTimeModel, start: np.ndarray) -> float:
     total = model.check_s + model.search_s * _searches(plan)
-    position, label, radius = start, None, None
+    position, previous = start, None
     for stroke in plan.strokes:
-        total += float(np.hypot(*(stroke.path[0] - position))) / model.move_px_per_s
-        total += max(stroke.length / model.paint_px_per_s, 1.0 / model.event_hz)
-        if label is not None and stroke.label != label:
-            total += model.class_switch_s
-        if radius is not None and stroke.radius != radius:
-            total += model.brush_change_s
-        position, label, radius = stroke.path[-1], stroke.label, stroke.radius
+        total += mouse_reach_seconds(stroke, model, position, previous)
+        total += mouse_paint_seconds(stroke, model)
+        position, previous = stroke.path[-1], stroke
     return total
 
 
@@ -250,6 +264,11 @@ def _paint_seconds(stroke: Stroke, model: KeyboardTimeModel, step: int) -> float
     return 2 * model.pen_toggle_s + sum(model.run_seconds(n) for n in runs)
 
 
+def start_position(image_shape: tuple[int, int]) -> np.ndarray:
+    """Where the pointer or cursor is when an image is shown: its centre (row, col)."""
+    return np.array([image_shape[0] // 2, image_shape[1] // 2])
+
+
 def annotation_seconds(
     plan: AnnotationPlan,
     model: MouseTimeModel | KeyboardTimeModel,
@@ -261,7 +280,7 @@ def annotation_seconds(
     The pointer or cursor starts at the image centre; the first stroke's class and
     brush size are taken as already chosen.
     """
-    start = np.array([image_shape[0] // 2, image_shape[1] // 2])
+    start = start_position(image_shape)
     if isinstance(model, MouseTimeModel):
         return _mouse_seconds(plan, model, start)
     return _keyboard_seconds(plan, model, start, model.fit_step(image_shape))

@@ -1,10 +1,11 @@
-"""What a simulated user paints: brush strokes, planned with zero spill and full coverage.
+"""What a simulated user paints: brush strokes, and the plan of a dense annotation.
 
 A :class:`Stroke` is a brush of one class and radius dragged along an 8-connected path of
 centres; :func:`paint` stamps strokes onto a label image. The planners never put a disk
 on a pixel of the other true class (every centre lies where the class mask, eroded by
-the brush, still holds it), and correction plans label every error pixel with the truth.
-The clear-example rule lives in :mod:`cluster.simulate.clear_examples` (``clear_example_plan``).
+the brush, still holds it). Corrections are planned in :mod:`cluster.simulate.corrections`,
+clear examples in :mod:`cluster.simulate.clear_examples`, both priced and cut to a time
+budget by :mod:`cluster.simulate.pace`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from cluster.simulate.dense import (
     halving_radii,
     scan_order,
 )
-from cluster.simulate.shortcuts import Shortcut, apply_shortcut, fill_boxes, region_point
+from cluster.simulate.shortcuts import Shortcut, apply_shortcut, fill_boxes
 
 DEFAULT_MAX_RADIUS = 8  # px, the largest correction brush
 DENSE_MAX_RADIUS = 16  # px, the fill brush of dense annotation
@@ -161,13 +162,14 @@ def keyboard_labels(
     return out
 
 
-def _check_shapes(*arrays: np.ndarray) -> None:
+def check_shapes(*arrays: np.ndarray) -> None:
+    """ValueError unless the arrays are 2-D and of one shape."""
     shape = arrays[0].shape
     if len(shape) != 2 or any(a.shape != shape for a in arrays):
         raise ValueError(f"need 2-D arrays of one shape, got {[a.shape for a in arrays]}")
 
 
-def _boxes(
+def scan_boxes(
     components: np.ndarray, count: int, margin: int
 ) -> list[tuple[int, tuple[slice, slice]]]:
     """(component id, box grown by ``margin``) in the order a user scans the image."""
@@ -185,87 +187,12 @@ def _boxes(
     return boxes
 
 
-def _offset(
+def offset_paths(
     raw: list[tuple[int, np.ndarray]], box: tuple[slice, slice]
 ) -> list[tuple[int, np.ndarray]]:
+    """(radius, path) strokes planned inside ``box``, moved to image coordinates."""
     origin = np.array([box[0].start, box[1].start], dtype=np.int32)
     return [(radius, path + origin) for radius, path in raw]
-
-
-def plan_corrections(
-    mask: np.ndarray,
-    predicted: np.ndarray,
-    labels: np.ndarray,
-    *,
-    max_radius: int = DEFAULT_MAX_RADIUS,
-    min_region_pixels: int = 1,
-) -> AnnotationPlan:
-    """Strokes that correct every error of ``predicted`` with zero spill.
-
-    False negatives are painted foreground and false positives background, one
-    8-connected error region at a time in scan order. A region's first brush radius is
-    its own half-thickness (capped by ``max_radius``); centres stay where the whole disk
-    lies inside the true class; the radius halves in further passes down to 0 for what
-    is left near boundaries. Error pixels already labelled with the truth need nothing.
-
-    A false-positive region that is a whole 8-connected component of the prediction
-    (no true foreground in it) is what the app's ``x`` labels background in one key: its
-    strokes stay inside the region, so ``x`` and the strokes give the same labels, and
-    the plan offers ``x`` as the keyboard alternative of that group.
-
-    Args:
-        mask: H x W ground truth, nonzero on object (foreground) pixels.
-        predicted: H x W boolean (or 0/1) segmentation shown to the user.
-        labels: H x W uint8 labels painted so far.
-        max_radius: the largest brush radius used.
-        min_region_pixels: error regions smaller than this are left alone.
-
-    Returns:
-        The plan; with ``predicted`` equal to the truth it has no strokes.
-    """
-    _check_shapes(mask, predicted, labels)
-    truth = mask.astype(bool)
-    wrong = predicted.astype(bool) != truth
-    strokes: list[Stroke] = []
-    painted_labels = np.array(labels, dtype=np.uint8, copy=True)
-    regions = 0
-    keyboard: dict[int, list[KeyboardAction]] = {}
-    shown, _ = ndimage.label(predicted.astype(bool), structure=EIGHT_CONNECTED)
-    for value, cls in ((FOREGROUND, truth), (BACKGROUND, ~truth)):
-        errors = wrong & cls
-        if not errors.any():
-            continue
-        need = errors & (painted_labels != value)
-        class_depth = depth(cls)
-        components, count = ndimage.label(errors, structure=EIGHT_CONNECTED)
-        for k, box in _boxes(components, count, max_radius + 1):
-            region = components[box] == k
-            targets = region & need[box]
-            if not targets.any() or np.count_nonzero(region) < min_region_pixels:
-                continue
-            region_depth = depth(region)
-            start = int(min(max_radius, region_depth.max()))
-            allowed_depth = class_depth[box]
-            if value == BACKGROUND and _whole_component(shown[box], region, truth[box]):
-                allowed_depth = region_depth
-                point, reach = region_point(region, region_depth)
-                origin = np.array([box[0].start, box[1].start], dtype=np.int32)
-                keyboard[regions] = [Shortcut("region", value, point + origin, regions, reach)]
-            raw, done = cover(targets, allowed_depth, radii=halving_radii(start))
-            strokes += [Stroke(value, r, p, regions) for r, p in _offset(raw, box)]
-            need[box] &= ~done
-            painted_labels[box][done] = value
-            regions += 1
-    return AnnotationPlan(strokes, paint(labels, strokes), regions, keyboard)
-
-
-def _whole_component(shown: np.ndarray, region: np.ndarray, truth: np.ndarray) -> bool:
-    """True when ``region`` is a whole component of ``shown`` (labelled) with no truth in it."""
-    ids = np.unique(shown[region])
-    if ids.size != 1 or ids[0] == 0:
-        return False
-    component = shown == ids[0]
-    return bool(np.array_equal(component, region) and not (component & truth).any())
 
 
 def dense_labels(mask: np.ndarray, *, band: int = 1) -> np.ndarray:
@@ -289,7 +216,7 @@ def plan_dense(
     exactly :func:`dense_labels`. A keyboard user may instead box-fill the largest
     rectangles of an area (``r`` ``r``) and sweep only what they leave: the same labels.
     """
-    _check_shapes(mask)
+    check_shapes(mask)
     target = dense_labels(mask, band=band)
     strokes: list[Stroke] = []
     keyboard: dict[int, list[KeyboardAction]] = {}
@@ -298,19 +225,19 @@ def plan_dense(
         area = target == value
         area_depth = depth(area)
         components, count = ndimage.label(area, structure=EIGHT_CONNECTED)
-        for k, box in _boxes(components, count, 0):
+        for k, box in scan_boxes(components, count, 0):
             region = components[box] == k
             start = int(np.ceil(min(max_radius + 1, area_depth[box][region].max()))) - 1
             radii = halving_radii(start)
             raw, _ = cover(region, area_depth[box], radii=radii, method="sweeps")
-            strokes += [Stroke(value, r, p, group) for r, p in _offset(raw, box)]
+            strokes += [Stroke(value, r, p, group) for r, p in offset_paths(raw, box)]
             corners, filled = fill_boxes(region)
             if corners:
                 origin = np.array([box[0].start, box[1].start], dtype=np.int32)
                 rest, _ = cover(region & ~filled, area_depth[box], radii=radii, method="sweeps")
                 keyboard[group] = [
                     *(Shortcut("box", value, c + origin, group) for c in corners),
-                    *(Stroke(value, r, p, group) for r, p in _offset(rest, box)),
+                    *(Stroke(value, r, p, group) for r, p in offset_paths(rest, box)),
                 ]
             group += 1
     labels = paint(np.zeros_like(target), strokes)

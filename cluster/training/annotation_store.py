@@ -45,9 +45,10 @@ class AnnotationStore:
         *,
         memory_bound: int = DEFAULT_MEMORY_BOUND,
         spill_dir: Path | None = None,
+        foreground_share: float = 0.0,
     ) -> None:
         self.pool = SpillPool(memory_bound=memory_bound, directory=spill_dir)
-        self.sampler = TileSampler(tile_size, pool=self.pool)
+        self.sampler = TileSampler(tile_size, pool=self.pool, foreground_share=foreground_share)
         self._val: dict[str, None] = {}  # validation names, in the order they came
         self._fingerprints: dict[str, bytes] = {}
         self._lock = threading.Lock()

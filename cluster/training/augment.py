@@ -1,4 +1,4 @@
-"""Training-tile augmentation (METHOD.md, Augmentation), in numpy and torch only.
+"""Training-tile augmentation (docs/method.md, Augmentation), in numpy and torch only.
 
 Four transforms in a random order, each with probability 0.8 — elastic grid
 deformation, Gaussian noise, salt-and-pepper, colour jitter — then a horizontal flip

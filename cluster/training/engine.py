@@ -1,6 +1,6 @@
 """The training engine: pure torch, step-wise, safe to feed annotations while it runs.
 
-One :class:`TrainingEngine` trains one project's model epoch by epoch (METHOD.md:
+One :class:`TrainingEngine` trains one project's model epoch by epoch (docs/method.md:
 SGD 0.01 with Nesterov momentum 0.99, validation F1 on labelled pixels after every
 epoch, a new model version only when F1 improves, patience 60). It holds no files:
 the caller saves :meth:`TrainingEngine.best_snapshot` (see :mod:`cluster.io.model_files`)
@@ -41,6 +41,7 @@ from cluster.nn.devices import (
 from cluster.nn.model import DEFAULT_TILE, UNetGNRes, is_valid_input_size
 from cluster.nn.snapshot import model_from_snapshot, output_channels, snapshot_from_model
 from cluster.training.annotation_store import AnnotationStore
+from cluster.training.average import WeightAverage
 from cluster.training.epoch_plan import (
     epoch_complete,
     epoch_length,
@@ -98,6 +99,9 @@ class TrainingEngine:
             momentum=config.momentum,
             dtype=self.dtype,
         )
+        self._average = (
+            WeightAverage(self._model, config.weight_average) if config.weight_average else None
+        )
         self._seconds_per_tile: float | None = None
         self.batch_size = config.batch_size or default_batch_size(
             self.device, config.tile_size or DEFAULT_TILE
@@ -118,7 +122,9 @@ class TrainingEngine:
             self.batch_size = small_tile_batch(self.tile_size, self.batch_size)
         if not is_valid_input_size(self.tile_size):
             raise ValueError(f"tile size {self.tile_size} is not a valid network input size")
-        self._annotations = AnnotationStore(self.tile_size)
+        self._annotations = AnnotationStore(
+            self.tile_size, foreground_share=config.foreground_tiles
+        )
         self._lock = threading.Lock()
         self._best = (
             (start if start.classes == config.classes else _renamed(start, config.classes))
@@ -127,6 +133,7 @@ class TrainingEngine:
                 self._model, version=1, classes=config.classes, tile_size=self.tile_size
             )
         )
+        self.saved_f1 = self._best.f1  # the best's F1 when kept; best_f1 may be rescored
         self.epoch = 0
         self.epochs_since_best = 0
         self._rescore_best = False  # the validation set changed since the best F1
@@ -202,6 +209,7 @@ class TrainingEngine:
             n_val=self.n_val,
             model_version=self._best.version,
             device=self.device.describe(),
+            saved_f1=self.saved_f1,
         )
 
     # -- training ------------------------------------------------------------------------
@@ -223,6 +231,11 @@ class TrainingEngine:
             target_epoch_seconds=self.config.target_epoch_seconds,
             fixed=self.config.epoch_tiles,
         )
+
+    @property
+    def _kept_model(self) -> torch.nn.Module:
+        """The weights validated and kept: their running average where one is kept."""
+        return self._average.model if self._average is not None else self._model
 
     def _validate(
         self, model: torch.nn.Module, should_stop: Callable[[], bool]
@@ -252,6 +265,8 @@ class TrainingEngine:
             return None
         if self._released:
             self._stepper.move_to(self.device.device)
+            if self._average is not None:
+                self._average.to(self.device.device)
             self._released = False
         try:
             if self._best.f1 is None or self._rescore_best:
@@ -266,9 +281,11 @@ class TrainingEngine:
                 loss = self._stepper.step(inputs, labels)
                 if loss is not None:
                     losses.append(loss)
+                    if self._average is not None:
+                        self._average.update(self._model)
                 tiles += self.batch_size
             train_seconds = time.perf_counter() - started
-            counts = _per_class(self._validate(self._model, should_stop))
+            counts = _per_class(self._validate(self._kept_model, should_stop))
         except (Cancelled, NoAnnotations):  # stopped, or the training set was emptied
             return None
         return self._finish_epoch(counts, losses, tiles, train_seconds, started)
@@ -290,13 +307,14 @@ class TrainingEngine:
         improved = best is None or f1 > best
         if improved:
             self._best = snapshot_from_model(
-                self._model,
+                self._kept_model,
                 version=self._best.version + 1,
                 f1=f1,
                 classes=self.config.classes,
                 tile_size=self.tile_size,
                 metadata={"epoch": str(self.epoch)},
             )
+            self.saved_f1 = f1
             with self._lock:
                 self.epochs_since_best = 0
         else:
@@ -340,6 +358,8 @@ class TrainingEngine:
         if self.device.kind == "cpu" or self._released:
             return
         self._stepper.move_to(torch.device("cpu"))
+        if self._average is not None:
+            self._average.to(torch.device("cpu"))
         self._released = True
         if self.device.kind == "cuda":
             torch.cuda.empty_cache()

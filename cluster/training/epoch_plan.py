@@ -1,4 +1,4 @@
-"""How long an epoch is and which tile a slow device trains on (METHOD.md, Epochs).
+"""How long an epoch is and which tile a slow device trains on (docs/method.md, Epochs).
 
 Fast devices (CUDA) follow RootPainter: 572 tiles, max(612, 2 x training annotations)
 tiles per epoch. Slow devices (CPU, MPS) keep the *timing* instead (ours): a smaller
@@ -21,7 +21,7 @@ from cluster.nn.model import BORDER, DEFAULT_TILE
 
 log = logging.getLogger(__name__)
 
-METHOD_EPOCH_TILES = 612  # METHOD.md: epoch = max(612, 2 x training annotations) tiles
+METHOD_EPOCH_TILES = 612  # docs/method.md: epoch = max(612, 2 x training annotations) tiles
 TILES_PER_ANNOTATION = 2
 # Slow-device tile candidates, ascending: the largest whose timed epoch still holds
 # MIN_EPOCH_TILES tiles wins. On the 2-core dev CPU (bf16, batch 2) a step took
@@ -40,12 +40,13 @@ PLANNED_MIN_EPOCH_TILES = 256
 FALLBACK_SLOW_TILE = 124
 # Labelled output pixels per step below which SGD with momentum 0.99 swings: batch 2 of
 # 124-px tiles (2 x 52^2 px) moved held-out F1 by +-0.1 between epochs; batch 8 (21,632 px)
-# rose steadily (benchmarks/learning.py). 572-px tiles at METHOD.md's batch hold far more.
+# rose steadily (benchmarks/learning.py). 572-px tiles at
+# RootPainter's batch hold far more.
 MIN_STEP_OUTPUT_PIXELS = 8 * 52 * 52
 
 
 def is_slow_device(device: DeviceInfo) -> bool:
-    """True where METHOD.md's 612-tile epoch would take far longer than ~30 s."""
+    """True where RootPainter's 612-tile epoch would take far longer than ~30 s."""
     return device.kind != "cuda"
 
 
@@ -65,7 +66,7 @@ def epoch_length(
 ) -> int:
     """Tiles in one epoch.
 
-    METHOD.md's max(612, 2 x n_train) where the device is fast (``seconds_per_tile`` is
+    RootPainter's max(612, 2 x n_train) where the device is fast (``seconds_per_tile`` is
     None); on a slow device as many tiles as fit in ``target_epoch_seconds``, never fewer
     than 2 x n_train. ``fixed`` overrides both.
     """

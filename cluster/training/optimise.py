@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 class Stepper:
-    """Trains a model in place, one batch at a time (METHOD.md, Optimiser and schedule).
+    """Trains a model in place, one batch at a time (docs/method.md, Optimiser and schedule).
 
     SGD with Nesterov momentum and no weight decay or schedule; autocast in ``dtype``;
     a gradient scaler where CUDA trains in fp16.

@@ -1,4 +1,4 @@
-"""Training tiles from the training annotations (METHOD.md, Epochs, sampling, batch size).
+"""Training tiles from the training annotations (docs/method.md, Epochs, sampling, batch size).
 
 A tile: a random training image, reflect-padded by the network's border (and up to the
 tile size where smaller) so edge pixels are as likely as centre ones, a random crop
@@ -6,9 +6,10 @@ whose central output region holds labelled pixels, augmentation, per-tile min-ma
 normalisation, and the labels cut to the output region. Annotations can be added,
 replaced or removed from another thread while tiles are drawn.
 
-Memory: each annotation is held as it came (uint8 image and labels) plus one int64 per
-image row; the padding is never stored, a crop maps its rows and columns back into the
-image (reflected) as it is cut. The arrays live in a :class:`cluster.training.spill.SpillPool`,
+Memory: each annotation is held as it came (uint8 image and labels) plus two int64 per
+image row (counts of labelled and of object pixels, to find either kind fast); the
+padding is never stored, a crop maps its rows and columns back into the image
+(reflected) as it is cut. The arrays live in a :class:`cluster.training.spill.SpillPool`,
 which spills the oldest annotations to local disk past its memory bound; a crop from a
 spilled annotation reads only the pages it covers.
 """
@@ -16,18 +17,20 @@ spilled annotation reads only the pages it covers.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from cluster.api import UNLABELLED
+from cluster.api import BACKGROUND, UNLABELLED
 from cluster.nn.model import BORDER
-from cluster.nn.tiles import normalise_tile
+from cluster.nn.tiles import context_range, normalise_tile
 from cluster.training.augment import augment
 from cluster.training.spill import SpillPool
 
 RANDOM_CROP_TRIES = 10  # plain random crops to try before placing one around a labelled pixel
 KEY_PREFIX = "train/"  # this sampler's keys in a pool shared with validation annotations
+UINT8_MAX = 255.0
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,10 @@ class _Layout:
     padded_width: int
     reflect: bool  # reflect padding; edge padding for images one pixel thin
     labelled: int  # labelled pixels
+    objects: int  # pixels labelled with a class other than background
 
 
-def _layout(height: int, width: int, labelled: int, tile_size: int) -> _Layout:
+def _layout(height: int, width: int, labelled: int, tile_size: int, *, objects: int = 0) -> _Layout:
     """Pad by BORDER on every side, more where the image is smaller than the output."""
     out_size = tile_size - 2 * BORDER
     extra_h = max(0, out_size - height)
@@ -60,7 +64,35 @@ def _layout(height: int, width: int, labelled: int, tile_size: int) -> _Layout:
         padded_width=width + 2 * BORDER + extra_w,
         reflect=min(height, width) > 1,
         labelled=labelled,
+        objects=objects,
     )
+
+
+def _row_starts(wanted: np.ndarray) -> np.ndarray:
+    """Cumulative counts of ``wanted`` pixels before each row (one more entry than rows)."""
+    starts = np.zeros(wanted.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.count_nonzero(wanted, axis=1), out=starts[1:])
+    return starts
+
+
+def _is_labelled(row: np.ndarray) -> np.ndarray:
+    return row != UNLABELLED
+
+
+def _is_object(row: np.ndarray) -> np.ndarray:
+    return row > BACKGROUND
+
+
+def _nth_pixel(
+    labels: np.ndarray,
+    row_starts: np.ndarray,
+    index: int,
+    wanted: Callable[[np.ndarray], np.ndarray],
+) -> tuple[int, int]:
+    """(row, col) of the ``index``-th wanted pixel in row-major order, found by row counts."""
+    row = int(np.searchsorted(row_starts, index, side="right")) - 1
+    in_row = np.flatnonzero(wanted(np.asarray(labels[row])))
+    return row, int(in_row[index - int(row_starts[row])])
 
 
 def _source_index(positions: np.ndarray, length: int, *, reflect: bool) -> np.ndarray:
@@ -118,12 +150,20 @@ class TileSampler:
         pool: where the arrays are kept (shared with the validation annotations by
             :class:`cluster.training.annotation_store.AnnotationStore`); by default a pool of its
             own with the default memory bound.
+        foreground_share: the share of tiles whose output region is placed around a pixel
+            painted with an object class (where the image has one), the rest anywhere that
+            holds a labelled pixel.
     """
 
-    def __init__(self, tile_size: int, *, pool: SpillPool | None = None) -> None:
+    def __init__(
+        self, tile_size: int, *, pool: SpillPool | None = None, foreground_share: float = 0.0
+    ) -> None:
         if tile_size <= 2 * BORDER:
             raise ValueError(f"tile size {tile_size} leaves no output region")
+        if not 0.0 <= foreground_share <= 1.0:
+            raise ValueError(f"foreground share must be in [0, 1], got {foreground_share}")
         self.tile_size = tile_size
+        self.foreground_share = foreground_share
         self._owns_pool = pool is None
         self.pool = pool if pool is not None else SpillPool()
         self._items: dict[str, _Layout] = {}
@@ -150,17 +190,19 @@ class TileSampler:
         """
         image = np.array(image, dtype=np.uint8, order="C")
         labels = np.array(labels, dtype=np.uint8, order="C")
-        per_row = np.count_nonzero(labels != UNLABELLED, axis=1)
-        row_starts = np.zeros(len(per_row) + 1, dtype=np.int64)
-        np.cumsum(per_row, out=row_starts[1:])
-        layout = _layout(*labels.shape, int(row_starts[-1]), self.tile_size)
+        row_starts = _row_starts(_is_labelled(labels))
+        object_starts = _row_starts(_is_object(labels))
+        height, width = labels.shape
+        layout = _layout(
+            height, width, int(row_starts[-1]), self.tile_size, objects=int(object_starts[-1])
+        )
         key = KEY_PREFIX + name
         with self._lock:
             if layout.labelled == 0:
                 self._items.pop(name, None)
                 self.pool.remove(key)
                 return False
-            self.pool.put(key, (image, labels, row_starts))
+            self.pool.put(key, (image, labels, row_starts, object_starts))
             self._items[name] = layout
         return True
 
@@ -187,13 +229,18 @@ class TileSampler:
         self,
         layout: _Layout,
         labels: np.ndarray,
-        row_starts: np.ndarray,
+        starts: tuple[np.ndarray, np.ndarray],
         rng: np.random.Generator,
     ) -> tuple[int, int]:
-        """Top-left of a tile whose output region holds at least one labelled pixel."""
+        """Top-left of a tile whose output region holds at least one labelled pixel
+        (an object pixel for a ``foreground_share`` of the tiles where there is one)."""
         size, out = self.tile_size, self.output_size
         max_top = layout.padded_height - size
         max_left = layout.padded_width - size
+        row_starts, object_starts = starts
+        if self.foreground_share and layout.objects and rng.uniform() < self.foreground_share:
+            index = int(rng.integers(layout.objects))
+            return self._holding(layout, _nth_pixel(labels, object_starts, index, _is_object), rng)
         for _ in range(RANDOM_CROP_TRIES):
             top = int(rng.integers(0, max_top + 1))
             left = int(rng.integers(0, max_left + 1))
@@ -201,10 +248,16 @@ class TileSampler:
                 return top, left
         # A labelled pixel chosen uniformly (row-major order), found through the row counts.
         index = int(rng.integers(layout.labelled))
-        image_row = int(np.searchsorted(row_starts, index, side="right")) - 1
-        in_row = np.flatnonzero(np.asarray(labels[image_row]) != UNLABELLED)
-        image_col = int(in_row[index - int(row_starts[image_row])])
-        row, col = image_row + layout.pad_top, image_col + layout.pad_left
+        return self._holding(layout, _nth_pixel(labels, row_starts, index, _is_labelled), rng)
+
+    def _holding(
+        self, layout: _Layout, pixel: tuple[int, int], rng: np.random.Generator
+    ) -> tuple[int, int]:
+        """Top-left of a random tile whose output region holds an image pixel (row, col)."""
+        out = self.output_size
+        max_top = layout.padded_height - self.tile_size
+        max_left = layout.padded_width - self.tile_size
+        row, col = pixel[0] + layout.pad_top, pixel[1] + layout.pad_left
         # Output region [top + BORDER, top + BORDER + out) must contain (row, col).
         low_top, high_top = max(0, row - BORDER - out + 1), min(max_top, row - BORDER)
         low_left, high_left = max(0, col - BORDER - out + 1), min(max_left, col - BORDER)
@@ -214,7 +267,8 @@ class TileSampler:
         """One augmented tile.
 
         Returns:
-            (input 3 x T x T float32 normalised to [0, 1] per tile,
+            (input 3 x T x T float32 normalised by the tile's context range (values
+             outside [0, 1] where augmentation brightened or darkened the tile),
              labels (T - 72) x (T - 72) uint8: 0 unlabelled, class index + 1).
         """
         with self._lock:
@@ -223,12 +277,13 @@ class TileSampler:
             names = list(self._items)
             name = names[rng.integers(len(names))]
             layout = self._items[name]
-            image, labels, row_starts = self.pool.get(KEY_PREFIX + name)
-        top, left = self._crop_position(layout, labels, row_starts, rng)
+            image, labels, row_starts, object_starts = self.pool.get(KEY_PREFIX + name)
+        top, left = self._crop_position(layout, labels, (row_starts, object_starts), rng)
         size = self.tile_size
+        low, high = context_range(image, top - layout.pad_top, left - layout.pad_left, size, size)
         image, labels = _crop(image, labels, layout, top, left, size)
-        image, labels = augment(image, labels, rng)
-        image = normalise_tile(image)
+        image, labels = augment(image, labels, rng)  # values in [0, 1]: uint8 / 255
+        image = normalise_tile(image, (low / UINT8_MAX, high / UINT8_MAX))
         labels = labels[BORDER : size - BORDER, BORDER : size - BORDER]
         return np.ascontiguousarray(image.transpose(2, 0, 1)), np.ascontiguousarray(labels)
 

@@ -1,4 +1,4 @@
-"""Validation: F1 on the labelled pixels of the validation annotations (METHOD.md).
+"""Validation: F1 on the labelled pixels of the validation annotations (docs/method.md).
 
 For K classes each foreground class is scored one-vs-rest over the labelled pixels; the
 project's F1 is the mean over the foreground classes (for binary, the one class's F1).

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from rptui.errors import UserError
+from rptui.starters import check_start_model
 
 Strategy = Literal["corrective", "dense"]
 Pace = Literal["none", "mouse", "keyboard"]
@@ -22,6 +23,7 @@ DEFAULT_EVAL_MODELS = 6
 DEFAULT_MAX_CLEAR = 6  # the paper's protocol: at most six clear examples
 DEFAULT_PATIENCE = 60
 DEFAULT_PACE: Pace = "mouse"
+DEFAULT_CORRECTION_SECONDS = 40.0  # mouse time per corrected image (the paper's ~36 s)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class BenchOptions:
     eval_models: int = DEFAULT_EVAL_MODELS
     in_process: bool = False
     order: Order = "sequential"
+    correction_seconds: float | None = DEFAULT_CORRECTION_SECONDS  # None: every error
+    start_model: str | None = None  # a model file or starter:NAME; None: random weights
 
 
 def _positive(value: float | None, flag: str, *, allow_zero: bool = False) -> None:
@@ -84,6 +88,16 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
     _positive(args.epoch_tiles, "--epoch-tiles")
     _positive(args.patience, "--patience")
     _positive(args.eval_models, "--eval-models", allow_zero=True)
+    correct_all = bool(getattr(args, "correct_all", False))
+    correction_seconds = getattr(args, "correction_seconds", None)
+    if correct_all and correction_seconds is not None:
+        raise UserError("give either --correction-seconds or --correct-all, not both")
+    _positive(correction_seconds, "--correction-seconds")
+    if correction_seconds is None and not correct_all:
+        correction_seconds = DEFAULT_CORRECTION_SECONDS
+    start_model = getattr(args, "model", None)
+    if start_model:
+        check_start_model(start_model)
     if args.max_clear_examples < 2:
         raise UserError("--max-clear-examples must be 2 or more (training needs two images)")
     return BenchOptions(
@@ -107,4 +121,6 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         eval_models=args.eval_models,
         in_process=bool(getattr(args, "in_process", False)),
         order=getattr(args, "order", ORDERS[0]),
+        correction_seconds=correction_seconds,
+        start_model=start_model or None,
     )

@@ -29,11 +29,14 @@ class BenchProject:
         return self.truth[self.project.stem(index)]
 
 
-def create_bench_project(out: Path, pairs: list[ImagePair], *, seed: int) -> BenchProject:
+def create_bench_project(
+    out: Path, pairs: list[ImagePair], *, seed: int, start_model: str | None = None
+) -> BenchProject:
     """Copy the annotation images into ``out/workspace`` and create the project on them.
 
     The project order is the project's own (sorted names shuffled by ``seed``), as for
-    any project a user creates.
+    any project a user creates; ``start_model`` (a model file or ``starter:NAME``) is its
+    model 1, as ``project create --model`` makes it.
 
     Raises:
         UserError: ``out`` already holds a bench run.
@@ -46,5 +49,7 @@ def create_bench_project(out: Path, pairs: list[ImagePair], *, seed: int) -> Ben
     dataset.mkdir(parents=True)
     for pair in pairs:
         shutil.copyfile(pair.image, dataset / pair.image.name)
-    project = workspace.create_project(PROJECT_NAME, DATASET_NAME, seed=seed)
+    project = workspace.create_project(
+        PROJECT_NAME, DATASET_NAME, seed=seed, start_model=start_model
+    )
     return BenchProject(workspace, project, {pair.stem: pair for pair in pairs})

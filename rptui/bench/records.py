@@ -48,6 +48,9 @@ class ImageRecord:
     spill_px: int
     accepted: bool
     split: str  # train, val, or empty when nothing was saved
+    budget_seconds: float = math.nan  # mouse time the user allowed itself (empty: no limit)
+    error_px: int = 0  # pixels the segmentation shown got wrong (corrective phase)
+    uncorrected_px: int = 0  # of those, not labelled with the truth when the user moved on
 
 
 @dataclass(frozen=True)

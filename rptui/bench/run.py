@@ -99,6 +99,21 @@ def model_curve(
     return points
 
 
+def _corrections(options: BenchOptions, records: list[ImageRecord]) -> dict[str, Any]:
+    """The corrective phase: the time allowed per image and the error area left."""
+    rows = [r for r in records if r.phase == "corrective"]
+    errors = sum(r.error_px for r in rows)
+    left = sum(r.uncorrected_px for r in rows)
+    return {
+        "budget_seconds": options.correction_seconds,  # None: every error region corrected
+        "images": len(rows),
+        "images_corrected": sum(r.accepted for r in rows),
+        "error_px": errors,
+        "uncorrected_px": left,
+        "uncorrected_share": left / errors if errors else float("nan"),
+    }
+
+
 def _report(
     options: BenchOptions,
     result: BenchResult,
@@ -129,6 +144,7 @@ def _report(
         "annotation_wall_seconds": last.wall_seconds if last else 0.0,
         "total_wall_seconds": seconds,
         "spill_px": sum(r.spill_px for r in records),
+        "corrections": _corrections(options, records),
         "training": None
         if status is None
         else {
@@ -141,6 +157,16 @@ def _report(
         "held_out": held.as_dict(),
         "held_out_flipped_pass": True,
     }
+
+
+def _corrections_line(corrections: dict[str, Any]) -> str:
+    budget = corrections["budget_seconds"]
+    allowed = "every error" if budget is None else f"{budget:g} s of mouse time each"
+    return (
+        f"corrections ({allowed}): {corrections['images_corrected']} of "
+        f"{corrections['images']} images corrected, {corrections['uncorrected_px']} of "
+        f"{corrections['error_px']} error px left uncorrected"
+    )
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -157,6 +183,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         f"{report['images_skipped']} skipped",
         f"annotation: {report['annotated_px']} px, mouse {report['mouse_seconds']:.0f} s, "
         f"keyboard {report['keyboard_seconds']:.0f} s, spill {report['spill_px']} px",
+        _corrections_line(report["corrections"]),
         f"training: {training.get('epochs', 0)} epochs, model #{held['model_version']}, "
         f"validation F1 {number(training.get('best_validation_f1'))}",
         f"held-out ({held['test_images']} images): F1 {number(held['f1'])}, "
@@ -196,7 +223,7 @@ def run_bench(
     pairs, test = inputs(options)
     out = options.out
     out.mkdir(parents=True, exist_ok=True)
-    bench = create_bench_project(out, pairs, seed=options.seed)
+    bench = create_bench_project(out, pairs, seed=options.seed, start_model=options.start_model)
     try:
         start = ensure_start_model(bench.project)
         backend = make_backend(start)

@@ -18,9 +18,13 @@ ACTIONS = {"clear": "clear examples", "dense": "dense labels"}
 
 def progress_line(record: ImageRecord, limit: int) -> str:
     """One line per image on the terminal."""
-    action = ACTIONS.get(record.phase, f"{record.error_regions} errors corrected")
+    action = ACTIONS.get(
+        record.phase,
+        f"{record.error_regions} errors corrected, {record.uncorrected_px} of "
+        f"{record.error_px} error px left",
+    )
     if not record.accepted:
-        action = "no errors, skipped"
+        action = f"nothing worth correcting ({record.error_px} error px), skipped"
     return (
         f"[{record.index + 1:>3}/{limit}] {record.image}  {record.phase:<10} "
         f"model #{record.model_version} live F1 {record.live_f1:.3f} "

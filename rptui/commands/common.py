@@ -8,9 +8,15 @@ import os
 import sys
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from cluster.api import Backend, ModelSnapshot
+from rptui.errors import UserError
+from rptui.exit_watch import watch_sudden_exit
 from rptui.store.workspace import Workspace, default_workspace_root
+
+if TYPE_CHECKING:
+    from rptui.tui.graphics.hub import GraphicsHub
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +24,21 @@ DRIVER_LOG = "ray-driver.log"
 
 
 def workspace_from(args: argparse.Namespace) -> Workspace:
-    """The workspace named by ``--workspace``, ``$RPTUI_WORKSPACE`` or the default."""
-    return Workspace(args.workspace or default_workspace_root())
+    """The workspace named by ``--workspace``, ``$RPTUI_WORKSPACE`` or the default.
+
+    Raises:
+        UserError: the path (or a folder above it) is a file.
+    """
+    workspace = Workspace(args.workspace or default_workspace_root())
+    for path in (workspace.root, *workspace.root.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise UserError(
+                    f"the workspace {workspace.root} cannot be used: {path} is a file, "
+                    "not a folder (see --workspace and $RPTUI_WORKSPACE)"
+                )
+            break
+    return workspace
 
 
 def keep_ray_off_the_terminal(args: argparse.Namespace) -> None:
@@ -27,14 +46,28 @@ def keep_ray_off_the_terminal(args: argparse.Namespace) -> None:
 
     Call it before anything draws on the terminal (the app, a progress bar): the
     terminal stays reachable through ``sys.stderr`` while file descriptor 2, where
-    Ray's core writes, goes to ``<workspace>/logs/ray-driver.log``.
+    Ray's core writes, goes to ``<workspace>/logs/ray-driver.log``; should Ray's core
+    end the process, the log's last lines are printed (:mod:`rptui.exit_watch`).
     """
     if args.in_process:
         return
     from cluster.head.connect import divert_native_stderr
 
     workspace = workspace_from(args)
-    divert_native_stderr(workspace.root / "logs" / DRIVER_LOG)
+    log_path = workspace.root / "logs" / DRIVER_LOG
+    divert_native_stderr(log_path)
+    watch_sudden_exit(log_path, sys.__stderr__)  # if Ray's core ends us, the log says why
+
+
+def terminal_graphics(args: argparse.Namespace) -> GraphicsHub:
+    """How the app shows pictures: what the terminal offers, or the path ``--graphics`` forces.
+
+    Call it before the app starts: the terminal is asked, and its replies read, directly.
+    """
+    from rptui.tui.graphics.detect import detect
+    from rptui.tui.graphics.hub import GraphicsHub
+
+    return GraphicsHub(detect(args.graphics))
 
 
 def rptui_command(args: argparse.Namespace) -> list[str]:

@@ -20,6 +20,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"no such folder: {args.source}")
     workspace = workspace_from(args)
     destination = child_path(workspace.datasets_dir, args.name, what="dataset name")
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise UserError(f"dataset {args.name} exists already ({destination}); choose another name")
     with progress_bar(f"dataset {args.name}") as progress:
         report = create_dataset(
             args.source,

@@ -13,6 +13,7 @@ from rptui.commands.common import (
     keep_ray_off_the_terminal,
     make_backend,
     rptui_command,
+    terminal_graphics,
     workspace_from,
 )
 from rptui.commands.training import describe
@@ -47,6 +48,7 @@ def open_app(args: argparse.Namespace, workspace: Workspace, setup: DemoSetup) -
     """The app on the first image nobody annotated, with the trainer started."""
     from rptui.tui.app import RptuiApp
 
+    graphics = terminal_graphics(args)
     project = setup.project
     if not project.config.reviewed and project.config.position < len(setup.annotated):
         project.set_position(min(len(setup.annotated), len(project) - 1))
@@ -55,6 +57,8 @@ def open_app(args: argparse.Namespace, workspace: Workspace, setup: DemoSetup) -
         project=project,
         backend_factory=app_backend_factory(args),
         command=rptui_command(args),
+        advise_colours=not graphics.support.true_pixels,
+        graphics=graphics,
         start_training=True,
     )
     app.run()

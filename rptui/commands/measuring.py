@@ -5,17 +5,23 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cluster.io.atomic import write_bytes_atomic
 from rptui.errors import UserError
+from rptui.folders.outputs import check_output_file
 from rptui.folders.tables import PARQUET_SUFFIX, TABLE_SUFFIXES, read_table, table_bytes
 from rptui.progress import progress_bar
+
+if TYPE_CHECKING:
+    from cluster.measure.traits import TraitSettings
 
 log = logging.getLogger(__name__)
 
 LISTED_AT_MOST = 20
 VOLUME_TABLE_STEM = "volumes"
 VOXEL_AXES = 3
+MM_PER_INCH = 25.4
 
 
 def parse_voxel_size(text: str | None) -> tuple[float, float, float] | None:
@@ -53,17 +59,57 @@ def _listed(names: list[str]) -> str:
     return shown + (f" ... and {more} more" if more > 0 else "")
 
 
-def _measure(args: argparse.Namespace) -> int:
-    from cluster.io.images import list_images
-    from cluster.measure.files import measure_files, volume_table
-    from cluster.measure.tables import ERROR_COLUMN, check_kinds
-
-    try:
-        kinds = check_kinds(args.kind.split(","))
-    except ValueError as error:
-        raise UserError(str(error)) from error
-    if args.px_per_mm is not None and args.px_per_mm <= 0:
+def parse_scale(args: argparse.Namespace) -> float | None:
+    """Pixels per mm from ``--px-per-mm`` or ``--dpi`` (at most one of them), or None."""
+    if args.px_per_mm is not None and args.dpi is not None:
+        raise UserError("give --px-per-mm or --dpi, not both")
+    if args.dpi is not None:
+        if not 0 < args.dpi < float("inf"):
+            raise UserError("--dpi must be positive")
+        return float(args.dpi) / MM_PER_INCH
+    if args.px_per_mm is not None and not 0 < args.px_per_mm < float("inf"):
         raise UserError("--px-per-mm must be positive")
+    return args.px_per_mm
+
+
+def parse_traits(args: argparse.Namespace) -> TraitSettings:
+    """``--prune``, ``--diameter-classes`` and ``--angle-window`` as trait settings."""
+    from cluster.measure.catalogue import check_thresholds
+    from cluster.measure.traits import TraitSettings
+
+    if not 0 <= args.prune < float("inf"):
+        raise UserError("--prune must be 0 or more (px)")
+    window = TraitSettings().angle_window_px if args.angle_window is None else args.angle_window
+    if window < 1:
+        raise UserError("--angle-window must be at least 1 (px)")
+    parts = [part.strip() for part in (args.diameter_classes or "").split(",") if part.strip()]
+    try:
+        thresholds = check_thresholds([float(part) for part in parts])
+    except ValueError as error:
+        raise UserError(f"--diameter-classes {args.diameter_classes!r}: {error}") from error
+    return TraitSettings(
+        prune_px=float(args.prune), diameter_classes=thresholds, angle_window_px=window
+    )
+
+
+def _list_traits() -> int:
+    from rptui.folders.measuring import trait_lines
+
+    for line in trait_lines():
+        print(line)
+    return 0
+
+
+def _measure(args: argparse.Namespace) -> int:
+    from rptui.folders.measuring import chosen_kinds, measure_folder
+
+    if args.list_traits:
+        return _list_traits()
+    if args.seg_dir is None or args.output is None:
+        raise UserError("name the folder of masks and the table to write: SEG_DIR -o TABLE")
+    kinds = chosen_kinds(args.kind.split(","))
+    px_per_mm = parse_scale(args)
+    traits = parse_traits(args)
     if args.min_area < 0:
         raise UserError("--min-area must be 0 or more")
     output: Path = args.output
@@ -73,40 +119,39 @@ def _measure(args: argparse.Namespace) -> int:
     if volumes_path.suffix.lower() not in TABLE_SUFFIXES:
         raise UserError(f"the table must end in .csv or .parquet, not {volumes_path.name!r}")
     voxel_size = parse_voxel_size(args.voxel_size)
+    check_output_file(output)
+    if args.volume_table is not None:
+        check_output_file(volumes_path, what="the volume table")
     if PARQUET_SUFFIX in (output.suffix.lower(), volumes_path.suffix.lower()):
         _check_parquet_engine()
     if not args.seg_dir.is_dir():
         raise UserError(f"no such folder: {args.seg_dir}")
-    paths, skipped = list_images(args.seg_dir)
-    for path, reason in skipped:
-        log.info("skipped %s: %s", path, reason)
-    if not paths:
-        raise UserError(f"no mask images in {args.seg_dir}")
-    volumes: list[dict] = []
     with progress_bar(f"measuring {args.seg_dir}") as progress:
-        table = measure_files(
-            paths,
+        measured = measure_folder(
+            args.seg_dir,
             kinds=kinds,
-            px_per_mm=args.px_per_mm,
+            px_per_mm=px_per_mm,
             min_area=args.min_area,
             objects=args.objects,
-            progress=progress,
             classes=parse_classes(args.classes),
-            volumes=volumes,
             voxel_size=voxel_size,
+            traits=traits,
+            progress=progress,
         )
+    for path, reason in measured.skipped:
+        log.info("skipped %s: %s", path, reason)
+    table = measured.table
     write_bytes_atomic(output, table_bytes(table, output))
-    if volumes:
-        write_bytes_atomic(volumes_path, table_bytes(volume_table(volumes), volumes_path))
-        print(
-            f"volumes of {len({row['stack'] for row in volumes})} stacks written to {volumes_path}"
-        )
-    failed = table.loc[table[ERROR_COLUMN] != "", ["file", ERROR_COLUMN]]
+    if measured.volumes is not None:
+        write_bytes_atomic(volumes_path, table_bytes(measured.volumes, volumes_path))
+        print(f"volumes of {measured.volumes['stack'].nunique()} stacks written to {volumes_path}")
+    failed = measured.failed
     for name, reason in failed.itertuples(index=False):
         print(f"failed {name}: {reason}")
     per = "region" if "regions" in kinds else "image"
+    total = len(measured.paths)
     print(
-        f"{len(paths) - len(failed)} of {len(paths)} masks measured ({', '.join(kinds)}): "
+        f"{total - len(failed)} of {total} masks measured ({', '.join(kinds)}): "
         f"{len(table) - len(failed)} rows, one per {per}, written to {output}"
     )
     return 0
@@ -117,10 +162,12 @@ def _correlate(args: argparse.Namespace) -> int:
 
     auto = read_table(args.auto_csv)
     manual = read_table(args.manual_csv)
-    result = correlate(
-        auto, manual, auto_column=args.auto_column, manual_column=args.manual_column, on=args.on
-    )
     plot: Path = args.plot or args.auto_csv.with_name(f"{args.auto_csv.stem}_correlation.png")
+    check_output_file(plot, what="the plot")
+    manual_column = args.manual_column or args.auto_column
+    result = correlate(
+        auto, manual, auto_column=args.auto_column, manual_column=manual_column, on=args.on
+    )
     scatter_png(result, plot)
     print(f"matched {result.n} rows on {args.on!r} (file names by stem)")
     for line in summary_lines(result):

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from rptui.commands.common import workspace_from
 from rptui.errors import UserError
+from rptui.starters import check_start_model
 from rptui.store.project import DEFAULT_CLASSES
+from rptui.store.workspace import Workspace
 
 BACKGROUND_CLASS = DEFAULT_CLASSES[0]
 
@@ -40,20 +42,11 @@ def parse_colours(text: str | None) -> dict[str, str] | None:
     return colours
 
 
-def check_model_file(path: str) -> None:
-    """Refuse a starting model that is missing or not a U-Net we can load."""
-    from cluster.io.model_files import load_model_file
-
-    if not Path(path).is_file():
-        raise UserError(f"no such model file: {path}")
-    load_model_file(path)
-
-
 def run(args: argparse.Namespace) -> int:
     workspace = workspace_from(args)
     if args.action == "create":
         if args.model:
-            check_model_file(args.model)
+            check_start_model(args.model)
         project = workspace.create_project(
             args.name,
             args.dataset,
@@ -71,16 +64,41 @@ def run(args: argparse.Namespace) -> int:
         if not summaries:
             print(f"no projects in {workspace.root}")
         for summary in summaries:
+            name = summary.name + (f" (named {summary.named})" if summary.named else "")
             if summary.error:
-                print(f"{summary.name}\tunreadable: {summary.error}")
+                print(f"{name}\tunreadable: {summary.error}")
                 continue
             locked = f"\tlocked by {summary.locked_by}" if summary.locked_by else ""
             print(
-                f"{summary.name}\t{summary.dataset}\t{summary.n_images} images\t"
+                f"{name}\t{summary.dataset}\t{summary.n_images} images\t"
                 f"{summary.n_annotated} annotated\t{summary.n_models} models{locked}"
             )
     elif args.action == "import":
         project = workspace.import_rootpainter(args.seg_proj)
         print(f"imported RootPainter project {project.name} ({len(project)} images)")
         project.close()
+    elif args.action == "import-masks":
+        import_mask_folder(workspace, args.project, args.folder, replace=args.replace)
     return 0
+
+
+def import_mask_folder(workspace: Workspace, name: str, folder: Path, *, replace: bool) -> None:
+    """``project import-masks``: check every mask, then save them all, and say what was done."""
+    from rptui.store.mask_import import import_masks, plan_import
+
+    if not folder.is_dir():
+        raise UserError(f"no such folder: {folder}")
+    with workspace.open_project(name) as project:
+        if project.read_only:
+            raise UserError(f"project {project.name} is read-only: {project.read_only_reason}")
+        plan = plan_import(project, folder, replace=replace)
+        saved = import_masks(project, plan)
+        splits = [split for _, split in saved]
+    print(
+        f"imported {len(saved)} masks into {name} as annotations "
+        f"({splits.count('train')} train, {splits.count('val')} val)"
+    )
+    if plan.kept:
+        print(f"kept the annotations of {len(plan.kept)} images (--replace replaces them)")
+    if plan.ignored:
+        print(f"ignored {len(plan.ignored)} files that are not images")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rptui.commands.common import workspace_from
+from rptui.commands.common import keep_ray_off_the_terminal, workspace_from
 from rptui.errors import UserError
 
 
@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
         )
     root = workspace_from(args).root
     if args.command == "status":
+        keep_ray_off_the_terminal(args)  # a head that does not answer makes Ray's core talk
         head = status(root)
         if head is None:
             print(f"no embedded Ray runs for workspace {root}")

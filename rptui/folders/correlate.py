@@ -19,6 +19,7 @@ from scipy import stats
 
 from cluster.io.atomic import write_bytes_atomic
 from rptui.errors import UserError
+from rptui.folders.tables import FORMULA_QUOTE, FORMULA_STARTS
 
 FILE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".npz", ".gif"}
@@ -51,8 +52,11 @@ class CorrelationResult:
 
 
 def match_key(value: object) -> str:
-    """The key a row is matched on: a file name's stem, anything else as text."""
+    """The key a row is matched on: a file name's stem, anything else as text (a cell
+    quoted against spreadsheet formulas without its quote)."""
     text = str(value).strip()
+    if text.startswith(FORMULA_QUOTE) and text[1:].startswith(FORMULA_STARTS):
+        text = text[1:]
     name = PurePath(text.replace("\\", "/")).name or text
     suffix = PurePath(name).suffix
     if suffix.lower() in FILE_SUFFIXES:

@@ -1,8 +1,10 @@
 """Planning a folder run: what to segment, what is written already, where each mask goes.
 
-A run is resumable: an output already written is skipped and, when tables are asked
-for, measured again from its file. Stacks become one unit per slice, assembled in a
-:class:`StackJob` as the slices come back.
+A run is resumable: an output already written by the same models is skipped and, when
+tables are asked for, measured again from its file; one written by other models is
+redone (:mod:`cluster.io.provenance`). Items whose masks would be one file are refused
+by name. Stacks become one unit per slice, assembled in a :class:`StackJob` as the
+slices come back.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster.batch.worker import BatchSettings, Unit, mask_name, measure, slice_name
+from cluster.batch.worker import BatchSettings, Unit, mask_name, measure
 from cluster.io.images import ImageReadError
-from cluster.io.mask_formats import STACK_SUFFIX, MaskFormat, read_label_stack
-from cluster.io.stacks import stack_depth, stack_window
+from cluster.io.mask_formats import STACK_SUFFIX, MaskFormat, read_label_stack, recorded_models
+from cluster.io.provenance import Provenance, model_columns, same_models
+from cluster.io.stacks import StackShapeError, slice_name, stack_depth, stack_window
 from cluster.measure.files import read_measurable_mask
 from cluster.measure.tables import VoxelSize, volume_rows
-from rptui.folders.report import FolderReport, add_rows
+from rptui.folders.report import FolderReport, Row, add_rows
 
 log = logging.getLogger(__name__)
 
@@ -78,45 +81,101 @@ class Plan:
     done: int = 0
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where one item's mask goes, and whether the item is a stack (of ``depth`` slices)."""
+
+    path: Path
+    stack: bool
+    depth: int
+
+
+def _targets(
+    items: list[Path], output: Path, settings: BatchSettings, report: FolderReport
+) -> dict[Path, Target]:
+    """Each item's mask file; items that cannot be planned, or whose masks would land on
+    the same file (``a.png`` and ``a.jpg``), are failures named in the report."""
+    targets: dict[Path, Target] = {}
+    for path in items:
+        try:
+            stack = is_stack(path)
+            depth = stack_depth(path) if stack else 1
+        except ImageReadError as error:
+            if path.is_dir() or isinstance(error, StackShapeError):
+                _fail(report, path, error.reason, settings)
+                continue
+            stack, depth = False, 1  # segmented as one image: its failure is a table row
+        mask = stack_target(output, path) if stack else output_path(output, path, settings.fmt)
+        targets[path] = Target(mask, stack, depth)
+    by_file: dict[str, list[Path]] = {}
+    for path, target in targets.items():  # case folded: some file systems ignore case
+        by_file.setdefault(target.path.name.lower(), []).append(path)
+    for paths in by_file.values():
+        for path in paths if len(paths) > 1 else ():
+            others = ", ".join(other.name for other in paths if other != path)
+            reason = (
+                f"its mask would be {targets.pop(path).path.name}, as the mask of {others}: "
+                "rename one of them"
+            )
+            _fail(report, path, reason, settings)
+    return targets
+
+
+def _fail(report: FolderReport, path: Path, reason: str, settings: BatchSettings) -> None:
+    report.failed.append((path, reason))
+    add_rows(report, path.name, [], [], settings, error=reason)
+
+
+def _keep_existing(
+    target: Path, report: FolderReport, models: Provenance, overwrite: bool
+) -> Provenance | None:
+    """Whether to keep a mask written before: the models that made it when they are this
+    run's, () when it records none (kept too); None to redo it."""
+    if overwrite:
+        report.replaced.append(target)
+        return None
+    recorded = recorded_models(target)
+    if recorded is None:
+        report.kept_unknown.append(target)
+        return ()
+    if not same_models(recorded, models):
+        report.replaced.append(target)
+        return None
+    report.skipped_existing.append(target)
+    return recorded
+
+
 def plan_run(
     items: list[Path],
     output: Path,
     settings: BatchSettings,
     report: FolderReport,
     voxel_size: VoxelSize | None,
+    *,
+    models: Provenance = (),
+    overwrite: bool = False,
 ) -> Plan:
-    """Units for what is not yet written; what is written is measured from its file."""
+    """Units for what is not yet written by ``models``; what is kept is measured from its
+    file. A mask made by other models is redone, one with no record of its models kept
+    (made elsewhere), and with ``overwrite`` every mask is redone."""
     plan = Plan()
-    targets: set[Path] = set()
-    for path in items:
-        try:
-            stack = is_stack(path)
-            depth = stack_depth(path) if stack else 1
-        except ImageReadError as error:
-            if not path.is_dir():  # segmented as one image: its failure is a table row
-                stack, depth = False, 1
-            else:
-                report.failed.append((path, error.reason))
-                add_rows(report, path.name, [], [], settings, error=error.reason)
-                continue
-        target = stack_target(output, path) if stack else output_path(output, path, settings.fmt)
-        if stack and target in targets:
-            report.failed.append((path, f"another stack is also written to {target.name}"))
-            continue
-        targets.add(target)
-        plan.total += depth
-        if target.exists():
-            report.skipped_existing.append(target)
-            if stack:
-                _existing_stack(report, path, target, settings, voxel_size)
+    for path, target in _targets(items, output, settings, report).items():
+        plan.total += target.depth
+        kept = None
+        if target.path.exists():
+            kept = _keep_existing(target.path, report, models, overwrite)
+        if kept is not None:
+            made = model_columns(kept)
+            if target.stack:
+                _existing_stack(report, path, target.path, settings, voxel_size, made)
             elif settings.kinds:
-                _measure_existing(report, path.name, target, settings)
-            plan.skipped.append((path.name, depth))
-        elif stack:
-            job = StackJob(path, depth, target)
+                _measure_existing(report, path.name, target.path, settings, made)
+            plan.skipped.append((path.name, target.depth))
+        elif target.stack:
+            job = StackJob(path, target.depth, target.path)
             window = _window(path)
-            stem = target.stem
-            for z in range(depth):
+            stem = target.path.stem
+            for z in range(target.depth):
                 unit = Unit(slice_name(stem, z), path, z, window)
                 plan.units.append(unit)
                 plan.slices[unit.name] = (job, z)
@@ -136,7 +195,7 @@ def _window(path: Path) -> tuple[float, float] | None:
 
 
 def _measure_existing(
-    report: FolderReport, name: str, mask_path: Path, settings: BatchSettings
+    report: FolderReport, name: str, mask_path: Path, settings: BatchSettings, made: Row
 ) -> None:
     try:
         mask = read_existing_mask(mask_path)
@@ -145,7 +204,7 @@ def _measure_existing(
         add_rows(report, name, [], [], settings, error=reason)
         return
     rows, regions = measure(mask, settings, name)
-    add_rows(report, name, rows, regions, settings)
+    add_rows(report, name, rows, regions, settings, models=made)
 
 
 def _existing_stack(
@@ -154,6 +213,7 @@ def _existing_stack(
     target: Path,
     settings: BatchSettings,
     voxel_size: VoxelSize | None,
+    made: Row,
 ) -> None:
     """Measure a stack's mask TIFF written by an earlier run, and count its voxels."""
     try:
@@ -167,4 +227,4 @@ def _existing_stack(
     if settings.kinds:
         for z, mask in enumerate(masks):
             rows, regions = measure(mask, settings, path.name)
-            add_rows(report, path.name, rows, regions, settings, slice_number=z + 1)
+            add_rows(report, path.name, rows, regions, settings, slice_number=z + 1, models=made)

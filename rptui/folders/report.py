@@ -22,7 +22,9 @@ class FolderReport:
     """What a folder run did, with its measurement rows."""
 
     written: list[Path] = field(default_factory=list)
-    skipped_existing: list[Path] = field(default_factory=list)
+    skipped_existing: list[Path] = field(default_factory=list)  # made by the same models
+    kept_unknown: list[Path] = field(default_factory=list)  # no record of their models: kept
+    replaced: list[Path] = field(default_factory=list)  # made by other models: redone
     failed: list[tuple[Path, str]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     region_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -40,14 +42,17 @@ class FolderReport:
         return report_table(self.region_rows)
 
     def volume_table(self) -> pd.DataFrame:
-        """Voxels (and mm³) per class per stack written or found."""
-        return volume_table(self.volume_rows)
+        """Voxels (and mm³) per class per stack written or found, with the traits of its
+        slices that add up, summed."""
+        return volume_table(self.volume_rows, self.image_table())
 
     def summary(self, tables: Sequence[Path] = ()) -> dict[str, Any]:
         """What the run did, as plain JSON data (without the measurement rows)."""
         return {
             "written": [str(path) for path in self.written],
             "skipped_existing": [str(path) for path in self.skipped_existing],
+            "kept_unknown": [str(path) for path in self.kept_unknown],
+            "replaced": [str(path) for path in self.replaced],
             "failed": [[str(path), reason] for path, reason in self.failed],
             "pixels": self.pixels,
             "seconds": self.seconds,
@@ -61,6 +66,8 @@ class FolderReport:
         report = cls(
             written=[Path(path) for path in summary["written"]],
             skipped_existing=[Path(path) for path in summary["skipped_existing"]],
+            kept_unknown=[Path(path) for path in summary.get("kept_unknown", [])],
+            replaced=[Path(path) for path in summary.get("replaced", [])],
             failed=[(Path(path), str(reason)) for path, reason in summary["failed"]],
             pixels=int(summary["pixels"]),
             seconds=float(summary["seconds"]),
@@ -93,18 +100,21 @@ def add_rows(
     *,
     error: str = "",
     slice_number: int | None = None,
+    models: Row | None = None,
 ) -> None:
-    """Keep the rows of one image or slice (or one error row) in the report's tables."""
+    """Keep the rows of one image or slice (or one error row) in the report's tables;
+    ``models`` are the columns naming the models that made its mask."""
     where: Row = {FILE_COLUMN: name}
     if slice_number is not None:
         where[SLICE_COLUMN] = slice_number
+    made: Row = {} if error else dict(models or {})
     if set(settings.kinds) - {REGIONS} or not settings.kinds:
         if error or not rows:
-            report.rows.append({**where, ERROR_COLUMN: error})
-        report.rows.extend({**where, **row, ERROR_COLUMN: ""} for row in rows if not error)
+            report.rows.append({**where, **made, ERROR_COLUMN: error})
+        report.rows.extend({**where, **row, **made, ERROR_COLUMN: ""} for row in rows if not error)
     if REGIONS in settings.kinds:
         if error:
             report.region_rows.append({**where, ERROR_COLUMN: error})
         report.region_rows.extend(
-            {**where, **region, **where, ERROR_COLUMN: ""} for region in regions
+            {**where, **region, **where, **made, ERROR_COLUMN: ""} for region in regions
         )

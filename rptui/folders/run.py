@@ -12,7 +12,6 @@ per image (:class:`cluster.batch.worker.SegmentWorker`), so they give the same m
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -20,14 +19,16 @@ from contextlib import closing
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from cluster.batch.worker import BatchSettings, ImageResult, SegmentWorker, Unit
 from cluster.io.atomic import write_bytes_atomic
+from cluster.io.images import opened_image
 from cluster.io.mask_formats import MaskFormat, encode_label_stack
-from cluster.io.model_files import load_model_file, model_to_bytes
+from cluster.io.model_files import ensemble_classes, load_model_file, model_to_bytes
+from cluster.io.provenance import from_text, model_columns, record_models, to_text
 from cluster.io.stacks import list_items
-from cluster.measure.tables import VoxelSize, volume_rows
+from cluster.measure.tables import DEFAULT_TRAITS, VoxelSize, volume_rows
+from cluster.measure.traits import TraitSettings
 from cluster.nn.devices import Precision
 from rptui.folders.plan import (
     Plan,
@@ -73,6 +74,7 @@ def segment_folder(
     kinds: Sequence[str] = (),
     px_per_mm: float | None = None,
     min_area: int = 0,
+    traits: TraitSettings = DEFAULT_TRAITS,
     voxel_size: VoxelSize | None = None,
     use_ray: bool = False,
     shared_storage: bool = False,
@@ -80,20 +82,27 @@ def segment_folder(
     progress: Callable[[int, int], None] | None = None,
     on_progress: ImageProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    overwrite: bool = False,
 ) -> FolderReport:
-    """Segment every image and stack in ``source`` into ``output``, measuring ``kinds``.
+    """Segment every image and stack in ``source`` into ``output``, measuring ``kinds``
+    (with ``traits``: pruning, diameter classes, angle window).
 
     With ``use_ray`` the images (and slices) go through a Ray Data actor pool on the
     connected cluster (:func:`cluster.batch.pipeline.segment_paths`); else they are done one by
     one here. ``progress(done, total)`` and ``on_progress(done, total, name, error)``
     follow each image or slice; ``should_stop()`` is asked after each one and ends the
-    run early when true. Stacks add volume rows (mm³ with ``voxel_size``, x, y, z in mm).
+    run early when true. ``on_wait(reason)`` hears why nothing has come back yet while
+    Ray's workers wait or start. Stacks add volume rows (mm³ with ``voxel_size``, x, y, z
+    in mm). Masks record the model files that made them; a mask made by other models is
+    redone, and with ``overwrite`` every mask (see :func:`rptui.folders.plan.plan_run`).
     """
     started = time.perf_counter()
     items, not_items = list_items(source)
     report = FolderReport(failed=list(not_items))
     output.mkdir(parents=True, exist_ok=True)
     snapshots = [load_model_file(path) for path in model_paths]
+    made_by = record_models(model_paths)
     settings = BatchSettings(
         fmt=fmt,
         tta=tta,
@@ -101,10 +110,14 @@ def segment_folder(
         kinds=tuple(kinds),
         px_per_mm=px_per_mm,
         min_area=min_area,
-        classes=snapshots[0].classes if snapshots else (),
+        traits=traits,
+        classes=ensemble_classes(snapshots, [path.name for path in model_paths]),
+        models=to_text(made_by),
     )
     blobs = [model_to_bytes(snapshot) for snapshot in snapshots]
-    plan = plan_run(items, output, settings, report, voxel_size)
+    plan = plan_run(
+        items, output, settings, report, voxel_size, models=made_by, overwrite=overwrite
+    )
 
     def step(name: str, error: str, count: int = 1) -> None:
         plan.done += count
@@ -119,7 +132,11 @@ def segment_folder(
         report.cancelled = True
     elif plan.units:
         log.info("segmenting %d images or slices (%d done before)", len(plan.units), plan.done)
-        results = _run(plan.units, blobs, settings, output, use_ray, shared_storage, workers)
+        if progress is not None:
+            progress(plan.done, plan.total)
+        results = _run(
+            plan.units, blobs, settings, output, use_ray, shared_storage, workers, on_wait
+        )
         with closing(results):
             for result in results:
                 _take(report, plan, result, output, settings, shared_storage, voxel_size)
@@ -141,6 +158,7 @@ def _run(
     use_ray: bool,
     shared_storage: bool,
     workers: int | None,
+    on_wait: Callable[[str], None] | None,
 ) -> Generator[ImageResult, None, None]:
     if use_ray:
         from cluster.batch.pipeline import segment_paths
@@ -152,6 +170,7 @@ def _run(
             shared_storage=shared_storage,
             output_dir=output,
             workers=workers,
+            on_wait=on_wait,
         )
         return
     worker = SegmentWorker(blobs, settings)
@@ -179,12 +198,22 @@ def _take(
         report.failed.append((job.path, f"slice {z + 1}: {result.error}"))
         add_rows(report, file, [], [], settings, error=result.error, slice_number=z + 1)
     else:
-        job.masks[z] = np.asarray(Image.open(io.BytesIO(result.mask)))
+        with opened_image(result.mask, name=result.name) as image:
+            job.masks[z] = np.asarray(image)
         report.pixels += result.pixels
-        add_rows(report, file, result.rows, result.regions, settings, slice_number=z + 1)
+        add_rows(
+            report,
+            file,
+            result.rows,
+            result.regions,
+            settings,
+            slice_number=z + 1,
+            models=made_columns(settings),
+        )
     if job.finished and not job.failures:
         masks = np.stack([job.masks[index] for index in range(job.depth)])
-        write_bytes_atomic(job.target, encode_label_stack(masks, classes=settings.classes))
+        stack_file = encode_label_stack(masks, classes=settings.classes, models=settings.models)
+        write_bytes_atomic(job.target, stack_file)
         report.written.append(job.target)
         report.volume_rows.extend(
             volume_rows(masks, stack=file, classes=settings.classes, voxel_size=voxel_size)
@@ -211,4 +240,11 @@ def _record(
         write_bytes_atomic(target, result.mask)
     report.written.append(target)
     report.pixels += result.pixels
-    add_rows(report, result.name, result.rows, result.regions, settings)
+    add_rows(
+        report, result.name, result.rows, result.regions, settings, models=made_columns(settings)
+    )
+
+
+def made_columns(settings: BatchSettings) -> dict[str, str]:
+    """The table columns naming the models of this run's masks."""
+    return model_columns(from_text(settings.models))

@@ -1,1 +1,2 @@
-"""The review session without any UI: viewing, painting, accepting, serving, training sync."""
+"""The review session without any UI: one session made of parts (viewer, brush, serve
+order, pre-segmenter, saver), the backend link, and the training sync into the project."""

@@ -21,6 +21,7 @@ import io
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -164,7 +165,8 @@ def append_correction(path: Path | str, record: CorrectionRecord) -> None:
     write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))
 
 
-def _parse(name: str, text: str) -> object:
+def _parse(name: str, text: str) -> Any:
+    """A CSV cell as its column's field type (which one depends on ``name``); None if blank."""
     if name in _TEXT_COLUMNS:
         return text
     if text == "":

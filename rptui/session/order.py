@@ -24,24 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.io.atomic import write_json_atomic
-from rptui.store.project_config import parse_slice_name
+from cluster.io.stacks import parse_slice_name
+from rptui.store.settings import ORDERS, SEQUENTIAL, UNCERTAIN, ProjectSettings
 
 log = logging.getLogger(__name__)
 
-ORDER_SETTING = "order"
-SEQUENTIAL = "sequential"
-UNCERTAIN = "uncertain"
-ORDERS = (SEQUENTIAL, UNCERTAIN)
 ORDER_NAMES = {SEQUENTIAL: "sequential", UNCERTAIN: "most uncertain next"}
 SCORES_FILE_NAME = "scores.json"
 SCORE_PRIORITY = 100  # background scoring: after the image on screen and the next N
 SCORING_EXTRA = 3  # scoring requests in flight beyond the pre-segment setting
 
 
-def order_of(settings: dict[str, object]) -> str:
-    """The order mode in a project's settings (sequential when absent or unknown)."""
-    mode = settings.get(ORDER_SETTING, SEQUENTIAL)
-    return mode if mode in ORDERS else SEQUENTIAL  # type: ignore[return-value]
+def order_of(settings: ProjectSettings) -> str:
+    """The order mode in a project's settings (sequential when unknown)."""
+    return settings.order if settings.order in ORDERS else SEQUENTIAL
 
 
 @dataclass(frozen=True)

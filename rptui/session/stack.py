@@ -2,7 +2,7 @@
 
 Multi-class projects paint label ``k + 1`` for foreground class ``k`` and keep their masks
 as class-index label PNGs; stacks keep one annotation per slice while open and remember
-the slice the user left (``settings["stack_slices"]``: {stem: 1-based slice}; only stacks
+the slice the user left (``settings.stack_slices``: {stem: 1-based slice}; only stacks
 get an entry, so plain-image projects keep their project.json as it was).
 """
 
@@ -10,20 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.io.images import TIFF_SUFFIXES, encode_png, read_mask
+from cluster.io.images import TIFF_SUFFIXES, ImageReadError, encode_png, opened_image, read_mask
 from rptui.store.annotation import BINARY_CLASSES, Annotation
 from rptui.store.project import Project
+from rptui.store.settings import ProjectSettings
 
-SLICE_SETTING = "stack_slices"
 MASK_WHITE = 255
-FOREGROUND_BRUSH_SETTING = "foreground_brush_size"
-BACKGROUND_BRUSH_SETTING = "background_brush_size"
 BINARY_BRUSH_NAMES = {FOREGROUND: "foreground", BACKGROUND: "background", UNLABELLED: "eraser"}
 
 
@@ -37,11 +33,6 @@ class SliceState:
     seconds: float = 0.0
 
 
-def brush_setting(value: int) -> str:
-    """The settings key of the radius of the brush painting ``value``."""
-    return FOREGROUND_BRUSH_SETTING if value >= FOREGROUND else BACKGROUND_BRUSH_SETTING
-
-
 def brush_name(value: int, classes: tuple[str, ...]) -> str:
     """What the status line calls the brush painting ``value`` (a class name, multi-class)."""
     if len(classes) == BINARY_CLASSES or value < FOREGROUND:
@@ -49,21 +40,17 @@ def brush_name(value: int, classes: tuple[str, ...]) -> str:
     return classes[value - 1]
 
 
-def remembered_slice(settings: dict[str, Any], stem: str, depth: int) -> int:
+def remembered_slice(settings: ProjectSettings, stem: str, depth: int) -> int:
     """The 0-based slice of stack ``stem`` the user left (0 when none or out of range)."""
-    slices = settings.get(SLICE_SETTING)
-    number = slices.get(stem) if isinstance(slices, dict) else None
-    if not isinstance(number, int) or not 1 <= number <= depth:
+    number = settings.stack_slices.get(stem)
+    if number is None or not 1 <= number <= depth:
         return 0
     return number - 1
 
 
-def remember_slice(settings: dict[str, Any], stem: str, z: int) -> None:
+def remember_slice(settings: ProjectSettings, stem: str, z: int) -> None:
     """Keep slice ``z`` (0-based) as where the user is in stack ``stem``."""
-    slices = settings.get(SLICE_SETTING)
-    if not isinstance(slices, dict):
-        slices = settings[SLICE_SETTING] = {}
-    slices[stem] = z + 1
+    settings.stack_slices[stem] = z + 1
 
 
 def encode_mask(mask: np.ndarray, *, classes: int) -> bytes:
@@ -89,12 +76,15 @@ def read_shown_mask(path: Path, *, classes: int) -> np.ndarray:
         OSError, ValueError: the file cannot be read, or a multi-class mask holds a value
             that is no class.
     """
-    if classes == BINARY_CLASSES:
-        return read_mask(path, kind="binary")
-    with Image.open(path) as image:
-        if image.mode != "L":
-            raise ValueError(f"{path}: a class mask must be 8-bit grey, got mode {image.mode}")
-        mask = np.array(image, dtype=np.uint8)
+    try:
+        if classes == BINARY_CLASSES:
+            return read_mask(path, kind="binary")
+        with opened_image(path) as image:
+            if image.mode != "L":
+                raise ValueError(f"{path}: a class mask must be 8-bit grey, not mode {image.mode}")
+            mask = np.array(image, dtype=np.uint8)
+    except ImageReadError as error:
+        raise ValueError(str(error)) from error
     if mask.size and int(mask.max()) >= classes:
         raise ValueError(f"{path}: value {int(mask.max())} is no class of {classes}")
     return mask

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -29,7 +29,6 @@ __all__ = [
     "Annotation",
     "AnnotationError",
     "Box",
-    "SplitRegistry",
     "assign_split",
 ]
 
@@ -39,6 +38,8 @@ THIN_STROKE_REACH = 0.5  # a radius-0 stroke covers pixels within half a pixel: 
 _DISTANCE_SLACK = 1e-6  # tolerance for points lying exactly on the brush edge
 _N_VALUES = 256
 BINARY_CLASSES = 2  # RootPainter's projects: background and foreground
+# What an undo step was, in the user's words (see :meth:`Annotation.undo_kind`).
+POINT, STROKE, BOX, REGION = "point", "stroke", "box", "region"
 
 
 class AnnotationError(ValueError):
@@ -125,7 +126,8 @@ class Annotation:
     @property
     def shape(self) -> tuple[int, int]:
         """(height, width)."""
-        return self._labels.shape  # type: ignore[return-value]
+        height, width = self._labels.shape
+        return height, width
 
     def count(self, value: int) -> int:
         """Number of pixels holding ``value``."""
@@ -168,7 +170,7 @@ class Annotation:
         mask = _disk_mask(radius)[
             clipped.y0 - box.y0 : clipped.y1 - box.y0, clipped.x0 - box.x0 : clipped.x1 - box.x0
         ]
-        return clipped if self._apply(clipped, mask, value) else EMPTY_BOX
+        return clipped if self._apply(clipped, mask, value, POINT) else EMPTY_BOX
 
     def paint_stroke(self, points: Sequence[tuple[int, int]], *, radius: int, value: int) -> Box:
         """Paint every pixel within ``radius`` of the polyline through ``points``."""
@@ -197,7 +199,7 @@ class Annotation:
         box = box.clip(*self.shape)
         if box.is_empty:
             return EMPTY_BOX
-        return box if self._apply(box, None, value) else EMPTY_BOX
+        return box if self._apply(box, None, value, BOX) else EMPTY_BOX
 
     def fill_mask(self, mask: np.ndarray, *, value: int) -> Box:
         """Set every pixel where ``mask`` is true to ``value``, as one undo step."""
@@ -210,7 +212,7 @@ class Annotation:
             return EMPTY_BOX
         cols = np.flatnonzero(mask.any(axis=0))
         box = Box(int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
-        return box if self._apply(box, mask[box.slices], value) else EMPTY_BOX
+        return box if self._apply(box, mask[box.slices], value, REGION) else EMPTY_BOX
 
     # --- undo -----------------------------------------------------------------------------
     @contextmanager
@@ -224,7 +226,7 @@ class Annotation:
 
     def begin_stroke(self) -> None:
         """Start a stroke painted piece by piece (pen down); it will undo as one step."""
-        self._history.begin()
+        self._history.begin(STROKE)
 
     def end_stroke(self) -> Box | None:
         """End the stroke (pen up); returns the box it changed, or None if it changed nothing."""
@@ -239,6 +241,26 @@ class Annotation:
     def can_redo(self) -> bool:
         """True when there is an undone edit to redo."""
         return self._history.can_redo
+
+    @property
+    def undo_kind(self) -> str | None:
+        """What the next undo takes back (``stroke``, ``point``, ``box``, ``region``), or None."""
+        return self._history.undo_kind
+
+    @property
+    def redo_kind(self) -> str | None:
+        """What the next redo paints again, or None."""
+        return self._history.redo_kind
+
+    @property
+    def undo_steps(self) -> int:
+        """Edits that can be undone."""
+        return self._history.undo_steps
+
+    @property
+    def redo_steps(self) -> int:
+        """Undone edits that can be redone."""
+        return self._history.redo_steps
 
     @property
     def history_bytes(self) -> int:
@@ -270,14 +292,15 @@ class Annotation:
         if not 0 <= value <= self.classes:
             raise AnnotationError(f"label value must be 0..{self.classes}, got {value}")
 
-    def _apply(self, box: Box, mask: np.ndarray | None, value: int) -> bool:
-        """Set ``mask`` (None: all) of ``box`` to ``value``; record it; True if anything changed."""
+    def _apply(self, box: Box, mask: np.ndarray | None, value: int, kind: str = STROKE) -> bool:
+        """Set ``mask`` (None: all) of ``box`` to ``value``; record it as an edit of ``kind``
+        (inside a stroke, part of it); True if anything changed."""
         region = self._labels[box.slices]
         old = region if mask is None else region[mask]
         old_counts = np.bincount(old.ravel(), minlength=_N_VALUES)
         if old_counts[value] == old.size:
             return False
-        self._history.record(Patch(box, region.copy()))
+        self._history.record(Patch(box, region.copy()), kind)
         if mask is None:
             region[...] = value
         else:
@@ -302,50 +325,3 @@ def assign_split(n_train: int, n_val: int) -> Split:
     if n_train < 0 or n_val < 0:
         raise ValueError(f"counts must be 0 or more, got n_train={n_train}, n_val={n_val}")
     return "val" if n_train >= VAL_PER_TRAIN * n_val else "train"
-
-
-class SplitRegistry:
-    """Each image's split, assigned once and then fixed for good.
-
-    The workspace stores :attr:`mapping`; give it back to the constructor on restart.
-    """
-
-    def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
-        self._splits: dict[str, Split] = {}
-        for name, split in (mapping or {}).items():
-            if split not in ("train", "val"):
-                raise AnnotationError(f"{name}: split must be 'train' or 'val', got {split!r}")
-            self._splits[name] = split  # type: ignore[assignment]
-
-    @property
-    def mapping(self) -> dict[str, Split]:
-        """A copy of name → split."""
-        return dict(self._splits)
-
-    @property
-    def n_train(self) -> int:
-        """Images assigned to training."""
-        return sum(split == "train" for split in self._splits.values())
-
-    @property
-    def n_val(self) -> int:
-        """Images assigned to validation."""
-        return sum(split == "val" for split in self._splits.values())
-
-    def get(self, name: str) -> Split | None:
-        """The split of ``name``, or None if it has none yet."""
-        return self._splits.get(name)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._splits
-
-    def __len__(self) -> int:
-        return len(self._splits)
-
-    def assign(self, name: str) -> Split:
-        """The split of ``name``: its existing one, or a new one by :func:`assign_split`."""
-        split = self._splits.get(name)
-        if split is None:
-            split = assign_split(self.n_train, self.n_val)
-            self._splits[name] = split
-        return split

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
+from cluster.io.images import ImageReadError, opened_image
 from rptui.store.annotation import BINARY_CLASSES, AnnotationError
 
 ANNOTATION_ALPHA = 180  # the opacity RootPainter's client saves its brush colours with
@@ -104,7 +105,7 @@ def from_png_bytes(
     """
     where = f"{source}: " if source is not None else ""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with opened_image(bytes(data), name=source) as image:
             image.load()
             if image.mode == "P":
                 image = image.convert("RGBA")
@@ -116,7 +117,9 @@ def from_png_bytes(
                     f"got mode {image.mode}"
                 )
             array = np.asarray(image)
-    except (OSError, SyntaxError) as error:  # PIL's errors for unreadable data
+    except ImageReadError as error:
+        raise AnnotationError(f"{where}unreadable annotation image: {error.reason}") from error
+    except (OSError, SyntaxError, ValueError) as error:  # PIL's errors for bad pixel data
         raise AnnotationError(f"{where}unreadable annotation image: {error}") from error
     if expected_shape is not None and array.shape[:2] != tuple(expected_shape):
         height, width = array.shape[:2]

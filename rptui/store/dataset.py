@@ -30,11 +30,11 @@ from cluster.io.images import (
     ImageReadError,
     ImageTooLargeError,
     encode_png,
-    page_count,
     read_image,
 )
-from cluster.io.stacks import list_items, list_slice_files
+from cluster.io.stacks import list_items, list_slice_files, stack_depth
 from rptui.errors import UserError
+from rptui.store.paths import WorkspaceError, validate_name
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +141,15 @@ def output_stems(paths: Sequence[Path]) -> dict[Path, str]:
     return stems
 
 
+def unsafe_name(name: str) -> str:
+    """Why a file name cannot be a dataset item (a control character in it...); '' if it can."""
+    try:
+        validate_name(name, what="file name")
+    except WorkspaceError as error:
+        return f"{error}: rename the file"
+    return ""
+
+
 def _check_destination(destination: Path) -> None:
     if destination.exists():
         if not destination.is_dir():
@@ -203,6 +212,8 @@ def create_dataset(
         raise DatasetError(f"need 1 <= min size ({min_size}) <= target size ({target_size})")
     _check_destination(destination)
     images, not_images = list_items(source)
+    not_images += [(path, why) for path in images if (why := unsafe_name(path.name))]
+    images = [path for path in images if not unsafe_name(path.name)]
     if not images:
         raise DatasetError(f"no images (JPEG, PNG, TIFF) in {source}")
     stems = output_stems(images)
@@ -249,10 +260,14 @@ def create_dataset(
 
 
 def _is_stack(path: Path) -> bool:
-    """Whether a source item is a stack (a slice folder or a multi-page TIFF)."""
+    """Whether a source item is a stack (a slice folder or a multi-page TIFF).
+
+    Raises:
+        ImageReadError: a multi-page TIFF whose pages differ in size.
+    """
     if path.is_dir():
         return True
-    return path.suffix.lower() in TIFF_SUFFIXES and page_count(path) > 1
+    return path.suffix.lower() in TIFF_SUFFIXES and stack_depth(path) > 1
 
 
 def _copy_file(source: Path, target: Path) -> None:

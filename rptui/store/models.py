@@ -1,15 +1,19 @@
-"""What ``--model`` names: a model file, ``PROJECT`` (its best model) or ``PROJECT:N``."""
+"""What ``--model`` names: a model file, ``PROJECT`` (its best model), ``PROJECT:N`` or a
+starter model shipped with the package (``starter:roots``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rptui.errors import UserError
+from rptui.starters import is_starter, starter_file
 from rptui.store.workspace import Workspace
 
 
 def resolve_model(workspace: Workspace, spec: str) -> Path:
     """The model file a ``--model`` value names; UserError when there is none."""
+    if is_starter(spec):
+        return starter_file(spec)
     path = Path(spec).expanduser()
     if path.is_file():
         return path

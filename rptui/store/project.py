@@ -18,7 +18,15 @@ import numpy as np
 from cluster.api import Split
 from cluster.io.atomic import write_bytes_atomic, write_json_atomic
 from cluster.io.images import DEFAULT_MAX_PIXELS, TIFF_SUFFIXES, ImageReadError, read_image
-from cluster.io.stacks import list_slice_files, read_stack_slice, stack_depth, stack_window
+from cluster.io.stacks import (
+    SLICE_NAME_FORMAT,
+    list_slice_files,
+    parse_slice_name,
+    read_stack_slice,
+    slice_name,
+    stack_depth,
+    stack_window,
+)
 from rptui.store.classes import RGB
 from rptui.store.lock import LockInfo, ProjectLock
 from rptui.store.paths import (
@@ -31,23 +39,18 @@ from rptui.store.paths import (
 )
 from rptui.store.project_config import (
     DEFAULT_CLASSES,
-    DEFAULT_SETTINGS,
     PROJECT_FILE_NAME,
     SCHEMA_VERSION,
-    SLICE_NAME_FORMAT,
     SPLITS,
     NewerSchemaError,
     ProjectConfig,
     choose_split,
     load_config,
-    parse_slice_name,
     save_config,
-    slice_name,
 )
 
 __all__ = [
     "DEFAULT_CLASSES",
-    "DEFAULT_SETTINGS",
     "PROJECT_FILE_NAME",
     "SCHEMA_VERSION",
     "SLICE_NAME_FORMAT",
@@ -313,7 +316,8 @@ class Project:
 
     def annotation_file(self, stem: str) -> Path | None:
         """The annotation file of ``stem`` (its own split first, then train, val), or None."""
-        for split in ((self.split_of(stem),) if self.split_of(stem) else ()) + SPLITS:
+        own = self.split_of(stem)
+        for split in ((own,) if own else ()) + SPLITS:
             path = self.annotation_path(stem, split)
             if path.is_file():
                 return path

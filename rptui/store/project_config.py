@@ -6,7 +6,8 @@ the workspace, or an absolute folder for imported RootPainter projects), the cla
 image order fixed at creation (with the seed that shuffled it), each annotated image's
 split (fixed once assigned), the reviewed images and the last position. A file that
 does not parse, or lacks a key, raises :class:`CorruptProjectError` naming it; nothing
-ever overwrites such a file.
+ever overwrites such a file. A bad setting only falls back to its default
+(:class:`rptui.store.settings.ProjectSettings` names it).
 
 An item (an entry of ``images``) is an image file, a multi-page TIFF or a folder of
 numbered slices; the last two are stacks, whose slice z is named ``<stem>.z<z+1:04d>``
@@ -16,7 +17,6 @@ numbered slices; the last two are stacks, whose slice z is named ``<stem>.z<z+1:
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,23 +33,12 @@ from rptui.store.classes import (
     validate_colours,
 )
 from rptui.store.paths import CorruptProjectError, WorkspaceError, validate_name
+from rptui.store.settings import SETTINGS_KEY, ProjectSettings
 
 SPLITS: tuple[Split, ...] = ("train", "val")
 PROJECT_FILE_NAME = "project.json"
 SCHEMA_VERSION = 1
 DEFAULT_CLASSES: tuple[str, ...] = ("background", "foreground")
-# Slice z of a stack with stem S is named S.z0001 (numbered from 1, at least four digits).
-SLICE_NAME_FORMAT = "{stem}.z{number:04d}"
-_SLICE_NAME = re.compile(r"^(?P<stem>.+)\.z(?P<number>\d{4,})$")
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "pre_segment": 1,
-    "foreground_brush_size": 3,
-    "background_brush_size": 9,
-    "overlay_opacity": 0.5,
-    "palette": "default",  # or "colourblind" (rptui.tui.canvas.render.PALETTES)
-    "key_bindings": {},
-    "order": "sequential",  # or "uncertain": most uncertain next (rptui.session.order)
-}
 
 
 class NewerSchemaError(WorkspaceError):
@@ -64,23 +53,8 @@ class NewerSchemaError(WorkspaceError):
         )
 
 
-def slice_name(stem: str, z: int) -> str:
-    """The name of slice ``z`` (0-based) of the stack ``stem``: ``scan.z0003`` for z = 2."""
-    if z < 0:
-        raise WorkspaceError(f"slice index must be 0 or more, got {z}")
-    return SLICE_NAME_FORMAT.format(stem=stem, number=z + 1)
-
-
-def parse_slice_name(name: str) -> tuple[str, int] | None:
-    """(stack stem, 0-based z) of a slice name such as ``scan.z0003``; None otherwise."""
-    match = _SLICE_NAME.match(name)
-    if match is None or int(match.group("number")) < 1:
-        return None
-    return match.group("stem"), int(match.group("number")) - 1
-
-
 def choose_split(splits: dict[str, Split]) -> Split:
-    """The split for a newly annotated image, by METHOD.md's rule (see assign_split)."""
+    """The split for a newly annotated image, by the project's rule (see assign_split)."""
     n_val = sum(1 for split in splits.values() if split == "val")
     return assign_split(len(splits) - n_val, n_val)
 
@@ -95,7 +69,7 @@ class ProjectConfig:
     classes: tuple[str, ...] = DEFAULT_CLASSES
     colours: dict[str, str] | None = None  # "#rrggbb" by foreground class; None: defaults
     start_model: str | None = None
-    settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    settings: ProjectSettings = field(default_factory=ProjectSettings)
     seed: int | None = None
     splits: dict[str, Split] = field(default_factory=dict)
     reviewed: set[str] = field(default_factory=set)
@@ -129,7 +103,7 @@ class ProjectConfig:
             "classes": list(self.classes),
             **colours,
             "start_model": self.start_model,
-            "settings": self.settings,
+            "settings": self.settings.to_json(),
             "seed": self.seed,
             "splits": dict(self.splits),
             "reviewed": sorted(self.reviewed),
@@ -160,7 +134,7 @@ class ProjectConfig:
                 images=[validate_name(n, what="image name") for n in _list(obj["images"])],
                 classes=validate_classes(_list(obj.get("classes", []))),
                 start_model=_optional_str(obj.get("start_model"), "start_model"),
-                settings={**DEFAULT_SETTINGS, **_typed(obj.get("settings", {}), dict, "settings")},
+                settings=ProjectSettings.from_json(obj.get(SETTINGS_KEY, {})),
                 seed=_optional_int(obj.get("seed"), "seed"),
                 splits=_splits(obj.get("splits", {})),
                 reviewed={_typed(s, str, "reviewed") for s in _list(obj.get("reviewed", []))},

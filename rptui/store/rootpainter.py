@@ -30,14 +30,22 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
-from rptui.store.paths import CorruptProjectError, WorkspaceError, safe_relative_path, validate_name
-from rptui.store.project import PROJECT_FILE_NAME, ProjectConfig, load_config, save_config
-
-if TYPE_CHECKING:
-    from rptui.store.project import Project
-    from rptui.store.workspace import Workspace
+from rptui.store.opening import open_project_at
+from rptui.store.paths import (
+    CorruptProjectError,
+    WorkspaceError,
+    child_path,
+    safe_relative_path,
+    validate_name,
+)
+from rptui.store.project import (
+    PROJECT_FILE_NAME,
+    Project,
+    ProjectConfig,
+    load_config,
+    save_config,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,22 +134,20 @@ def config_from_seg_proj(project: RootPainterProject, *, name: str) -> ProjectCo
 
 
 def import_rootpainter(
-    workspace: Workspace, seg_proj_path: Path, *, name: str | None = None
+    projects_dir: Path, seg_proj_path: Path, *, name: str | None = None
 ) -> Project:
-    """Register the RootPainter project in ``workspace`` (once) and open it.
+    """Register the RootPainter project in a workspace's ``projects_dir`` (once); open it.
 
     Importing the same ``.seg_proj`` again opens the registered project; a different
     project with the same name is an error (pass ``name`` to choose another).
     """
-    from rptui.store.workspace import open_project_at
-
     rp = read_seg_proj(seg_proj_path)
     if not rp.dataset_dir.is_dir():
         raise WorkspaceError(
             f"{rp.seg_proj}: its dataset {rp.dataset!r} is not at {rp.dataset_dir}"
         )
     our_name = validate_name(name or rp.name, what="project name")
-    folder = workspace.project_dir(our_name)
+    folder = child_path(projects_dir, our_name, what="project name")
     config_path = folder / PROJECT_FILE_NAME
     if config_path.exists():
         config = load_config(config_path)

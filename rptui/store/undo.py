@@ -16,6 +16,7 @@ import numpy as np
 
 DEFAULT_UNDO_DEPTH = 100
 MIN_UNDO_DEPTH = 1
+EDIT = "edit"  # the kind of a step nobody named
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,11 @@ _step_ids = itertools.count(1)
 
 @dataclass
 class Step:
-    """One undo step: the patches of one edit, in the order they were painted."""
+    """One undo step: the patches of one edit, in the order they were painted, and what
+    kind of edit it was (``stroke``, ``point``, ...: words for the user)."""
 
     patches: list[Patch]
+    kind: str = EDIT
     id: int = field(default_factory=lambda: next(_step_ids))
 
     @property
@@ -133,6 +136,7 @@ class History:
         self._undo: deque[Step] = deque()
         self._redo: list[Step] = []
         self._open: list[Patch] = []
+        self._open_kind = EDIT
         self._group_depth = 0
         self._base_id = 0  # the state id when the undo stack is empty
 
@@ -162,6 +166,18 @@ class History:
         return len(self._redo)
 
     @property
+    def undo_kind(self) -> str | None:
+        """The kind of edit the next undo takes back (None: nothing to undo)."""
+        if self._open:
+            return self._open_kind
+        return self._undo[-1].kind if self._undo else None
+
+    @property
+    def redo_kind(self) -> str | None:
+        """The kind of edit the next redo makes again (None: nothing to redo)."""
+        return self._redo[-1].kind if self._redo else None
+
+    @property
     def state_id(self) -> int:
         """Names the current label state: equal ids mean the same labels."""
         return self._undo[-1].id if self._undo else self._base_id
@@ -172,8 +188,10 @@ class History:
         steps = itertools.chain(self._undo, self._redo)
         return sum(step.nbytes for step in steps) + sum(p.data.nbytes for p in self._open)
 
-    def begin(self) -> None:
-        """Start grouping edits into one step."""
+    def begin(self, kind: str = EDIT) -> None:
+        """Start grouping edits into one step of ``kind`` (the outermost group names it)."""
+        if self._group_depth == 0 and not self._open:
+            self._open_kind = kind
         self._group_depth += 1
 
     def end(self) -> Box | None:
@@ -185,9 +203,12 @@ class History:
             return None
         return self._close()
 
-    def record(self, patch: Patch) -> None:
-        """Add the before-pixels of one changed box to the current edit."""
+    def record(self, patch: Patch, kind: str = EDIT) -> None:
+        """Add the before-pixels of one changed box to the current edit (outside a group,
+        an edit of ``kind`` on its own)."""
         self._redo.clear()
+        if self._group_depth == 0:
+            self._open_kind = kind
         self._open.append(patch)
         if self._group_depth == 0:
             self._close()
@@ -221,7 +242,7 @@ class History:
     def _close(self) -> Box | None:
         if not self._open:
             return None
-        step = Step(self._open)
+        step = Step(self._open, self._open_kind)
         self._open = []
         self._push(step)
         return step.box

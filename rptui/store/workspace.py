@@ -20,13 +20,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from cluster.io.atomic import remove_stale_temp_files, write_bytes_atomic
+from cluster.io.atomic import write_bytes_atomic
 from cluster.io.model_files import model_file_name
 from cluster.io.stacks import list_items
+from rptui.starters import start_model_source
 from rptui.store.classes import validate_classes, validate_colours
-from rptui.store.lock import LockHeld, LockInfo, ProjectLock, is_stale
+from rptui.store.lock import LockInfo, ProjectLock, is_stale
+from rptui.store.opening import open_project_at
 from rptui.store.paths import (
     CorruptProjectError,
     ReadOnlyProjectError,
@@ -36,13 +37,14 @@ from rptui.store.paths import (
 )
 from rptui.store.project import (
     DEFAULT_CLASSES,
-    DEFAULT_SETTINGS,
     PROJECT_FILE_NAME,
     Project,
     ProjectConfig,
     load_config,
     save_config,
 )
+from rptui.store.rootpainter import import_rootpainter
+from rptui.store.settings import ProjectSettings
 
 __all__ = [
     "CorruptProjectError",
@@ -67,10 +69,15 @@ def default_workspace_root() -> Path:
 
 @dataclass(frozen=True)
 class ProjectSummary:
-    """One line of ``project list``; ``error`` is set for a project that cannot be read."""
+    """One line of ``project list``; ``error`` is set for a project that cannot be read.
+
+    ``name`` is the folder's, the name that opens the project; ``named`` the name its
+    project.json gives when that differs (a copied project folder).
+    """
 
     name: str
     path: Path
+    named: str | None = None
     dataset: str | None = None
     n_images: int = 0
     n_annotated: int = 0
@@ -152,8 +159,9 @@ class Workspace:
         project = Project(config_path, config, root=root, dataset_dir=root, lock=None)
         holder = ProjectLock(root).holder()
         return ProjectSummary(
-            name=config.name,
+            name=folder.name,
             path=folder,
+            named=config.name if config.name != folder.name else None,
             dataset=config.dataset,
             n_images=len(config.images),
             n_annotated=len(project.annotated()),
@@ -169,14 +177,15 @@ class Workspace:
         classes: tuple[str, ...] = DEFAULT_CLASSES,
         colours: dict[str, str] | None = None,
         start_model: str | None = None,
-        settings: dict[str, Any] | None = None,
+        settings: ProjectSettings | None = None,
         seed: int | None = None,
     ) -> Project:
         """Create a project over a workspace dataset and open it (writable).
 
         The image order is fixed here: the dataset's images, sorted then shuffled with
         ``seed`` (random when None; stored either way). ``start_model`` may be a model
-        file, copied in as model 1, or any name the caller resolves later. ``classes``
+        file or a starter model (``starter:roots``), copied in as model 1, or any name the
+        caller resolves later. ``classes``
         names background first (at most 10); ``colours`` maps foreground classes to
         ``#rrggbb`` (None: the defaults, and no ``colours`` key in project.json).
         """
@@ -189,6 +198,8 @@ class Workspace:
         images = [p.name for p in self.dataset_images(dataset)]
         if not images:
             raise WorkspaceError(f"dataset {dataset!r} has no images")
+        for image in images:  # a name project.json could not hold would make it corrupt
+            validate_name(image, what=f"dataset {dataset!r} holds an image whose name")
         seed = secrets.randbits(SEED_BITS) if seed is None else seed
         config = ProjectConfig(
             name=name,
@@ -197,12 +208,12 @@ class Workspace:
             classes=classes,
             colours=colours,
             start_model=start_model,
-            settings={**DEFAULT_SETTINGS, **(settings or {})},
+            settings=settings or ProjectSettings(),
             seed=seed,
         )
         folder.mkdir(parents=True, exist_ok=True)
-        if start_model is not None and Path(start_model).is_file():
-            model = Path(start_model)
+        model = start_model_source(start_model)
+        if model is not None:
             target = folder / "models" / model_file_name(1, time.time(), suffix=model.suffix)
             write_bytes_atomic(target, model.read_bytes())
         save_config(folder / PROJECT_FILE_NAME, config)
@@ -223,66 +234,4 @@ class Workspace:
 
     def import_rootpainter(self, seg_proj_path: Path | str, *, name: str | None = None) -> Project:
         """Register a RootPainter project (its .seg_proj) here and open it."""
-        from rptui.store.rootpainter import import_rootpainter
-
-        return import_rootpainter(self, Path(seg_proj_path), name=name)
-
-
-def _reconcile_splits(project: Project) -> bool:
-    """Record annotations found on disk in ``config.splits``; True when it changed."""
-    changed = False
-    for stem, split in project.annotated().items():
-        known = project.config.splits.get(stem)
-        if known is None or (known != split and not project.annotation_path(stem, known).is_file()):
-            project.config.splits[stem] = split
-            changed = True
-    return changed
-
-
-def open_project_at(
-    config_path: Path,
-    config: ProjectConfig,
-    root: Path,
-    dataset_dir: Path,
-    *,
-    read_only: bool = False,
-) -> Project:
-    """Open the project whose data lives in ``root``: lock, recreate folders, tidy."""
-    lock: ProjectLock | None = None
-    reason: str | None = "opened read-only" if read_only else None
-    holder: LockInfo | None = None
-    if not read_only:
-        candidate = ProjectLock(root)
-        try:
-            candidate.acquire()
-            lock = candidate
-        except LockHeld as exc:
-            holder = exc.info
-            reason = str(exc)
-        except PermissionError as exc:
-            reason = f"cannot write in {root}: {exc.strerror}"
-    project = Project(
-        config_path,
-        config,
-        root=root,
-        dataset_dir=dataset_dir,
-        lock=lock,
-        read_only_reason=reason,
-        lock_info=holder,
-    )
-    if reason is not None and not read_only:
-        logger.warning("project %s opened read-only: %s", config.name, reason)
-    if lock is not None:
-        try:
-            for folder in project.folders:
-                folder.mkdir(parents=True, exist_ok=True)
-                remove_stale_temp_files(folder)
-            remove_stale_temp_files(config_path.parent)
-            if _reconcile_splits(project):
-                project.save_config()
-        except BaseException:
-            project.close()
-            raise
-    else:
-        _reconcile_splits(project)
-    return project
+        return import_rootpainter(self.projects_dir, Path(seg_proj_path), name=name)

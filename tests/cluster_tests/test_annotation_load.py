@@ -62,7 +62,7 @@ def test_spilled_annotations_are_sampled_as_often_and_with_their_own_labels(
     store: AnnotationStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("cluster.training.sampler.augment", lambda i, lab, rng: (i / 255.0, lab))
-    monkeypatch.setattr("cluster.training.sampler.normalise_tile", lambda tile: tile)
+    monkeypatch.setattr("cluster.training.sampler.normalise_tile", lambda tile, *_: tile)
     names = store.sampler.names()
     spilled = {name for name in names if store.is_spilled(name)}
     assert spilled and len(spilled) < len(names)

@@ -11,12 +11,12 @@ from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND
 from cluster.simulate.annotation_time import KeyboardTimeModel, MouseTimeModel, annotation_seconds
+from cluster.simulate.corrections import plan_corrections
 from cluster.simulate.strokes import (
     AnnotationPlan,
     Stroke,
     keyboard_labels,
     paint,
-    plan_corrections,
     plan_dense,
 )
 from cluster.simulate.synthetic import generate_root_image

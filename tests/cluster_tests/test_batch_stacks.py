@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 from cluster.batch.pipeline import segment_paths
-from cluster.batch.worker import BatchSettings, SegmentWorker, Unit, slice_name
+from cluster.batch.worker import BatchSettings, SegmentWorker, Unit
 from cluster.io.mask_formats import encode_label_stack, encode_mask, read_label_stack
 from cluster.io.model_files import model_to_bytes
+from cluster.io.stacks import slice_name
 from cluster.measure.files import measure_file
 from cluster.measure.tables import measure_stack, volume_rows
 from cluster.nn.model import UNetGNRes

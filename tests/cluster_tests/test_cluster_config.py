@@ -54,3 +54,16 @@ def test_no_ray_port_is_open_to_the_internet(config: dict) -> None:
     assert [(rule["FromPort"], rule["ToPort"]) for rule in rules] == [(22, 22)]
     head_start = " ".join(config["head_start_ray_commands"])
     assert "--dashboard-host=127.0.0.1" in head_start
+
+
+TOKEN_RECIPE_FILES = ("README.md", "ray_cluster.yaml")
+
+
+@pytest.mark.parametrize("name", TOKEN_RECIPE_FILES)
+def test_the_token_recipe_makes_a_private_token_and_checks_it_before_launch(name: str) -> None:
+    """Under the common umask 022 a plain `openssl ... > token` is readable by everyone."""
+    text = (CONFIG.parent / name).read_text()
+    recipe = [line for line in text.splitlines() if "openssl rand" in line]
+    assert recipe and all("umask 077" in line for line in recipe)
+    check = text.index('cut -c5-10)" = "------"')
+    assert check < text.index("ray up ray_cluster.yaml")

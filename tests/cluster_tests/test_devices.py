@@ -49,7 +49,7 @@ def test_apple_mps_comes_before_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_gpu_batch_follows_memory_capped_at_twelve_per_gpu() -> None:
-    # METHOD.md: min(12, GPU memory / 3.8 GB) at 572 px, summed over the GPUs.
+    # docs/method.md: min(12, GPU memory / 3.8 GB) at 572 px, summed over the GPUs.
     assert default_batch_size(_cuda(1, 11), 572) == 2  # an RTX 2080 Ti
     assert default_batch_size(_cuda(2, 11), 572) == 4
     assert default_batch_size(_cuda(1, 80), 572) == MAX_BATCH  # an H100: capped

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from cluster.inference.model_cache import ModelCache
 from cluster.inference.tiled import Cancelled, segment, segment_probability
-from cluster.io.model_files import save_model
 from cluster.nn.model import BORDER, UNetGNRes
-from cluster.nn.snapshot import snapshot_from_model
 from cluster.nn.tiles import choose_tile_shape, tile_grid, used_fraction
 
 SATURATE = 1000.0  # logit scale that makes the fake models' probabilities exactly 0 or 1
@@ -162,30 +157,6 @@ def test_should_stop_cancels_between_batches() -> None:
     with pytest.raises(Cancelled):
         segment_probability([RedOverGreen()], image, tile_size=124, batch_size=1, should_stop=stop)
     assert len(asked) == 3
-
-
-def test_model_cache_loads_each_file_once(tmp_path: Path) -> None:
-    paths = []
-    for version in (1, 2):
-        path = tmp_path / f"00000{version}_1700000000.pt"
-        save_model(path, snapshot_from_model(UNetGNRes(), version=version))
-        paths.append(path)
-    cache = ModelCache(max_models=2)
-    first = cache.get(paths[0])
-    assert cache.get(paths[0]) is first
-    assert not first.training
-    ensemble = cache.get_many(paths)
-    assert ensemble[0] is first
-    assert cache.loads == 2
-    stat = paths[0].stat()
-    os.utime(paths[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # file replaced
-    assert cache.get(paths[0]) is not first
-    assert cache.loads == 3
-    small = ModelCache(max_models=1)
-    for path in (paths[0], paths[1], paths[0]):
-        small.get(path)
-    assert small.loads == 3
-    assert len(small) == 1
 
 
 def test_ensemble_memory_does_not_grow_with_models() -> None:

@@ -233,8 +233,11 @@ def test_measure_all_shares_work_and_agrees_with_the_parts() -> None:
     mask[10, 5:50] = 1
     mask[30:40, 30:40] = 1
     row, table = measure_all(mask, file="x.png")
-    assert row == measure_mask(mask, kinds=("length", "tips", "count"))
+    assert row == measure_mask(mask, kinds=("all",))
     assert len(table) == row["count"] == 2
+    # The regions' own traits add up to the image's.
+    for name in ("length_px", "tips", "root_volume_px3", "network_area_px2"):
+        assert table[name].sum() == pytest.approx(row[name])
 
 
 def test_measure_files_reads_every_format_and_reports_bad_files(tmp_path: Path) -> None:
@@ -263,7 +266,7 @@ def test_measure_file_keeps_class_values_of_label_masks(tmp_path: Path) -> None:
     mask[10:14, 10:14] = 3
     path = tmp_path / "classes.png"
     Image.fromarray(mask).save(path)
-    table = measure_file(path, kinds=("regions",))
+    table = measure_file(path, kinds=("regions",), classes=("background", "a", "b", "c"))
     assert list(table["class"]) == [1, 3]
 
 

@@ -20,7 +20,7 @@ from cluster.nn.snapshot import model_from_state_dict
 
 
 def rootpainter_weight_table() -> dict[str, tuple[int, ...]]:
-    """Key -> shape, written out from METHOD.md's table of RootPainter's saved weights."""
+    """Key -> shape, RootPainter's saved weights, written out by hand."""
     table: dict[str, tuple[int, ...]] = {}
 
     def unit(prefix: str, conv: tuple[int, ...], channels: int) -> None:

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from cluster.api import AnnotatedImage, TrainingConfig
-from cluster.inference.model_cache import ModelCache
 from cluster.inference.tiled import (
     segment,
     segment_classes,
@@ -18,7 +17,7 @@ from cluster.inference.tiled import (
     segment_with_uncertainty,
 )
 from cluster.inference.uncertainty import normalised_entropy, uncertainty_score
-from cluster.io.model_files import ModelFileError, load_model_file, save_model
+from cluster.io.model_files import ModelFileError, ensemble_classes, load_model_file, save_model
 from cluster.nn.devices import pick_device
 from cluster.nn.loss import masked_dice_ce_loss
 from cluster.nn.model import UNetGNRes
@@ -166,10 +165,10 @@ def test_ensembles_average_classes_and_refuse_mixed_class_lists(tmp_path: Path) 
     renamed = ("background", "air", "soil", "rock")
     for name, classes in (("a.pt", CLASS_NAMES), ("b.pt", renamed)):
         save_model(tmp_path / name, snapshot_from_model(_model(K), version=1, classes=classes))
-    cache = ModelCache(CPU)
-    assert len(cache.get_many([tmp_path / "a.pt", tmp_path / "a.pt"])) == 2
+    a, b = (load_model_file(tmp_path / name) for name in ("a.pt", "b.pt"))
+    assert ensemble_classes([a, a], ["a.pt", "a.pt"]) == CLASS_NAMES
     with pytest.raises(ModelFileError, match="class lists differ"):
-        cache.get_many([tmp_path / "a.pt", tmp_path / "b.pt"])
+        ensemble_classes([a, b], ["a.pt", "b.pt"])
 
 
 def test_multi_class_uncertainty_is_normalised_entropy() -> None:

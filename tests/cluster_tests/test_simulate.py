@@ -28,12 +28,12 @@ def test_strokes_never_label_against_the_ground_truth(seed: int) -> None:
 
 @pytest.mark.parametrize("ratio", [5.0, 10.0])
 def test_background_is_about_ratio_times_foreground(ratio: float) -> None:
-    _, mask = generate_root_image(seed=104, root_probability=1.0)
+    _, mask = generate_root_image(seed=105, root_probability=1.0)  # 7 % roots: room for 10x
     labels = clear_example_labels(mask, rng=np.random.default_rng(0), bg_ratio=ratio)
     fg = np.count_nonzero(labels == FOREGROUND)
     bg = np.count_nonzero(labels == BACKGROUND)
     assert fg > 50
-    assert ratio * 0.9 <= bg / fg <= ratio * 1.3
+    assert ratio * 0.9 <= bg / fg <= ratio * 1.05, "the last strokes stop near the target"
 
 
 def test_foreground_follows_thin_roots_along_their_centreline() -> None:

@@ -11,13 +11,13 @@ from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
 from cluster.simulate.clear_examples import clear_example_labels, clear_example_plan
+from cluster.simulate.corrections import plan_corrections
 from cluster.simulate.strokes import (
     AnnotationPlan,
     Stroke,
     dense_labels,
     keyboard_labels,
     paint,
-    plan_corrections,
     plan_dense,
 )
 from cluster.simulate.synthetic import generate_root_image

@@ -120,8 +120,11 @@ def test_a_changed_validation_set_rescores_the_best_model(
     record = engine.run_epoch()  # best rescored (0.375), epoch 2 scores 0.25
     assert record is not None and not record.improved
     assert engine.best_f1 == pytest.approx(Confusion(3, 5, 1, 5).f1)
+    status = engine.status(TrainerState.TRAINING)  # both F1s: now, and when the best was kept
+    assert (status.best_f1, status.saved_f1) == (engine.best_f1, pytest.approx(1.0))
     record = engine.run_epoch()  # 0.5 beats the rescored best, not the stale 1.0
     assert record is not None and record.improved and engine.best_snapshot().version == 3
+    assert engine.status(TrainerState.TRAINING).saved_f1 == engine.best_f1
 
 
 def test_patience_runs_out_and_a_new_annotation_resets_it() -> None:

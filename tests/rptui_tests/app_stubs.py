@@ -1,7 +1,4 @@
-"""In-process stand-ins for a backend, shared by the app's pilot tests.
-
-Imported as a plain module (``pythonpath`` in pyproject.toml puts this folder on the path).
-"""
+"""In-process stand-ins for a backend, shared by the app's pilot tests."""
 
 from __future__ import annotations
 
@@ -9,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from textual.pilot import Pilot
 
 from cluster.api import (
@@ -32,6 +30,15 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: f
             return
         await pilot.pause(POLL_S)
     raise AssertionError("condition not met in time")
+
+
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend link polls every 0.1 s and tries to get back 0.1 s after losing a backend."""
+    import rptui.session.link.backend_link as backend_link
+    import rptui.session.link.reconnect as reconnect
+
+    monkeypatch.setattr(backend_link, "SYNC_INTERVAL_S", 0.1)
+    monkeypatch.setattr(reconnect, "RECONNECT_DELAYS_S", (0.1,))
 
 
 class StubBackend:

@@ -1,7 +1,4 @@
-"""A small generated 3-class CT project of stacks for the app's class and stack tests.
-
-Imported as a plain module (pyproject's pytest ``pythonpath`` holds this folder).
-"""
+"""A small generated 3-class CT project of stacks for the app's class and stack tests."""
 
 from __future__ import annotations
 

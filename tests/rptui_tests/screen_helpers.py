@@ -1,11 +1,7 @@
-"""Helpers the screen and command-line tests share: a small workspace, the app, waiting.
-
-Imported as a plain module (pyproject's pytest ``pythonpath`` holds this folder).
-"""
+"""Helpers the screen and command-line tests share: a small workspace, the app, waiting."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,43 +14,46 @@ from rptui.cli import main
 from rptui.session.training import ensure_start_model
 from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
+from tests.rptui_tests.app_stubs import wait_for as wait_for  # shared with the screen tests
 
 PROJECT = "p"
 DATASET = "roots"
 APP_SIZE = (100, 30)
-POLL_S = 0.05
 
 ScreenType = TypeVar("ScreenType", bound=Screen[Any])
 
 
 def make_workspace(
-    root: Path, *, count: int, height: int, width: int, with_model: bool = False
+    root: Path,
+    *,
+    count: int,
+    height: int,
+    width: int,
+    with_model: bool = False,
+    seed: int = 5,
+    project: str | None = PROJECT,
+    project_seed: int = 0,
 ) -> Workspace:
-    """A workspace with ``count`` generated images in DATASET and a closed project PROJECT.
+    """A workspace with ``count`` generated images (from ``seed``) in DATASET and, unless
+    ``project`` is None, a closed project of that name (its split seed ``project_seed``).
 
     ``with_model``: the project also gets its random-weights start model.
     """
     workspace = Workspace(root).ensure()
-    write_dataset(workspace.dataset_dir(DATASET), count=count, seed=5, height=height, width=width)
-    project = workspace.create_project(PROJECT, DATASET, seed=0)
-    if with_model:
-        ensure_start_model(project)
-    project.close()
+    write_dataset(
+        workspace.dataset_dir(DATASET), count=count, seed=seed, height=height, width=width
+    )
+    if project is not None:
+        opened = workspace.create_project(project, DATASET, seed=project_seed)
+        if with_model:
+            ensure_start_model(opened)
+        opened.close()
     return workspace
 
 
 def open_app(workspace: Workspace, **options: Any) -> RptuiApp:
     """The app on PROJECT, offline unless ``options`` say otherwise, without animations."""
     return RptuiApp(workspace, project=workspace.open_project(PROJECT), animate=False, **options)
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float) -> None:
-    """Let the app run until ``condition()`` holds; AssertionError after ``seconds``."""
-    for _ in range(int(seconds / POLL_S)):
-        if condition():
-            return
-        await pilot.pause(POLL_S)
-    raise AssertionError("condition not met in time")
 
 
 async def press_for_screen(

@@ -12,9 +12,10 @@ import pytest
 from PIL import Image
 from skimage.measure import label as connected_regions
 
-from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from rptui.store.annotation import Annotation, AnnotationError, Box, SplitRegistry, assign_split
+from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED, Split
+from rptui.store.annotation import Annotation, AnnotationError, Box, assign_split
 from rptui.store.annotation_files import decode_rgba, encode_rgba, from_png_bytes, to_png_bytes
+from rptui.store.project_config import choose_split
 
 
 def distance_to_polyline(shape: tuple[int, int], points: list[tuple[int, int]]) -> np.ndarray:
@@ -295,23 +296,15 @@ def test_bad_annotation_files_raise_clear_errors() -> None:
 
 # --- the train/validation split --------------------------------------------------------------
 def test_split_rule_for_the_first_twenty_annotations() -> None:
-    registry = SplitRegistry()
-    splits = [registry.assign(f"image{i:02d}") for i in range(20)]
+    splits: dict[str, Split] = {}
+    for i in range(20):
+        splits[f"image{i:02d}"] = choose_split(splits)
     expected = (["val"] + ["train"] * 5) * 3 + ["val", "train"]
-    assert splits == expected
-    assert splits[0] == "val" and splits[1] == "train"
-    assert (registry.n_train, registry.n_val) == (16, 4)
+    assert list(splits.values()) == expected
     assert assign_split(0, 0) == "val" and assign_split(4, 1) == "train"
 
 
-def test_existing_splits_never_change() -> None:
-    stored = {"a": "train", "b": "train", "c": "train", "d": "train"}  # e.g. an odd old project
-    registry = SplitRegistry(stored)
-    assert registry.assign("b") == "train"
-    assert registry.assign("new") == "val"  # no validation image yet: the rule picks val
-    assert registry.assign("a") == "train"
-    reloaded = SplitRegistry(registry.mapping)
-    assert all(reloaded.assign(name) == split for name, split in registry.mapping.items())
-    assert reloaded.mapping == registry.mapping
-    with pytest.raises(AnnotationError):
-        SplitRegistry({"x": "test"})
+def test_a_project_without_validation_gets_one_next() -> None:
+    stored: dict[str, Split] = {"a": "train", "b": "train", "c": "train"}  # an odd old project
+    assert choose_split(stored) == "val"
+    assert choose_split({**stored, "d": "val"}) == "train"

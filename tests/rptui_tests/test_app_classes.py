@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from class_stack_helpers import make_class_workspace, open_class_project
-from screen_helpers import make_workspace, open_app
 
 from cluster.api import BACKGROUND, FOREGROUND
 from cluster.simulate.synthetic_classes import CLASS_NAMES
@@ -18,6 +16,8 @@ from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import HelpScreen
 from rptui.tui.widgets.status_line import StatusLine
+from tests.rptui_tests.class_stack_helpers import make_class_workspace, open_class_project
+from tests.rptui_tests.screen_helpers import make_workspace, open_app
 
 ORANGE, SKY_BLUE, GREEN = (0xE6, 0x9F, 0x00), (0x56, 0xB4, 0xE9), (0x00, 0x9E, 0x73)
 CLASS_PALETTE = DEFAULT_PALETTE.with_classes((ORANGE, SKY_BLUE, GREEN))
@@ -33,7 +33,7 @@ async def test_key_3_paints_the_third_class_in_its_colour(tmp_path: Path) -> Non
         canvas.set_opacity(annotation=1.0)
         canvas.set_cursor(20, 20)
         await pilot.press("3", "space")
-        assert screen.session.annotation.labels[20, 20] == 4  # class 3 is label 3 + 1
+        assert screen.session.viewer.annotation.labels[20, 20] == 4  # class 3 is label 3 + 1
         status = screen.query_one(StatusLine).content  # the rich Text it shows
         assert str(status).endswith(f"{CLASS_NAMES[3]} r3")
         styles = [(str(status)[span.start : span.end], str(span.style)) for span in status.spans]
@@ -43,7 +43,7 @@ async def test_key_3_paints_the_third_class_in_its_colour(tmp_path: Path) -> Non
         green = quantise(np.array([[GREEN]], np.uint8), canvas.colour_bits)
         assert tuple(view[vy, vx]) == tuple(green[0, 0])
         await pilot.press("w", "q", "space")  # Q paints the chosen class again, not class 1
-        assert screen.session.brush_value == 4
+        assert screen.session.brush.value == 4
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         assert ("3", f"Class 3: {CLASS_NAMES[3]}") in app.screen.rows
@@ -61,12 +61,12 @@ async def test_binary_project_key_2_paints_nothing_and_key_1_is_foreground(
         session = screen.session
         canvas = screen.query_one(AnnotationCanvas)
         await pilot.press("w", "2")
-        assert session.brush_value == BACKGROUND  # key 2 changed nothing
+        assert session.brush.value == BACKGROUND  # key 2 changed nothing
         canvas.set_cursor(4, 4)
         await pilot.press("space", "1")
         canvas.set_cursor(20, 20)
         await pilot.press("space")
-        labels = session.annotation.labels
+        labels = session.viewer.annotation.labels
         assert labels[4, 4] == BACKGROUND and labels[20, 20] == FOREGROUND
         assert set(np.unique(labels)) == {0, BACKGROUND, FOREGROUND}
         assert "foreground r" in str(screen.query_one(StatusLine).render())
@@ -74,14 +74,14 @@ async def test_binary_project_key_2_paints_nothing_and_key_1_is_foreground(
 
 def test_x_marks_only_the_predicted_class_region_under_the_cursor(tmp_path: Path) -> None:
     session = ReviewSession(open_class_project(make_class_workspace(tmp_path / "ws", stacks=1)))
-    seg = np.zeros(session.image.shape[:2], np.uint8)
+    seg = np.zeros(session.viewer.image.shape[:2], np.uint8)
     seg[5:15, 5:15] = 2  # root touching a pore: X on the root leaves the pore alone
     seg[5:15, 15:25] = 1
-    session.segmentation = seg
-    session.mark_false_positive(8, 8)
-    labels = session.annotation.labels
+    session.viewer.segmentation = seg
+    session.brush.mark_false_positive(8, 8)
+    labels = session.viewer.annotation.labels
     assert (labels[5:15, 5:15] == BACKGROUND).all() and not labels[5:15, 15:25].any()
-    session.mark_false_positive(8, 20)
+    session.brush.mark_false_positive(8, 20)
     assert (labels[5:15, 15:25] == BACKGROUND).all()
 
 

@@ -23,16 +23,17 @@ import pandas as pd
 import pytest
 import torch
 from PIL import Image
-from screen_helpers import run_cli
 
 from cluster.io.mask_formats import encode_mask
 from cluster.io.model_files import save_model
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import snapshot_from_model
 from rptui.session.review import ReviewSession
+from rptui.session.status import status_line
 from rptui.store.annotation_files import to_png_bytes
 from rptui.store.paths import CorruptProjectError
 from rptui.store.workspace import Workspace
+from tests.rptui_tests.screen_helpers import run_cli
 
 HUGE_SIDE = 20_000
 # The whole `dataset create` process, refusing the huge image, stays under this (it
@@ -331,7 +332,7 @@ def test_project_with_missing_folders_opens_and_recreates_them(project_ws: Works
         assert not project.read_only
         assert all(path.is_dir() for path in project.folders)
         session = ReviewSession(project)
-        session.paint_point(5, 5)
+        session.brush.paint_point(5, 5)
         session.accept()
     with project_ws.open_project("proj (a)") as project:
         assert len(project.annotated()) == 1
@@ -361,17 +362,17 @@ def test_wrong_size_annotation_is_named_and_never_overwritten(project_ws: Worksp
         path = project.annotation_path(stem, project.save_annotation_png(stem, None, wrong))
     with project_ws.open_project("proj (a)") as project:
         session = ReviewSession(project)  # opens on the image with the bad annotation
-        assert session.stem == stem and session.problem is not None
-        assert str(path) in session.problem and "10x10" in session.problem
-        assert "not shown" in session.status_line(None)
-        assert all(index != 0 for index, _ in session.presegment_plan().requests)
-        session.paint_point(3, 3)
+        assert session.viewer.stem == stem and session.viewer.problem is not None
+        assert str(path) in session.viewer.problem and "10x10" in session.viewer.problem
+        assert "not shown" in status_line(session, None)
+        assert all(index != 0 for index, _, _ in session.presegmenter.plan().slices)
+        session.brush.paint_point(3, 3)
         session.accept()  # moves on, saves nothing over the file
-        assert session.index == 1 and session.problem is None
-        session.paint_point(3, 3)
+        assert session.viewer.index == 1 and session.viewer.problem is None
+        session.brush.paint_point(3, 3)
         session.accept()
         session.goto(stem)
-        assert session.problem is not None
+        assert session.viewer.problem is not None
     assert path.read_bytes() == wrong  # what was saved is kept as it was
     with project_ws.open_project("proj (a)") as project:
         assert len(project.annotated()) == 2
@@ -392,12 +393,14 @@ def test_missing_image_and_orphan_annotation_keep_every_saved_file(
         assert set(project.annotated()) == {kept, "gone image"}
         session = ReviewSession(project)
         session.goto(missing)
-        assert session.problem is not None
-        assert str(missing_path) in session.problem and "no such file" in session.problem
+        assert session.viewer.problem is not None
+        assert (
+            str(missing_path) in session.viewer.problem and "no such file" in session.viewer.problem
+        )
         session.skip()  # the rest goes on
-        assert session.problem is None and session.index == 2
+        assert session.viewer.problem is None and session.viewer.index == 2
         session.goto(kept)
-        assert session.annotation.background_pixels == 48 * 64
+        assert session.viewer.annotation.background_pixels == 48 * 64
         orphan_path = project.annotation_path("gone image", "train")
     assert orphan_path.read_bytes() == orphan
     assert json.loads((project_ws.project_dir("proj (a)") / "project.json").read_text())

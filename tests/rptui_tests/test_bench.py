@@ -65,6 +65,12 @@ def test_missing_folders_and_options_are_one_line_errors(
     bad_tile = ["--images", str(images), "--masks", str(masks), *out, "--tile-size", "100"]
     assert main(bench(tmp_path, *bad_tile)) == EXIT_USER_ERROR
     assert "tile" in capsys.readouterr().err
+    run = ["--images", str(images), "--masks", str(masks), *out]
+    both = [*run, "--correction-seconds", "30", "--correct-all"]
+    assert main(bench(tmp_path, *both)) == EXIT_USER_ERROR
+    assert "not both" in capsys.readouterr().err
+    assert main(bench(tmp_path, *run, "--correction-seconds", "0")) == EXIT_USER_ERROR
+    assert "--correction-seconds must be positive" in capsys.readouterr().err
 
 
 def test_an_image_without_mask_is_named(

@@ -8,9 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from cluster.api import BACKGROUND, FOREGROUND
 from cluster.io.images import encode_png, read_mask
+from cluster.io.model_files import load_model_file, save_model
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
 from cluster.simulate.synthetic import write_dataset
 from rptui.bench.records import (
     CHART_PNG,
@@ -28,6 +32,7 @@ pytest.importorskip("cluster.simulate.annotation_time")
 
 SIZE = 52  # with 124-px tiles (52 px out): one tile an image
 IMAGES = 7  # 4 annotated, 3 held out
+START_SEED = 11  # the weights the dense run starts from
 TRAIN_OPTIONS = [
     "--tile-size",
     "124",
@@ -79,9 +84,13 @@ def corrective(data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def dense(data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dense run that starts from a given model file (START_SEED's weights)."""
     out = tmp_path_factory.mktemp("runs") / "dense"
+    start = out.parent / "start.pt"
+    torch.manual_seed(START_SEED)
+    save_model(start, snapshot_from_model(UNetGNRes(out_channels=2), version=1))
     dense = ["--strategy", "dense", "--max-images", "3", "--eval-models", "1"]
-    assert run_bench(data, out, *dense) == 0
+    assert run_bench(data, out, *dense, "--model", str(start)) == 0
     return out
 
 
@@ -107,8 +116,11 @@ def test_corrective_run_follows_the_protocol(corrective: Path, data: tuple[Path,
     assert pre_segment.iloc[-1] >= 1
     assert (rows["spill_px"] == 0).all()
     later = rows[rows["phase"] == "corrective"]
-    assert (later["accepted"] == (later["error_regions"] > 0)).all()  # skipped: no errors
+    assert (later["accepted"] == (later["error_regions"] > 0)).all()  # skipped: nothing worth it
     assert (rows["mouse_seconds"] > 0).all()
+    assert (rows["mouse_seconds"] <= rows["budget_seconds"]).all(), "a human pace"
+    assert (later["budget_seconds"] == 40).all()  # the default correction budget
+    assert (later["uncorrected_px"] <= later["error_px"]).all()
     assert (rows["keyboard_seconds"] >= rows["mouse_seconds"]).all()  # keys are slower here
     assert (rows["total_mouse_seconds"].diff().dropna() >= 0).all()
     assert ((rows["live_f1"] >= 0) & (rows["live_f1"] <= 1)).all()
@@ -131,6 +143,13 @@ def test_corrective_run_writes_report_model_and_charts(corrective: Path) -> None
     assert 0.0 <= held["f1"] <= 1.0 and len(held["lengths"]) == 3
     assert held["tp"] + held["fp"] + held["tn"] + held["fn"] == 3 * SIZE * SIZE
     assert report["training"]["epochs"] >= 1 and report["spill_px"] == 0
+    rows = pd.read_csv(corrective / IMAGES_CSV)
+    corrections = report["corrections"]
+    assert corrections["budget_seconds"] == 40 and corrections["images"] == sum(
+        rows["phase"] == "corrective"
+    )
+    assert corrections["uncorrected_px"] == rows["uncorrected_px"].sum()
+    assert corrections["error_px"] == rows["error_px"].sum()
     curve = pd.read_csv(corrective / CURVE_CSV)
     assert 1 <= len(curve) <= 2
     assert curve["model_version"].is_monotonic_increasing
@@ -150,6 +169,26 @@ def test_dense_run_labels_every_image_fully(dense: Path, data: tuple[Path, Path]
     for stem, painted in saved_labels(dense).items():
         truth = truth_of(data, stem)
         assert np.count_nonzero(painted == FOREGROUND) <= np.count_nonzero(truth)
+
+
+def test_a_run_starts_from_the_model_given(dense: Path) -> None:
+    """``--model`` is the bench project's model 1, as ``project create --model`` makes it."""
+    report = json.loads((dense / REPORT_JSON).read_text())
+    start = dense.parent / "start.pt"
+    assert report["options"]["start_model"] == str(start)
+    models = sorted((dense / "workspace" / "projects" / "bench" / "models").glob("000001_*"))
+    given, first = load_model_file(start).state_dict, load_model_file(models[0]).state_dict
+    assert all(np.array_equal(given[key], first[key]) for key in given)
+
+
+def test_a_start_model_that_is_not_there_is_one_line(
+    data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for missing in (str(tmp_path / "none.pt"), "starter:leaves"):
+        assert run_bench(data, tmp_path / "run", "--model", missing) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and missing in err
+    assert not (tmp_path / "run").exists()
 
 
 def test_plot_compares_the_two_runs(corrective: Path, dense: Path, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ SUBCOMMANDS = [
     ["project", "create"],
     ["project", "list"],
     ["project", "import"],
+    ["project", "import-masks"],
     ["train"],
     ["status"],
     ["stop"],

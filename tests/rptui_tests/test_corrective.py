@@ -11,7 +11,6 @@ from textual.widgets import Label, Sparkline
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED, Segmentation
 from cluster.io.images import encode_png
-from cluster.simulate.synthetic import write_dataset
 from rptui.session.corrective import (
     CORRECTION_COLUMNS,
     append_correction,
@@ -25,6 +24,7 @@ from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.widgets.training_panel import TrainingPanel
+from tests.rptui_tests.screen_helpers import make_workspace
 
 SIZE = 32
 N_IMAGES = 3
@@ -43,10 +43,9 @@ class FakeClock:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    ws = Workspace(tmp_path / "ws").ensure()
-    write_dataset(ws.datasets_dir / "roots", count=N_IMAGES, seed=3, height=SIZE, width=SIZE)
-    ws.create_project("p", "roots", seed=1).close()
-    return ws
+    return make_workspace(
+        tmp_path / "ws", count=N_IMAGES, height=SIZE, width=SIZE, seed=3, project_seed=1
+    )
 
 
 def square(y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
@@ -124,23 +123,25 @@ def test_accept_logs_one_row_per_image_with_time_and_version(workspace: Workspac
     clock = FakeClock()
     session = ReviewSession(workspace.open_project("p"), clock=clock)
     shown = square(4, 8, 4, 8)  # 16 predicted pixels
-    assert session.receive_segmentation(Segmentation(session.stem, shown, shown, 3))
+    assert session.presegmenter.receive(Segmentation(session.viewer.stem, shown, shown, 3))
     clock.now += 7.0
-    first = session.stem
-    session.annotation.fill_box(4, 4, 4, 7, value=BACKGROUND)  # 4 false positives
-    session.annotation.fill_box(20, 20, 21, 21, value=FOREGROUND)  # 4 missed pixels
+    first = session.viewer.stem
+    session.viewer.annotation.fill_box(4, 4, 4, 7, value=BACKGROUND)  # 4 false positives
+    session.viewer.annotation.fill_box(20, 20, 21, 21, value=FOREGROUND)  # 4 missed pixels
     session.accept()
     clock.now += 2.0
-    second = session.stem
+    second = session.viewer.stem
     session.accept()  # no segmentation shown for image 2
-    rows = read_corrections(session.corrections_log)
+    rows = read_corrections(session.saver.corrections_log)
     assert [r.image for r in rows] == [first, second]
     row = rows[0]
     assert row.model_version == 3 and row.seconds == pytest.approx(7.0)
     assert (row.tp, row.fp, row.fn, row.tn) == (12, 4, 4, SIZE * SIZE - 20)
     assert row.f1 == pytest.approx(24 / 32) and row.precision == pytest.approx(0.75)
     assert (row.annotated_fg, row.annotated_bg) == (4, 4)
-    assert session.last_correction is not None and session.last_correction.image == second
+    assert (
+        session.saver.last_correction is not None and session.saver.last_correction.image == second
+    )
     blank = rows[1]
     assert blank.seconds == pytest.approx(2.0) and blank.f1 is None and blank.model_version is None
 
@@ -152,19 +153,19 @@ def test_clock_restarts_when_the_segmentation_arrives_before_painting(
     session = ReviewSession(workspace.open_project("p"), clock=clock)
     clock.now += 30.0  # waiting for the segmenter
     mask = square(0, 2, 0, 2)
-    session.receive_segmentation(Segmentation(session.stem, mask, mask, 1))
+    session.presegmenter.receive(Segmentation(session.viewer.stem, mask, mask, 1))
     clock.now += 5.0
     session.accept()
-    assert session.last_correction is not None
-    assert session.last_correction.seconds == pytest.approx(5.0)
+    assert session.saver.last_correction is not None
+    assert session.saver.last_correction.seconds == pytest.approx(5.0)
 
 
 def test_read_only_session_logs_nothing(workspace: Workspace) -> None:
     holder = workspace.open_project("p")
     session = ReviewSession(workspace.open_project("p"))
-    assert session.read_only
+    assert session.project.read_only
     session.accept()
-    assert session.last_correction is None and not session.corrections_log.exists()
+    assert session.saver.last_correction is None and not session.saver.corrections_log.exists()
     holder.close()
 
 

@@ -64,7 +64,7 @@ ZYGOTE = textwrap.dedent(
             y, x = divmod(k // images, side)
             annotation.paint_point(y, x, radius=0, value=2)
             project.save_annotation_png(stem, None, to_png_bytes(annotation.labels))
-            project.config.settings["foreground_brush_size"] = k % 7
+            project.config.settings.foreground_brush_size = k % 7
             project.set_position(index, reviewed=True)
             os.write(ack, f"{k}\\n".encode())
             k += 1

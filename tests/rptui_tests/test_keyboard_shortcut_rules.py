@@ -9,20 +9,21 @@ from scipy import ndimage
 
 from cluster.api import BACKGROUND, FOREGROUND
 from cluster.simulate.shortcuts import Shortcut, apply_shortcut, box_mask, predicted_region
-from rptui.session.review import ReviewSession
+from rptui.session.paint import Brush
 from rptui.store.annotation import Annotation
 
 SHAPE = (40, 56)
 
 
-def _app(segmentation: np.ndarray, labels: np.ndarray) -> SimpleNamespace:
-    """Just what the review session's edit methods read: its segmentation and annotation."""
-    return SimpleNamespace(
-        segmentation=segmentation,
-        annotation=Annotation(labels.copy()),
-        box_mark=None,
-        brush_value=FOREGROUND,
+def _brush(segmentation: np.ndarray, labels: np.ndarray) -> Brush:
+    """The app's brush on just what its edits read: the segmentation and annotation shown."""
+    project = SimpleNamespace(config=SimpleNamespace(classes=["background", "foreground"]))
+    viewer = SimpleNamespace(
+        segmentation=segmentation, annotation=Annotation(labels.copy()), visits=1
     )
+    brush = Brush(project, viewer)  # type: ignore[arg-type]
+    assert brush.value == FOREGROUND
+    return brush
 
 
 def test_x_paints_the_same_pixels_in_the_app_and_the_planner() -> None:
@@ -32,21 +33,22 @@ def test_x_paints_the_same_pixels_in_the_app_and_the_planner() -> None:
         segmentation = ndimage.binary_dilation(speckle).astype(np.uint8)
         labels = rng.integers(0, 3, SHAPE).astype(np.uint8)
         for y, x in rng.integers(0, SHAPE, size=(5, 2)).tolist():
-            app = _app(segmentation, labels)
-            changed = ReviewSession.mark_false_positive(app, y, x)
+            brush = _brush(segmentation, labels)
+            changed = brush.mark_false_positive(y, x)
             region = predicted_region(segmentation, y, x)
             assert (changed is None) == (region is None)
             if region is None:
                 continue
             shortcut = Shortcut("region", BACKGROUND, np.array([[y, x]]))
             planned = apply_shortcut(labels, shortcut, predicted=segmentation)
-            assert np.array_equal(app.annotation.labels, planned)
+            assert np.array_equal(brush.viewer.annotation.labels, planned)
 
 
 def test_r_r_fills_the_same_box_in_the_app_and_the_planner() -> None:
     rng = np.random.default_rng(1)
     for corners in rng.integers(0, SHAPE, size=(10, 2, 2)):
-        app = _app(np.zeros(SHAPE, np.uint8), np.zeros(SHAPE, np.uint8))
-        ReviewSession.box_mark_or_fill(app, *corners[0].tolist())
-        ReviewSession.box_mark_or_fill(app, *corners[1].tolist())
-        assert np.array_equal(app.annotation.labels == FOREGROUND, box_mask(corners, SHAPE))
+        brush = _brush(np.zeros(SHAPE, np.uint8), np.zeros(SHAPE, np.uint8))
+        brush.box_mark_or_fill(*corners[0].tolist())
+        brush.box_mark_or_fill(*corners[1].tolist())
+        labels = brush.viewer.annotation.labels
+        assert np.array_equal(labels == FOREGROUND, box_mask(corners, SHAPE))

@@ -5,28 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_stubs import ScoringBackend, stub_score, wait_for
 
+from cluster.api import Segmentation
 from cluster.io.images import encode_png
-from cluster.simulate.synthetic import write_dataset
 from rptui.session.order import SCORES_FILE_NAME, ScoreBook
 from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.widgets.score_histogram import ScoreHistogram, histogram_bars
 from rptui.tui.widgets.status_line import StatusLine
+from tests.rptui_tests.app_stubs import ScoringBackend, stub_score, wait_for
+from tests.rptui_tests.screen_helpers import make_workspace
 
 SIZE = 32
 N_IMAGES = 5
-APP_SIZE = (100, 30)
+APP_SIZE = (140, 30)  # wide enough for the status line in full
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    ws = Workspace(tmp_path / "ws").ensure()
-    write_dataset(ws.datasets_dir / "roots", count=N_IMAGES, seed=5, height=SIZE, width=SIZE)
-    ws.create_project("demo", "roots", seed=2).close()
-    return ws
+    return make_workspace(
+        tmp_path / "ws",
+        count=N_IMAGES,
+        height=SIZE,
+        width=SIZE,
+        seed=5,
+        project="demo",
+        project_seed=2,
+    )
 
 
 def test_histogram_bars_count_scores_in_bins() -> None:
@@ -57,22 +63,22 @@ async def test_the_order_key_scores_images_and_serves_the_most_uncertain(
         histogram = screen.query_one(ScoreHistogram)
         status = screen.query_one(StatusLine)
         await wait_for(pilot, lambda: "uncertainty" in str(status.render()), 8.0)
-        assert session.order == "sequential" and histogram.display
+        assert session.order.mode == "sequential" and histogram.display
         await pilot.press("v")
-        assert session.order == "uncertain"
+        assert session.order.mode == "uncertain"
         assert "most uncertain next" in str(status.render())
         # the other images are scored in the background and show in the histogram
-        await wait_for(pilot, lambda: len(session.scores) == N_IMAGES, 8.0)
+        await wait_for(pilot, lambda: len(session.order.scores) == N_IMAGES, 8.0)
         await wait_for(pilot, lambda: f"{N_IMAGES} images" in str(histogram.render()), 8.0)
         assert str(histogram.render()).startswith("scores 0 ")
-        scored = {session.project.stem(i): i for i in range(N_IMAGES) if i != session.index}
+        scored = {session.project.stem(i): i for i in range(N_IMAGES) if i != session.viewer.index}
         best = max(scored, key=stub_score)
         await pilot.press("n")
-        assert session.stem == best
+        assert session.viewer.stem == best
         await wait_for(
             pilot, lambda: f"uncertainty {stub_score(best):.2f}" in str(status.render()), 8.0
         )
-        assert session.project.config.settings["order"] == "uncertain"
+        assert session.project.config.settings.order == "uncertain"
 
 
 def old_model_everywhere(workspace: Workspace, backend: ScoringBackend) -> None:
@@ -92,28 +98,49 @@ def old_model_everywhere(workspace: Workspace, backend: ScoringBackend) -> None:
         project.close()
 
 
+class NewestLater(ScoringBackend):
+    """Segments with model 2, whose masks are held until :meth:`release` (however slow the
+    machine, the test sees what the app shows before they come)."""
+
+    def __init__(self) -> None:
+        super().__init__(version=2)
+        self.held: list[Segmentation] | None = []
+
+    def keep(self, result: Segmentation) -> None:
+        if self.held is not None and result.model_version == self.version:
+            self.held.append(result)
+        else:
+            super().keep(result)
+
+    def release(self) -> None:
+        held, self.held = self.held or [], None
+        for result in held:
+            super().keep(result)
+
+
 @pytest.mark.parametrize("order", ["sequential", "uncertain"])
 async def test_the_mask_of_an_older_model_is_shown_then_replaced_by_the_newest(
     workspace: Workspace, order: str
 ) -> None:
-    backend = ScoringBackend(version=2, delay_s=1.0)  # the newest model takes a second
+    backend = NewestLater()
     old_model_everywhere(workspace, backend)
     app = _demo_app(workspace, backend)
     async with app.run_test(size=APP_SIZE) as pilot:
         screen = app.screen
         assert isinstance(screen, AnnotateScreen)
         session = screen.session
-        assert screen.model_version == 2
+        assert screen.link.model_version == 2
         if order == "uncertain":
             await pilot.press("v")
         await pilot.press("n")
-        stem = session.stem
+        stem = session.viewer.stem
         # the best there is, at once: model 1's mask (empty)
-        assert session.segmentation_version == 1 and not session.segmentation.any()  # type: ignore[union-attr]
-        await wait_for(pilot, lambda: session.segmentation_version == 2, 8.0)
+        assert session.viewer.segmentation_version == 1 and not session.viewer.segmentation.any()  # type: ignore[union-attr]
+        backend.release()  # model 2's masks come
+        await wait_for(pilot, lambda: session.viewer.segmentation_version == 2, 8.0)
         assert any(r.name == stem and r.priority == 0 for r in backend.requests)
-        assert session.stem == stem and session.segmentation.all()  # type: ignore[union-attr]
-        assert screen.canvas._segmentation is session.segmentation
+        assert session.viewer.stem == stem and session.viewer.segmentation.all()  # type: ignore[union-attr]
+        assert screen.canvas._segmentation is session.viewer.segmentation
         # a late result of the older model never brings the old mask back
-        assert not session.receive_segmentation(backend.make(stem, (SIZE, SIZE), 1))
-        assert session.segmentation_version == 2
+        assert not session.presegmenter.receive(backend.make(stem, (SIZE, SIZE), 1))
+        assert session.viewer.segmentation_version == 2

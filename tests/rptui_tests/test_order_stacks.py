@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from class_stack_helpers import SIDE, make_class_workspace, open_class_project
 
 from cluster.api import Segmentation
 from rptui.session.order import ScoreBook
 from rptui.session.review import ReviewSession
+from tests.rptui_tests.class_stack_helpers import SIDE, make_class_workspace, open_class_project
 
 N_STACKS = 4
 
@@ -27,7 +27,7 @@ def score_slice(session: ReviewSession, index: int, z: int, score: float, versio
     """A segmenter's result for slice ``z`` of stack ``index``, carrying its score."""
     mask = np.zeros((SIDE, SIDE), np.uint8)
     name = session.project.slice_name(index, z)
-    session.receive_segmentation(
+    session.presegmenter.receive(
         Segmentation(name, mask, mask.astype(np.float16), version, uncertainty=score)
     )
 
@@ -39,10 +39,10 @@ def add_model(session: ReviewSession, version: int) -> None:
 
 
 def served_order(session: ReviewSession) -> list[int]:
-    served = [session.index]
+    served = [session.viewer.index]
     for _ in range(N_STACKS - 1):
         session.skip()
-        served.append(session.index)
+        served.append(session.viewer.index)
     return served
 
 
@@ -52,7 +52,7 @@ def test_the_stack_with_the_most_uncertain_slice_comes_next(session: ReviewSessi
     score_slice(session, 2, 0, 0.5, version=1)
     score_slice(session, 2, 3, 0.6, version=1)
     assert served_order(session) == [0, 3, 2, 1]  # by their highest slice, then the unscored
-    book = session.scores
+    book = session.order.scores
     assert book.item(session.project.stem(3)).value == pytest.approx(0.9)  # type: ignore[union-attr]
     assert book.item(session.project.stem(1)) is None
 
@@ -69,20 +69,20 @@ def test_a_slice_scored_by_the_newest_model_outranks_older_slice_scores(
 
 
 def test_stacks_are_scored_under_the_slice_asked_for(session: ReviewSession) -> None:
-    session.presegment_plan()
-    names = session.scoring_names()
+    session.presegmenter.plan()
+    names = session.order.scoring_names()
     assert names == [session.project.slice_name(i, 0) for i in range(1, N_STACKS)]
     score_slice(session, 1, 0, 0.4, version=1)
-    assert session.project.slice_name(1, 0) not in session.scoring_names()  # received
-    session.presegment_plan()  # stack 1 has a fresh score now: it is not asked for again
-    assert session.project.slice_name(1, 0) not in session.scoring_names()
+    assert session.project.slice_name(1, 0) not in session.order.scoring_names()  # received
+    session.presegmenter.plan()  # stack 1 has a fresh score now: it is not asked for again
+    assert session.project.slice_name(1, 0) not in session.order.scoring_names()
 
 
 def test_stack_scores_come_back_from_the_saved_book(session: ReviewSession) -> None:
     score_slice(session, 2, 1, 0.7, version=3)
     score_slice(session, 2, 2, 0.2, version=3)
     stem = session.project.stem(2)
-    assert session.scores.path is not None
-    again = ScoreBook.load(session.scores.path)
-    assert again.item(stem) == session.scores.item(stem)
+    assert session.order.scores.path is not None
+    again = ScoreBook.load(session.order.scores.path)
+    assert again.item(stem) == session.order.scores.item(stem)
     assert again.item(stem).value == pytest.approx(0.7)  # type: ignore[union-attr]

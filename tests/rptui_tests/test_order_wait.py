@@ -9,7 +9,7 @@ import pytest
 
 from cluster.api import Segmentation, SegmentationRequest
 from cluster.backends.segment_queue import SegmentationQueue
-from rptui.session.serve_order import SegmentationTimeout, await_segmentation
+from rptui.session.link.wait import SegmentationTimeout, await_segmentation
 
 WAIT_S = 0.02
 SHAPE = (8, 8)

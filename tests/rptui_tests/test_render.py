@@ -149,6 +149,9 @@ def test_band_render_equals_rows_of_full_render(big_image: np.ndarray, zoom_step
     for band in [(0, 2), (10, 24), (41, 90), (88, 90)]:
         part = render_view(big_image, vp, rows=band, **options)
         np.testing.assert_array_equal(part, full[band[0] : band[1]])
+        for columns in [(0, 1), (37, 101), (150, 160)]:  # a dab's cells
+            block = render_view(big_image, vp, rows=band, columns=columns, **options)
+            np.testing.assert_array_equal(block, full[band[0] : band[1], columns[0] : columns[1]])
 
 
 def test_toggles_and_opacity_hide_overlays() -> None:

@@ -12,15 +12,6 @@ import pandas as pd
 import pytest
 import tifffile
 from PIL import Image
-from screen_helpers import (
-    APP_SIZE,
-    DATASET,
-    make_workspace,
-    open_app,
-    press_for_screen,
-    static_text,
-    wait_for,
-)
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, SelectionList
 
@@ -31,6 +22,15 @@ from rptui.folders.tables import VOLUME_TABLE_NAME
 from rptui.store.workspace import Workspace
 from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.screens.segment_folder import SegmentFolderScreen
+from tests.rptui_tests.screen_helpers import (
+    APP_SIZE,
+    DATASET,
+    make_workspace,
+    open_app,
+    press_for_screen,
+    static_text,
+    wait_for,
+)
 
 STACK_SLICES = 3
 SECONDS_PER_IMAGE = 0.4  # each image made slow, so keys can be pressed while the run goes on

@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from screen_helpers import (
+from textual.widgets import Checkbox, DataTable, Input
+
+from rptui.store.workspace import Workspace
+from rptui.tui.screens.measurements import MeasurementsScreen, summary_line
+from tests.rptui_tests.screen_helpers import (
     APP_SIZE,
     make_workspace,
     open_app,
@@ -16,10 +20,6 @@ from screen_helpers import (
     static_text,
     wait_for,
 )
-from textual.widgets import Checkbox, DataTable, Input
-
-from rptui.store.workspace import Workspace
-from rptui.tui.screens.measurements import MeasurementsScreen, summary_line
 
 
 @pytest.fixture
@@ -97,8 +97,9 @@ async def test_masks_are_measured_from_the_screen(workspace: Workspace, tmp_path
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: len(screen.table) == 2, 30)
         assert column(screen, "count") == ["1", "3"]
-        written = pd.read_csv(masks / "measurements.csv")
+        written = pd.read_csv(workspace.root / "results" / "masks" / "measurements.csv")
         assert list(written["count"]) == [1, 3]
+        assert sorted(path.name for path in masks.iterdir()) == ["mask_0.png", "mask_1.png"]
         screen.query_one("#kind-regions", Checkbox).value = True
         await pilot.press("ctrl+s")  # regions cannot be mixed with per-image kinds
         assert "regions" in static_text(screen, "#table-summary")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from screen_helpers import APP_SIZE, make_workspace, open_app, press_for_screen, static_text
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input
 
@@ -15,6 +14,13 @@ from rptui.tui.canvas.render import COLOURBLIND_PALETTE
 from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.settings import SettingsScreen
+from tests.rptui_tests.screen_helpers import (
+    APP_SIZE,
+    make_workspace,
+    open_app,
+    press_for_screen,
+    static_text,
+)
 
 N_IMAGES = 3
 
@@ -64,9 +70,9 @@ async def test_opacity_palette_and_a_key_are_saved_and_used_at_once(
         assert canvas.seg_opacity == 0.8 and canvas.palette == COLOURBLIND_PALETTE
         assert canvas.brush_radius == 6
         await pilot.press("n")  # the old key does nothing now
-        assert annotate.session.index == 0
+        assert annotate.session.viewer.index == 0
         await pilot.press("y")
-        assert annotate.session.index == 1
+        assert annotate.session.viewer.index == 1
 
 
 async def test_a_key_in_use_is_refused_and_defaults_come_back(workspace: Workspace) -> None:
@@ -88,7 +94,7 @@ async def test_a_key_in_use_is_refused_and_defaults_come_back(workspace: Workspa
         await pilot.press("ctrl+s")
         assert saved_settings(workspace)["key_bindings"] == {}
         await pilot.press("n")
-        assert app.screen.session.index == 1
+        assert app.screen.session.viewer.index == 1
 
 
 async def test_a_bad_value_is_named_and_nothing_is_saved(workspace: Workspace) -> None:

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from screen_helpers import make_workspace, run_cli
 
 from cluster.io.mask_formats import ROOTPAINTER_FOREGROUND
 from rptui.store.workspace import Workspace
+from tests.rptui_tests.screen_helpers import make_workspace, run_cli
 
 
 @pytest.fixture()

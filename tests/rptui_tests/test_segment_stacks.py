@@ -12,7 +12,6 @@ import pytest
 import tifffile
 import torch
 from PIL import Image
-from screen_helpers import run_cli
 
 from cluster.io.mask_formats import read_label_stack
 from cluster.io.model_files import save_model
@@ -20,6 +19,7 @@ from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import snapshot_from_model
 from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
 from rptui.store.workspace import Workspace
+from tests.rptui_tests.screen_helpers import run_cli
 
 SIDE = 64
 SLICES = 3

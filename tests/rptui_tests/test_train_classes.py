@@ -6,14 +6,14 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from class_stack_helpers import PROJECT, SIDE, K, make_class_workspace
-from screen_helpers import run_cli
 
 from cluster.api import EpochRecord
 from cluster.io.model_files import load_model_file
 from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
 from rptui.session.training import EPOCH_LOG_NAME, append_epoch_log
 from rptui.store.annotation_files import to_png_bytes
+from tests.rptui_tests.class_stack_helpers import PROJECT, SIDE, K, make_class_workspace
+from tests.rptui_tests.screen_helpers import run_cli
 
 
 def _record(epoch: int, class_f1: tuple[float, ...]) -> EpochRecord:

@@ -9,9 +9,10 @@ import numpy as np
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
 from rptui.tui.canvas.render import RGB, Palette, Viewport
 from rptui.tui.canvas.render_classes import class_colour
+from rptui.tui.graphics.frame import CursorPixels
 
 RING_MIN_RADIUS = 1.5  # view pixels: smaller brushes show only the centre mark
-CursorMarks = dict[int, list[tuple[int, int, RGB]]]  # cell line -> (view_y, view_x, colour)
+CursorMarks = dict[int, CursorPixels]  # cell line -> its cursor pixels
 
 
 def brush_colour(value: int, palette: Palette) -> RGB:
@@ -28,7 +29,7 @@ def brush_colour(value: int, palette: Palette) -> RGB:
     return palette.cursor
 
 
-def cursor_marks(
+def cursor_pixels(
     viewport: Viewport,
     cursor: tuple[int, int],
     *,
@@ -36,22 +37,41 @@ def cursor_marks(
     brush_value: int,
     pen_down: bool,
     palette: Palette,
-) -> CursorMarks:
-    """Cursor pixels by cell line; a ring around the cursor previews the brush size."""
+    arm: int = 0,
+) -> CursorPixels:
+    """The cursor's view pixels (view_y, view_x, colour), clipped to the view.
+
+    A ring around the cursor previews the brush; the centre pixel shows the brush colour
+    while the pen is down. ``arm`` > 0 adds a cross of that many pixels each way around the
+    centre (true-pixel views, where one pixel alone is too small to find).
+    """
     cy, cx = viewport.image_to_view(*cursor)
     radius = brush_radius / viewport.scale
-    pixels: list[tuple[int, int, RGB]] = []
+    pixels: CursorPixels = []
     if radius >= RING_MIN_RADIUS:
         ring = brush_colour(brush_value, palette) if brush_value != UNLABELLED else palette.cursor
         pixels.extend(
             (y, x, ring) for y, x in ring_pixels(cy, cx, radius, viewport.view_h, viewport.view_w)
         )
+    for step in range(1, arm + 1):
+        pixels.extend(
+            (cy + dy, cx + dx, palette.cursor)
+            for dy, dx in ((-step, 0), (step, 0), (0, -step), (0, step))
+        )
     centre = brush_colour(brush_value, palette) if pen_down else palette.cursor
     pixels.append((cy, cx, centre))
+    return [
+        (y, x, colour)
+        for y, x, colour in pixels
+        if 0 <= y < viewport.view_h and 0 <= x < viewport.view_w
+    ]
+
+
+def marks_by_line(pixels: CursorPixels) -> CursorMarks:
+    """Cursor pixels by the half-block cell line (two view rows) they fall on."""
     marks: CursorMarks = {}
     for y, x, colour in pixels:
-        if 0 <= y < viewport.view_h and 0 <= x < viewport.view_w:
-            marks.setdefault(y // 2, []).append((y, x, colour))
+        marks.setdefault(y // 2, []).append((y, x, colour))
     return marks
 
 

@@ -23,8 +23,11 @@ def box_bounds(box: Any) -> ImageBox:
     return int(y0), int(x0), int(y1), int(x1)
 
 
-def cells_for_box(viewport: Viewport, box: Any) -> CellBox | None:
-    """Cell lines and columns showing an image box, or None when none of it is in view."""
+def cells_for_box(viewport: Viewport, box: Any, cell: tuple[int, int] = (1, 2)) -> CellBox | None:
+    """Cell lines and columns showing an image box, or None when none of it is in view.
+
+    ``cell`` is a cell's (width, height) in view pixels: (1, 2) for half blocks.
+    """
     y0, x0, y1, x1 = box_bounds(box)
     if y1 <= y0 or x1 <= x0:
         return None
@@ -32,7 +35,8 @@ def cells_for_box(viewport: Viewport, box: Any) -> CellBox | None:
     c0, c1 = viewport.view_cols_for(x0, x1)
     if r1 <= r0 or c1 <= c0:
         return None
-    return r0 // 2, c0, (r1 + 1) // 2, c1
+    width, height = cell
+    return r0 // height, c0 // width, -(-r1 // height), -(-c1 // width)
 
 
 def line_regions(lines: set[int], width: int) -> list[Region]:

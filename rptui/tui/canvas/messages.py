@@ -42,3 +42,16 @@ class PaintRequested(Message, namespace=NAMESPACE):
     def control(self) -> Widget:
         """The canvas that sent the message."""
         return self.canvas
+
+
+class ViewChanged(Message, namespace=NAMESPACE):
+    """The zoom or the layers shown changed (the status line says which)."""
+
+    def __init__(self, canvas: Widget) -> None:
+        super().__init__()
+        self.canvas = canvas
+
+    @property
+    def control(self) -> Widget:
+        """The canvas that sent the message."""
+        return self.canvas

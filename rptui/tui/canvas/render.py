@@ -296,8 +296,11 @@ def render_view(
     ann_opacity: float = 0.6,
     palette: Palette = DEFAULT_PALETTE,
     rows: tuple[int, int] | None = None,
+    columns: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Render the view (or view rows ``rows`` = [start, stop)) as an (h, view_w, 3) uint8 array.
+    """Render the view as an (h, w, 3) uint8 array: all of it, or ``rows`` x ``columns``.
+
+    ``rows`` and ``columns`` are [start, stop) in view pixels (a part redrawn after a dab).
 
     ``image`` is HxWx3 uint8; ``segmentation`` HxW with nonzero for foreground;
     ``labels`` HxW with ``BACKGROUND``/``FOREGROUND`` for painted pixels. With
@@ -307,10 +310,14 @@ def render_view(
     v = viewport
     r_start, r_stop = (0, v.view_h) if rows is None else (max(0, rows[0]), min(v.view_h, rows[1]))
     r_stop = max(r_stop, r_start)
-    out = np.empty((r_stop - r_start, v.view_w, 3), np.uint8)
+    c_start, c_stop = (
+        (0, v.view_w) if columns is None else (max(0, columns[0]), min(v.view_w, columns[1]))
+    )
+    c_stop = max(c_stop, c_start)
+    out = np.empty((r_stop - r_start, c_stop - c_start, 3), np.uint8)
     out[:] = palette.outside
     ra = _axis(v.origin_y, v.scale, r_start, r_stop, v.image_h)
-    ca = _axis(v.origin_x, v.scale, 0, v.view_w, v.image_w)
+    ca = _axis(v.origin_x, v.scale, c_start, c_stop, v.image_w)
     if ra.first < 0 or ca.first < 0:
         return out
     rs, cs = slice(ra.first, ra.last), slice(ca.first, ca.last)

@@ -2,17 +2,20 @@
 
 Each terminal cell shows two view pixels stacked ("▀": foreground colour = upper pixel,
 background colour = lower pixel). The rendered view is kept as an array; rows become
-Strips with cached styles, and only the lines that change are redrawn.
+Strips with cached styles, and only the lines that change are redrawn. In a terminal that
+shows true pixels (Kitty graphics or Sixel, see :mod:`rptui.tui.graphics`) a view pixel is
+a device pixel instead: the text lines stay blank and :class:`TruePixels` sends the picture.
 
 The canvas never paints: it shows the cursor and brush, and posts
 :class:`AnnotationCanvas.CursorMoved` (with ``pen_down``) and, for mouse clicks and
 drags, :class:`AnnotationCanvas.PaintRequested`. The screen paints into its annotation
-and calls :meth:`AnnotationCanvas.mark_dirty` with the changed box.
+and calls :meth:`AnnotationCanvas.mark_dirty` with the changed box. A zoom or a layer
+shown or hidden posts :class:`AnnotationCanvas.ViewChanged`.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 import numpy as np
 from textual import events
@@ -22,10 +25,10 @@ from textual.widget import Widget
 
 from cluster.api import FOREGROUND
 from rptui.tui.canvas.controls import CANVAS_BINDINGS, PAN_FRACTION, CanvasControls
-from rptui.tui.canvas.cursor import CursorMarks, cursor_marks
+from rptui.tui.canvas.cursor import CursorMarks, marks_by_line
 from rptui.tui.canvas.half_blocks import HalfBlocks
 from rptui.tui.canvas.lines import ImageBox, box_bounds, cells_for_box, line_regions, line_strip
-from rptui.tui.canvas.messages import CursorMoved, PaintRequested
+from rptui.tui.canvas.messages import CursorMoved, PaintRequested, ViewChanged
 from rptui.tui.canvas.render import (
     DEFAULT_PALETTE,
     PALETTES,
@@ -35,6 +38,7 @@ from rptui.tui.canvas.render import (
     quantise,
     render_view,
 )
+from rptui.tui.canvas.true_pixels import TruePixelCanvas, TruePixels
 
 DEFAULT_COLOUR_BITS = 5
 DEFAULT_BRUSH_RADIUS = 4
@@ -52,13 +56,15 @@ __all__ = [
 class LabelsSource(Protocol):
     """Anything holding an HxW uint8 label image (e.g. ``rptui.store.annotation.Annotation``)."""
 
-    labels: np.ndarray
+    @property
+    def labels(self) -> np.ndarray: ...
 
 
-class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
+class AnnotationCanvas(CanvasControls, TruePixelCanvas, Widget, can_focus=True):
     """Shows an image with segmentation and annotation overlays, a cursor and a brush ring.
 
-    Navigation, key actions and mouse handling come from :class:`CanvasControls`.
+    Navigation, key actions and mouse handling come from :class:`CanvasControls`; drawing
+    in true pixels from :class:`TruePixelCanvas`.
     """
 
     DEFAULT_CSS = """
@@ -70,8 +76,9 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
 
     BINDINGS: ClassVar[list[BindingType]] = CANVAS_BINDINGS
 
-    CursorMoved = CursorMoved
-    PaintRequested = PaintRequested
+    CursorMoved: TypeAlias = CursorMoved
+    PaintRequested: TypeAlias = PaintRequested
+    ViewChanged: TypeAlias = ViewChanged
 
     def __init__(
         self,
@@ -104,6 +111,8 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
         self._overlay: CursorMarks | None = None
         self._half_blocks = HalfBlocks()
         self._dragging = False
+        self._true_pixels: TruePixels | None = None
+        self._draw_pending = False
 
     # ----- state the screen sets -------------------------------------------------------
 
@@ -141,22 +150,22 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
         self._image = rgb
         self._segmentation = segmentation
         self._labels_source = labels_source
-        self._invalidate()
+        self._invalidate(same_view=True)
 
     def set_segmentation(self, mask: np.ndarray | None) -> None:
         """Replace the segmentation overlay (HxW, nonzero = foreground), or remove it."""
         self._segmentation = mask
-        self._invalidate()
+        self._invalidate(same_view=True)
 
     def set_labels_source(self, source: LabelsSource | np.ndarray | None) -> None:
         """Draw annotation labels from ``source`` (an object with ``.labels``, or an array)."""
         self._labels_source = source
-        self._invalidate()
+        self._invalidate(same_view=True)
 
     def set_palette(self, palette: Palette | str) -> None:
         """Use another palette (a :class:`Palette` or a name in ``PALETTES``)."""
         self.palette = PALETTES[palette] if isinstance(palette, str) else palette
-        self._invalidate()
+        self._invalidate(same_view=True)
 
     def set_opacity(
         self, *, segmentation: float | None = None, annotation: float | None = None
@@ -166,7 +175,7 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
             self.seg_opacity = min(max(segmentation, 0.0), 1.0)
         if annotation is not None:
             self.ann_opacity = min(max(annotation, 0.0), 1.0)
-        self._invalidate()
+        self._invalidate(same_view=True)
 
     def set_brush(
         self, *, radius: int | None = None, value: int | None = None, pen_down: bool | None = None
@@ -201,7 +210,7 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
         """Cell lines and columns (line0, col0, line1, col1) showing an image box, or None."""
         if self.viewport is None:
             return None
-        return cells_for_box(self.viewport, box)
+        return cells_for_box(self.viewport, box, self.cell_pixels)
 
     def mark_dirty(self, box: Any) -> None:
         """Redraw the lines showing an image box (y0, x0, y1, x1) after painting into it."""
@@ -213,19 +222,36 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
         if self._view is None:
             self.refresh()
             return
-        line0, _, line1, _ = cells
-        band = (2 * line0, min(2 * line1, self.viewport.view_h))
-        self._view[band[0] : band[1]] = self._render(rows=band)
+        line0, column0, line1, column1 = cells
+        width, height = self.cell_pixels
+        y0, y1 = height * line0, min(height * line1, self.viewport.view_h)
+        x0, x1 = width * column0, min(width * column1, self.viewport.view_w)
+        self._view[y0:y1, x0:x1] = self._view_pixels(rows=(y0, y1), columns=(x0, x1))
+        if self._true_pixels is not None:
+            self._true_pixels.dirty((y0, x0, y1, x1))
         self._refresh_lines(set(range(line0, line1)))
 
-    def _invalidate(self) -> None:
+    def _invalidate(self, *, same_view: bool = False) -> None:
+        """Render the view again; ``same_view``: only what it shows changed, not where."""
         self._view = None
         self._strips.clear()
         self._overlay = None
-        self.refresh()
+        pixels = self._true_pixels
+        if pixels is None:
+            self.refresh()
+            return
+        vp = self.viewport  # the text lines stay blank: only the picture changes
+        if vp is not None and (same_view or pixels.showing(vp)):  # send the pixels that differ
+            pixels.dirty((0, 0, vp.view_h, vp.view_w))
+        else:
+            pixels.invalidate(vp)
+        self._schedule_pixels()
 
     def _refresh_lines(self, lines: set[int]) -> None:
-        """Forget and repaint only the given cell lines."""
+        """Forget and repaint only the given cell lines (true pixels: send what changed)."""
+        if self._true_pixels is not None:
+            self._schedule_pixels()
+            return
         if not lines:
             return
         for line in lines:
@@ -233,7 +259,8 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
         self.refresh(*line_regions(lines, self.size.width))
 
     def _view_size(self) -> tuple[int, int]:
-        return max(2 * self.size.height, 2), max(self.size.width, 1)
+        width, height = self.cell_pixels
+        return max(height * self.size.height, height), max(width * self.size.width, width)
 
     def _view_centre(self) -> tuple[float, float]:
         view_h, view_w = self._view_size()
@@ -247,9 +274,14 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
         self.viewport.resize(view_h, view_w)
         if self._fitted:
             self.viewport.fit()
+            self.post_message(ViewChanged(self))
+        if self._true_pixels is not None:
+            self._true_pixels.hub.moved()
         self._invalidate()
 
-    def _render(self, rows: tuple[int, int] | None = None) -> np.ndarray:
+    def _view_pixels(
+        self, rows: tuple[int, int] | None = None, columns: tuple[int, int] | None = None
+    ) -> np.ndarray:
         assert self._image is not None and self.viewport is not None
         view = render_view(
             self._image,
@@ -263,11 +295,12 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
             ann_opacity=self.ann_opacity,
             palette=self.palette,
             rows=rows,
+            columns=columns,
         )
         return quantise(view, self.colour_bits)
 
     def rendered_view(self) -> np.ndarray | None:
-        """The current view as (2 * lines, width, 3) uint8 without the cursor, rendering it."""
+        """The current view (view pixels, (H, W, 3) uint8) without the cursor, rendering it."""
         if self._image is None or self.viewport is None:
             return None
         if (self.viewport.view_h, self.viewport.view_w) != self._view_size():
@@ -277,7 +310,7 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
             self._view = None
             self._strips.clear()
         if self._view is None:
-            self._view = self._render()
+            self._view = self._view_pixels()
             self._strips.clear()
         return self._view
 
@@ -294,14 +327,7 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
             return self._overlay
         if self.viewport is None or self._image is None:
             return {}
-        self._overlay = cursor_marks(
-            self.viewport,
-            self._cursor,
-            brush_radius=self.brush_radius,
-            brush_value=self.brush_value,
-            pen_down=self.pen_down,
-            palette=self.palette,
-        )
+        self._overlay = marks_by_line(self.cursor_pixels())
         return self._overlay
 
     def _cursor_lines(self) -> set[int]:
@@ -312,6 +338,8 @@ class AnnotationCanvas(CanvasControls, Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         """One cell line: two view rows as half blocks."""
         width = self.size.width
+        if self._true_pixels is not None:  # the picture lies over blank lines
+            return Strip.blank(width, self.rich_style)
         view = self.rendered_view()
         if view is None or 2 * y >= view.shape[0]:
             return Strip.blank(width, self.rich_style)

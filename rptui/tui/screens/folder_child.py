@@ -15,6 +15,7 @@ from rptui.tui.screens.folder_job import FolderJob
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str, str], None]  # done, total, file name, error ("" if none)
+Waiting = Callable[[str], None]  # why nothing has come back yet
 Child = subprocess.Popen[str]
 
 
@@ -25,12 +26,13 @@ def run_child(
     *,
     stopped: Callable[[], bool],
     track: Callable[[Child | None], None],
+    waiting: Waiting | None = None,
 ) -> tuple[FolderReport, list[Path]]:
     """Run ``job`` through ``command`` (it drives Ray Data); the report and tables written.
 
     ``track`` is told the child while it runs (so that a cancel can end it) and None after;
-    ``stopped`` says whether the run was cancelled. RuntimeError with the child's last error
-    line when it fails.
+    ``stopped`` says whether the run was cancelled; ``waiting`` hears why nothing has come
+    back yet. RuntimeError with the child's last error line when it fails.
     """
     child = subprocess.Popen(
         [*command, *job.segment_arguments()],
@@ -50,6 +52,9 @@ def run_child(
             continue
         if "report" in message:
             summary = message["report"]
+        elif "waiting" in message:
+            if waiting is not None:
+                waiting(str(message["waiting"]))
         else:
             progress(message["done"], message["total"], message["file"], message["error"])
     errors = child.stderr.read()

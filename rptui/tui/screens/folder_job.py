@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,12 +9,10 @@ from textual.validation import ValidationResult, Validator
 
 from cluster.io.atomic import write_bytes_atomic
 from cluster.io.mask_formats import MaskFormat
-from cluster.measure.tables import IMAGE_KINDS, REGIONS
+from rptui.folders.measuring import IMAGE_KINDS, REGIONS
 from rptui.folders.run import FolderReport
 from rptui.folders.tables import VOLUME_TABLE_NAME, table_bytes
 from rptui.tui.screens.measurements import IMAGE_TABLE_NAME, REGION_TABLE_NAME
-
-log = logging.getLogger(__name__)
 
 FAILED_LISTED = 20  # failures named in the summary; the rest are counted
 
@@ -93,15 +90,23 @@ def summary_text(report: FolderReport, output: Path, tables: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def model_f1(path: Path) -> float | None:
-    """The validation F1 a model file records (None when it records none or is unreadable)."""
-    from cluster.io.model_files import ModelFileError, load_model_file
+def outcome_text(
+    report: FolderReport, output: Path, tables: list[Path], progress: tuple[int, int]
+) -> tuple[str, str]:
+    """(progress line, summary) when a run ends; the line is '' when the last one stays.
 
-    try:
-        return load_model_file(path).f1
-    except ModelFileError as error:
-        log.warning("cannot read %s: %s", path, error)
-        return None
+    ``progress`` is (done, total) as last reported: a cancelled child run reports no
+    counts of its own.
+    """
+    done, total = progress
+    nothing = not report.written and not report.skipped_existing and not report.failed
+    if report.cancelled and nothing:
+        summary = f"cancelled: masks written so far stay in {output}; Start resumes the run"
+        return f"cancelled after {done} of {total or '?'} images", summary
+    summary = summary_text(report, output, tables)
+    if report.cancelled:
+        return f"cancelled after {done} of {total} images", summary
+    return ("no images in the folder" if nothing else ""), summary
 
 
 def write_tables(report: FolderReport, job: FolderJob) -> list[Path]:

@@ -16,6 +16,7 @@ CLASS_ROW_PREFIX = "Class "  # the class keys' descriptions: "Class 1" .. "Class
 CLASS_ID_PREFIX = "annotate.class_"
 SLICE_IDS = ("annotate.slice_previous", "annotate.slice_next")
 BINARY_CLASS_COUNT = 2
+QUIT_ACTION = "quit"
 
 
 def screen_keys(app: App[object]) -> list[Binding]:
@@ -25,6 +26,19 @@ def screen_keys(app: App[object]) -> list[Binding]:
         for binding in app.BINDINGS
         if isinstance(binding, Binding) and (binding.id or "").startswith(APP_KEY_PREFIX)
     ]
+
+
+def everywhere_rows(app: App[object]) -> list[tuple[str, str]]:
+    """Keys that work on every screen: quit and the command palette."""
+    quit_keys = [
+        binding.key
+        for binding in App.BINDINGS
+        if isinstance(binding, Binding) and binding.action == QUIT_ACTION
+    ]
+    rows = [(key, "Quit") for key in quit_keys]
+    if app.ENABLE_COMMAND_PALETTE:
+        rows.append((app.COMMAND_PALETTE_BINDING, "Command palette: every command"))
+    return rows
 
 
 def binding_rows(bindings: Iterable[BindingType], keymap: dict[str, str]) -> list[tuple[str, str]]:
@@ -89,7 +103,9 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys (Escape closes)", classes="title")
             table: DataTable[str] = DataTable(id="keys-table", cursor_type="row")
             table.add_columns("Key", "Action")
-            for keys, description in self.rows:
+            shown = {keys for keys, _ in self.rows}
+            rows = [row for row in everywhere_rows(self.app) if row[0] not in shown]
+            for keys, description in [*self.rows, *rows]:
                 table.add_row(keys, description)
             yield table
 

@@ -1,4 +1,5 @@
-"""The measurements screen: a table of measurements, sorted, filtered, summed; measure masks."""
+"""The measurements screen: a table of measurements, sorted, filtered, summed, a column's
+histogram; measure masks."""
 
 from __future__ import annotations
 
@@ -16,10 +17,17 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
 
 from cluster.io.atomic import write_bytes_atomic
-from cluster.measure.files import measure_files
-from cluster.measure.tables import ALL_KINDS, ERROR_COLUMN, REGIONS, check_kinds
 from rptui.errors import UserError
-from rptui.folders.tables import read_table, table_bytes
+from rptui.folders.measuring import (
+    ALL_KINDS,
+    ERROR_COLUMN,
+    IMAGE_KINDS,
+    REGIONS,
+    chosen_kinds,
+    measure_folder,
+)
+from rptui.folders.tables import TABLE_SUFFIXES, read_table, table_bytes
+from rptui.tui.widgets.column_histogram import ColumnHistogram
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +42,21 @@ SUMMED_COLUMNS: tuple[str, ...] = (
     "count",
     "tips",
     "branch_points",
+    "surface_area_px2",
+    "surface_area_mm2",
+    "root_volume_px3",
+    "root_volume_mm3",
     "area",
 )
 DEFAULT_KINDS: tuple[str, ...] = ("length", "count")
+RESULTS_FOLDER = "results"  # default outputs go to <workspace>/results/<input folder name>
 
 
-def table_for(folder: Path, kinds: tuple[str, ...]) -> Path:
-    """Where measuring a folder of masks writes its table."""
-    return folder / (REGION_TABLE_NAME if REGIONS in kinds else IMAGE_TABLE_NAME)
+def table_for(results: Path, folder: Path, kinds: tuple[str, ...]) -> Path:
+    """Where measuring a folder of masks writes its table by default: ``results/<folder
+    name>/``, never into the folder measured (it may be shared, read-only or data)."""
+    name = REGION_TABLE_NAME if REGIONS in kinds else IMAGE_TABLE_NAME
+    return results / (folder.name or "masks") / name
 
 
 def shown_rows(
@@ -59,11 +74,16 @@ def shown_rows(
     return rows
 
 
+def good_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows without an error."""
+    if ERROR_COLUMN not in rows.columns:
+        return rows
+    return rows[rows[ERROR_COLUMN].fillna("").astype(str) == ""]
+
+
 def summary_line(rows: pd.DataFrame) -> str:
     """``n`` and, per summed column, the mean and the total over rows without an error."""
-    good = rows
-    if ERROR_COLUMN in rows.columns:
-        good = rows[rows[ERROR_COLUMN].fillna("").astype(str) == ""]
+    good = good_rows(rows)
     parts = [f"n {len(good)}"]
     if len(good) < len(rows):
         parts.append(f"{len(rows) - len(good)} failed")
@@ -88,15 +108,26 @@ class MeasurementsScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sort", "Sort by column", id="measurements.sort"),
+        Binding("h", "histogram", "Histogram of column", id="measurements.histogram"),
         Binding("ctrl+l", "load", "Load table", id="measurements.load"),
         Binding("ctrl+s", "measure", "Measure folder", id="measurements.measure"),
         Binding("escape", "close", "Back", id="measurements.close"),
     ]
 
-    def __init__(self, table_path: Path | None = None, *, mask_folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        table_path: Path | None = None,
+        *,
+        mask_folder: Path | None = None,
+        results: Path | None = None,
+    ) -> None:
+        """``results``: the folder that measuring writes tables into by default (one
+        subfolder per mask folder); without it the user names the table."""
         super().__init__()
         self.table_path = table_path
         self.mask_folder = mask_folder
+        self.results = results
+        self._default_target = self._target_for(str(mask_folder or ""), DEFAULT_KINDS)
         self.table = pd.DataFrame()
         self.sort_by: str | None = None
         self.descending = False
@@ -112,14 +143,25 @@ class MeasurementsScreen(Screen[None]):
             yield Label("Filter", classes="form-label-short")
             yield Input(placeholder="part of a file name", id="filter", compact=True)
         yield DataTable(id="measurements", zebra_stripes=True)
+        yield ColumnHistogram(id="column-histogram")
         yield Static("", id="table-summary", classes="form-message")
         with Horizontal(classes="form-row"):
             yield Label("Masks in", classes="form-label-short")
             folder = str(self.mask_folder) if self.mask_folder else ""
             yield Input(folder, placeholder="a folder of masks", id="mask-folder", compact=True)
-        with Horizontal(classes="button-row"):
-            for kind in ALL_KINDS:
+        with Horizontal(classes="form-row"):
+            yield Label("Table to", classes="form-label-short")
+            yield Input(
+                self._default_target,
+                placeholder="the table to write: .csv or .parquet",
+                id="table-target",
+                compact=True,
+            )
+        with Horizontal(classes="button-row"):  # one row per image: any of these
+            for kind in IMAGE_KINDS:
                 yield Checkbox(kind, kind in DEFAULT_KINDS, id=f"kind-{kind}", compact=True)
+        with Horizontal(classes="button-row"):  # or one row per region
+            yield Checkbox(REGIONS, REGIONS in DEFAULT_KINDS, id=f"kind-{REGIONS}", compact=True)
             yield Button("Measure", id="measure", compact=True)
         yield Footer()
 
@@ -170,6 +212,9 @@ class MeasurementsScreen(Screen[None]):
             grid.add_row(*(cell_text(value) for value in row))
         grid.move_cursor(column=min(column, max(len(self.table.columns) - 1, 0)))
         self._say(summary_line(rows))
+        histogram = self.query_one(ColumnHistogram)
+        if histogram.column is not None and histogram.column in self.table.columns:
+            histogram.show_column(histogram.column, good_rows(rows)[histogram.column])
 
     def _say(self, text: str) -> None:
         self.query_one("#table-summary", Static).update(text)
@@ -183,6 +228,13 @@ class MeasurementsScreen(Screen[None]):
         self.descending = not self.descending if name == self.sort_by else False
         self.sort_by = name
         self._render_rows()
+
+    def action_histogram(self) -> None:
+        """Draw the histogram of the column under the cursor (rows shown, none failed)."""
+        if not len(self.table.columns):
+            return
+        name = str(self.table.columns[self.query_one("#measurements", DataTable).cursor_column])
+        self.query_one(ColumnHistogram).show_column(name, good_rows(self.shown())[name])
 
     @on(DataTable.HeaderSelected, "#measurements")
     def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
@@ -205,6 +257,34 @@ class MeasurementsScreen(Screen[None]):
         """The measurement kinds ticked."""
         return tuple(k for k in ALL_KINDS if self.query_one(f"#kind-{k}", Checkbox).value)
 
+    def _target_for(self, folder: str, kinds: tuple[str, ...]) -> str:
+        if self.results is None or not folder.strip():
+            return ""
+        return str(table_for(self.results, Path(folder.strip()).expanduser(), kinds))
+
+    @on(Input.Changed, "#mask-folder")
+    @on(Checkbox.Changed)
+    def _follow_form(self) -> None:
+        """The default table follows the folder and kinds until the user names one."""
+        target = self.query_one("#table-target", Input)
+        if target.value != self._default_target:
+            return
+        folder = self.query_one("#mask-folder", Input).value
+        self._default_target = self._target_for(folder, self.chosen_kinds())
+        target.value = self._default_target
+
+    def chosen_target(self) -> Path:
+        """The table to write; ValueError saying what is wrong with the name."""
+        text = self.query_one("#table-target", Input).value.strip()
+        if not text:
+            raise ValueError("name the table to write (Table to)")
+        target = Path(text).expanduser()
+        if target.suffix.lower() not in TABLE_SUFFIXES:
+            raise ValueError(f"a table must end in .csv or .parquet, not {target.name!r}")
+        if target.is_dir():
+            raise ValueError(f"{target} is a folder: name the table file")
+        return target
+
     @on(Button.Pressed, "#measure")
     @on(Input.Submitted, "#mask-folder")
     def action_measure(self) -> None:
@@ -214,27 +294,24 @@ class MeasurementsScreen(Screen[None]):
             self._say(f"no such folder: {folder}")
             return
         try:
-            kinds = check_kinds(self.chosen_kinds())
-        except ValueError as error:
+            kinds = chosen_kinds(self.chosen_kinds())
+            target = self.chosen_target()
+        except (UserError, ValueError) as error:
             self._say(str(error))
             return
-        self._say(f"measuring {folder} ({', '.join(kinds)})…")
-        self._measure(folder, kinds)
+        self._say(f"measuring {folder} ({', '.join(kinds)}) into {target}…")
+        self._measure(folder, kinds, target)
 
     @work(thread=True, exclusive=True, group="measure")
-    def _measure(self, folder: Path, kinds: tuple[str, ...]) -> None:
-        from cluster.io.images import list_images
-
-        paths, _ = list_images(folder)
-        if not paths:
-            self.app.call_from_thread(self._say, f"no mask images in {folder}")
-            return
-
+    def _measure(self, folder: Path, kinds: tuple[str, ...], target: Path) -> None:
         def progress(done: int, total: int) -> None:
             self.app.call_from_thread(self._say, f"measuring {folder}: {done} / {total}")
 
-        table = measure_files(paths, kinds=kinds, progress=progress)
-        target = table_for(folder, kinds)
+        try:
+            table = measure_folder(folder, kinds=kinds, progress=progress).table
+        except UserError as error:
+            self.app.call_from_thread(self._say, str(error))
+            return
         try:
             write_bytes_atomic(target, table_bytes(table, target))
         except OSError as error:

@@ -30,6 +30,11 @@ def describe(summary: ProjectSummary) -> str:
     return text
 
 
+def _refusals() -> tuple[type[BaseException], ...]:
+    """What making or importing a project raises when the input or the disk refuses it."""
+    return (*user_error_types(), OSError)
+
+
 class ProjectPickerScreen(Screen[None]):
     """Choose a project; Enter opens it, C creates one, I imports a RootPainter project."""
 
@@ -93,7 +98,7 @@ class ProjectPickerScreen(Screen[None]):
                 project = self.workspace.create_project(
                     str(answers["name"]), str(answers["dataset"]), start_model=model
                 )
-            except (*user_error_types(), OSError) as error:
+            except _refusals() as error:
                 self.notify(str(error), severity="error")
                 return
             self._opened(project)
@@ -103,7 +108,11 @@ class ProjectPickerScreen(Screen[None]):
                 return
             answers["dataset"] = dataset
             self.app.push_screen(
-                PromptScreen("Starting model file (empty: random weights)"), got_model
+                PromptScreen(
+                    "Starting model: a model file or starter:roots, a model trained on "
+                    "thin roots (empty: random weights)"
+                ),
+                got_model,
             )
 
         def got_name(name: str | None) -> None:
@@ -123,7 +132,7 @@ class ProjectPickerScreen(Screen[None]):
                 return
             try:
                 project = self.workspace.import_rootpainter(path)
-            except (*user_error_types(), OSError) as error:
+            except _refusals() as error:
                 self.notify(str(error), severity="error")
                 return
             self._opened(project)

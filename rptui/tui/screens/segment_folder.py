@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,10 +25,10 @@ from textual.widgets import (
     SelectionList,
     Static,
 )
-from textual.widgets.selection_list import Selection
 
+from cluster.api import TrainerStatus
 from cluster.io.mask_formats import FORMATS
-from cluster.measure.tables import ALL_KINDS
+from rptui.folders.measuring import ALL_KINDS, IMAGE_KINDS, REGIONS
 from rptui.folders.run import FolderReport, segment_folder
 from rptui.store.project import Project
 from rptui.tui.screens.folder_child import run_child
@@ -36,15 +36,13 @@ from rptui.tui.screens.folder_job import (
     FolderExists,
     FolderJob,
     OutputFolder,
-    model_f1,
-    summary_text,
+    outcome_text,
     write_tables,
 )
-from rptui.tui.screens.measurements import MeasurementsScreen
+from rptui.tui.screens.measurements import RESULTS_FOLDER, MeasurementsScreen
+from rptui.tui.widgets.model_list import ModelList
 
 log = logging.getLogger(__name__)
-
-RESULTS_FOLDER = "results"  # default outputs go to <workspace>/results/<input folder name>
 
 
 class SegmentFolderScreen(Screen[None]):
@@ -63,11 +61,14 @@ class SegmentFolderScreen(Screen[None]):
         workspace_root: Path,
         command: Sequence[str] | None = None,
         tta: bool = True,
+        live: Callable[[], TrainerStatus | None] | None = None,
     ) -> None:
         """``command``: the ``rptui`` command line (with its global options) that runs
-        folders in a child process, through Ray; None: in the app's own process."""
+        folders in a child process, through Ray; None: in the app's own process.
+        ``live``: the trainer's status as the app knows it, for the models' F1."""
         super().__init__()
         self.project = project
+        self.live = live
         self.workspace_root = workspace_root
         self.command = tuple(command) if command is not None else None
         self.tta = tta
@@ -93,15 +94,17 @@ class SegmentFolderScreen(Screen[None]):
             )
         yield Static("", id="form-message", classes="form-message")
         yield Label("Models (space ticks; several make an ensemble)", classes="form-caption")
-        yield SelectionList[Path](*self._model_options({}), id="models", compact=True)
+        yield ModelList(self.project, live=self.live, id="models")
         with Horizontal(classes="button-row"):
             yield Label("Format", classes="form-label-short")
             options = [(fmt, fmt) for fmt in FORMATS]
             yield Select(options, value="png", allow_blank=False, id="format", compact=True)
             yield Checkbox("TTA", self.tta, id="tta", compact=True)
-        with Horizontal(classes="button-row"):
-            for kind in ALL_KINDS:
+        with Horizontal(classes="button-row"):  # a table of one row per image
+            for kind in IMAGE_KINDS:
                 yield Checkbox(kind, kind == "length", id=f"kind-{kind}", compact=True)
+        with Horizontal(classes="button-row"):  # a table of one row per region
+            yield Checkbox(REGIONS, False, id=f"kind-{REGIONS}", compact=True)
         with Horizontal(classes="button-row"):
             yield Button("Start", id="start", variant="primary", compact=True)
             yield Button("Cancel", id="cancel", compact=True, disabled=True)
@@ -115,39 +118,10 @@ class SegmentFolderScreen(Screen[None]):
         name = Path(source).name if source else "folder"
         return str(self.workspace_root / RESULTS_FOLDER / name)
 
-    def _model_options(self, f1s: dict[Path, float | None]) -> list[Selection[Path]]:
-        if self.project is None:
-            return []
-        models = self.project.models()
-        options = []
-        for info in models:
-            f1 = f1s.get(info.path)
-            text = f"#{info.number}  F1 {f1:.3f}" if f1 is not None else f"#{info.number}"
-            options.append(Selection(f"{text}  {info.path.name}", info.path, info == models[-1]))
-        return options
-
     def on_mount(self) -> None:
-        """Focus the first field and read the models' F1 in the background."""
+        """Focus the first field."""
         self.query_one("#progress", ProgressBar).display = False  # until a run starts
         self.query_one("#source", Input).focus()
-        if self.project is not None and self.project.models():
-            self._read_f1s()
-
-    @work(thread=True, exclusive=True, group="model-f1")
-    def _read_f1s(self) -> None:
-        assert self.project is not None
-        f1s = {info.path: model_f1(info.path) for info in self.project.models()}
-        self.app.call_from_thread(self._show_f1s, f1s)
-
-    def _show_f1s(self, f1s: dict[Path, float | None]) -> None:
-        models = self.query_one("#models", SelectionList)
-        chosen = set(models.selected)
-        models.clear_options()
-        for option in self._model_options(f1s):
-            models.add_option(option)
-        models.deselect_all()
-        for path in chosen:
-            models.select(path)
 
     def _say(self, text: str) -> None:
         self.query_one("#form-message", Static).update(text)
@@ -218,7 +192,12 @@ class SegmentFolderScreen(Screen[None]):
         try:
             if job.command is not None:
                 report, tables = run_child(
-                    job, job.command, progress, stopped=self._stop.is_set, track=self._track_child
+                    job,
+                    job.command,
+                    progress,
+                    stopped=self._stop.is_set,
+                    track=self._track_child,
+                    waiting=lambda reason: self._call(self._show_waiting, reason),
                 )
             else:
                 report = segment_folder(
@@ -254,10 +233,19 @@ class SegmentFolderScreen(Screen[None]):
         failed = f" · {errors} failed" if errors else ""
         self.query_one("#progress-text", Static).update(f"{done} / {total} · {name}{failed}")
 
+    def _show_waiting(self, reason: str) -> None:
+        if self.running and not self._stop.is_set():
+            self.query_one("#progress-text", Static).update(reason)
+
     def _end(self) -> None:
+        """Buttons back, and the bar still (hidden when no image was counted)."""
         self.running = False
         self.query_one("#start", Button).disabled = False
         self.query_one("#cancel", Button).disabled = True
+        done, total = self.progress
+        bar = self.query_one("#progress", ProgressBar)
+        bar.update(total=max(total, 1), progress=done)
+        bar.display = total > 0
 
     def _failed(self, message: str) -> None:
         self._end()
@@ -267,9 +255,10 @@ class SegmentFolderScreen(Screen[None]):
     def _finished(self, report: FolderReport, output: Path, tables: list[Path]) -> None:
         self._end()
         self.report, self.tables = report, tables
-        self.query_one("#summary", Static).update(summary_text(report, output, tables))
-        if not report.written and not report.skipped_existing and not report.failed:
-            self.query_one("#progress-text", Static).update("no images in the folder")
+        line, summary = outcome_text(report, output, tables, self.progress)
+        self.query_one("#summary", Static).update(summary)
+        if line:
+            self.query_one("#progress-text", Static).update(line)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -293,7 +282,9 @@ class SegmentFolderScreen(Screen[None]):
         if not self.tables:
             self.notify("no table yet: tick a measurement and start a run")
             return
-        self.app.push_screen(MeasurementsScreen(self.tables[0], mask_folder=self.tables[0].parent))
+        table = self.tables[0]
+        results = self.workspace_root / RESULTS_FOLDER
+        self.app.push_screen(MeasurementsScreen(table, mask_folder=table.parent, results=results))
 
     def on_unmount(self) -> None:
         """A run still going stops after its current image."""

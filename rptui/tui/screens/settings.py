@@ -14,11 +14,10 @@ from textual.screen import ModalScreen, Screen
 from textual.validation import Integer, Number
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Label, Static
 
-from rptui.session.paint import MAX_BRUSH_RADIUS
-from rptui.session.review import MAX_PRE_SEGMENT
 from rptui.session.stack import uses_stack_keys
 from rptui.store.paths import WorkspaceError
-from rptui.store.project import DEFAULT_SETTINGS, Project
+from rptui.store.project import Project
+from rptui.store.settings import BACKGROUND_BRUSH, BOUNDS, FOREGROUND_BRUSH
 from rptui.tui.canvas.render import COLOURBLIND_PALETTE, DEFAULT_PALETTE
 from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
@@ -54,10 +53,10 @@ class NumberField:
 
 
 FIELDS: tuple[NumberField, ...] = (
-    NumberField("pre_segment", "Pre-segment ahead", 0, MAX_PRE_SEGMENT),
-    NumberField("foreground_brush_size", "Foreground brush", 0, MAX_BRUSH_RADIUS),
-    NumberField("background_brush_size", "Background brush", 0, MAX_BRUSH_RADIUS),
-    NumberField("overlay_opacity", "Overlay opacity", 0.0, 1.0, whole=False),
+    NumberField("pre_segment", "Pre-segment ahead", *BOUNDS["pre_segment"].span),
+    NumberField(FOREGROUND_BRUSH, "Foreground brush", *BOUNDS[FOREGROUND_BRUSH].span),
+    NumberField(BACKGROUND_BRUSH, "Background brush", *BOUNDS[BACKGROUND_BRUSH].span),
+    NumberField("overlay_opacity", "Overlay opacity", *BOUNDS["overlay_opacity"].span, whole=False),
 )
 
 
@@ -116,8 +115,7 @@ class SettingsScreen(Screen[None]):
         super().__init__()
         self.project = project
         self.bindings = bindings
-        keymap = project.config.settings.get(KEY_BINDINGS) or {}
-        self.keymap: dict[str, str] = {str(k): str(v) for k, v in dict(keymap).items()}
+        self.keymap: dict[str, str] = dict(project.config.settings.key_bindings)
 
     def compose(self) -> ComposeResult:
         """The numeric settings, the palette switch, the key table and the buttons."""
@@ -132,11 +130,11 @@ class SettingsScreen(Screen[None]):
             with Horizontal(classes="form-row"):
                 span = f"{field.minimum:g}–{field.maximum:g}"
                 yield Label(f"{field.label} ({span})", classes="form-label")
-                value = settings.get(field.key, DEFAULT_SETTINGS[field.key])
+                value = getattr(settings, field.key)
                 yield Input(
                     str(value), id=f"setting-{field.key}", validators=[validator], compact=True
                 )
-        colourblind = settings.get(PALETTE) == COLOURBLIND_PALETTE.name
+        colourblind = settings.palette == COLOURBLIND_PALETTE.name
         yield Checkbox("Colour-blind palette (Okabe–Ito)", colourblind, id="palette", compact=True)
         yield Static(self._notice(), id="settings-message", classes="form-message")
         table: DataTable[str] = DataTable(id="bindings", cursor_type="row")
@@ -241,12 +239,11 @@ class SettingsScreen(Screen[None]):
             self.notify(str(error), severity="error")
             return
         settings = self.project.config.settings
-        before = dict(settings)
+        before = {key: getattr(settings, key) for key in values}
         settings.update(values)
         try:
             self.project.save_config()
         except (OSError, WorkspaceError) as error:
-            settings.clear()
             settings.update(before)
             self.notify(f"settings not saved: {error}", severity="error")
             return

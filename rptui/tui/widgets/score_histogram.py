@@ -18,10 +18,14 @@ def histogram_bars(values: Sequence[float], *, bins: int = BINS) -> tuple[str, f
     top = max(max(values, default=0.0), MIN_RANGE)
     top = math.ceil(top / MIN_RANGE - 1e-9) * MIN_RANGE
     counts, _ = np.histogram(np.asarray(values, dtype=float), bins=bins, range=(0.0, top))
-    fullest = max(int(counts.max()), 1)
+    return level_bars(counts), top
+
+
+def level_bars(counts: np.ndarray) -> str:
+    """One character per bin: blank when empty, else its count in eighths of the fullest."""
+    fullest = max(int(counts.max(initial=0)), 1)
     steps = len(LEVELS) - 1
-    bars = "".join(LEVELS[math.ceil(steps * int(n) / fullest)] for n in counts)
-    return bars, top
+    return "".join(LEVELS[math.ceil(steps * int(n) / fullest)] for n in counts)
 
 
 def histogram_line(values: Sequence[float], *, current: float | None = None) -> str:

@@ -1,10 +1,17 @@
-"""The one-line status under the canvas, with a spinner while a segmentation is awaited."""
+"""The one-line status under the canvas, with a spinner while a segmentation is awaited.
+
+The line is fitted to the widget's width (:func:`rptui.session.status.fit_status`) each
+time its parts or its size change.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.timer import Timer
 from textual.widgets import Static
+
+from rptui.session.status import SEPARATOR, StatusPart, fit_status
 
 SPINNER_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SPINNER_SECONDS = 0.12
@@ -19,17 +26,17 @@ class StatusLine(Static):
 
     def __init__(self, *, animate: bool = True, id: str | None = None) -> None:
         super().__init__("", id=id, markup=False)
-        self._text = ""
+        self._parts: list[StatusPart] = []
         self._accent: tuple[str, str] | None = None
         self._waiting = False
         self._frame = 0
-        self._animate = animate
+        self._spins = animate
         self._shown: str | None = None
         self._timer: Timer | None = None
 
     def on_mount(self) -> None:
         """Create the spinner's clock, running only while waiting."""
-        if self._animate:
+        if self._spins:
             self._timer = self.set_interval(SPINNER_SECONDS, self._tick, pause=not self._waiting)
 
     @property
@@ -38,14 +45,18 @@ class StatusLine(Static):
         return self._waiting
 
     def show_status(
-        self, text: str, *, waiting: bool | None = None, accent: tuple[str, str] | None = None
+        self,
+        parts: list[StatusPart],
+        *,
+        waiting: bool | None = None,
+        accent: tuple[str, str] | None = None,
     ) -> None:
-        """Replace the text (and the spinner state when given).
+        """Replace the parts shown (and the spinner state when given).
 
         ``accent`` (words, style): the last occurrence of the words is drawn in the style
         (the class being painted, in its colour).
         """
-        self._text = text
+        self._parts = list(parts)
         self._accent = accent
         if waiting is not None and waiting != self._waiting:
             self._waiting = waiting
@@ -61,9 +72,17 @@ class StatusLine(Static):
             self._frame = (self._frame + 1) % len(SPINNER_FRAMES)
             self._draw()
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Fit the line to the new width."""
+        self._draw()
+
     def _draw(self) -> None:
-        prefix = f"{SPINNER_FRAMES[self._frame]} segmenting · " if self._waiting else ""
-        line = prefix + self._text
+        prefix = f"{SPINNER_FRAMES[self._frame]} segmenting{SEPARATOR}" if self._waiting else ""
+        width = self.content_size.width
+        if width > 0:
+            line = prefix + fit_status(self._parts, max(width - len(prefix), 0))
+        else:  # not laid out yet
+            line = prefix + SEPARATOR.join(part.text for part in self._parts)
         key = f"{line}\0{self._accent}"
         if key == self._shown:
             return

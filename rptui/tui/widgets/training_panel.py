@@ -14,10 +14,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline, Static
 
-from cluster.api import TrainerStatus
+from cluster.api import TrainerState, TrainerStatus, describe_model
 from rptui.session.corrective import CorrectionRecord
 
 HISTORY_LENGTH = 200
+START_HINT = "T starts"
 ERROR_CHARS = 44  # two lines of the panel
 
 
@@ -40,7 +41,7 @@ class TrainingPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         """State text, then the plots with their captions."""
-        yield Static("training: stopped\nT starts", id="training-state", markup=False)
+        yield Static(f"training: stopped\n{START_HINT}", id="training-state", markup=False)
         yield Label("validation F1", classes="plot-caption")
         yield Sparkline([], id="f1-plot")
         yield Label("annotations", classes="plot-caption")
@@ -70,13 +71,14 @@ class TrainingPanel(Vertical):
         self.f1_history.append(status.best_f1 or 0.0)
         self.annotated_history.append(float(n_annotated))
         del self.f1_history[:-HISTORY_LENGTH], self.annotated_history[:-HISTORY_LENGTH]
-        best = f"{status.best_f1:.3f}" if status.best_f1 is not None else "–"
         lines = [
             f"training: {status.state.value}",
             f"epoch {status.epoch}, {status.epochs_since_best} since best",
-            f"F1 {best} · model #{status.model_version}",
+            describe_model(status.model_version, status.best_f1, status.saved_f1),
             f"train {status.n_train} · val {status.n_val}",
         ]
+        if status.state is TrainerState.STOPPED:
+            lines.append(START_HINT)
         if status.last_error:
             lines.append(shorten(status.last_error, ERROR_CHARS))
         self._set_state("\n".join(lines))

@@ -1,0 +1,267 @@
+"""Learning real roots at fixed compute: the protocol on real photos, held-out F1.
+
+Trains the engine in this process (no Ray) the way a user's session feeds it: clear
+examples on the first ``--clear`` photos, then on each later photo the newest kept model's
+segmentation is corrected under a budget (the largest error regions first, see
+:mod:`real_roots_data`), and ``--tiles-per-image`` training tiles run between photos
+(training starts once both splits hold an annotation, as in the app). After the last
+photo ``--finish-tiles`` more are trained. Compute is counted in tiles, not seconds, so
+other load on the machine changes the CPU time printed, never the result.
+
+The kept model is scored on every pixel of held-out photos nobody annotated (the fixed
+splits of :mod:`real_roots_data`): F1, precision, recall, and R² of the per-photo root
+length (orientation-fair skeleton length) against the hand masks.
+
+    nice -n 15 python benchmarks/real_roots.py --data peanut --seed 0 [--tile 124 --batch 8]
+        [--images 14 --clear 6 --tiles-per-image 96 --finish-tiles 288]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from real_roots_data import (
+    Score,
+    UserStyle,
+    clear_labels,
+    dataset_split,
+    held_out_score,
+    load_pair,
+    paced_corrections,
+)
+
+import cluster.inference.tiled
+import cluster.training.sampler
+from cluster.api import AnnotatedImage, TrainingConfig
+from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.io.model_files import load_model_file, save_model
+from cluster.nn.devices import pick_device
+from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
+from cluster.nn.tiles import normalise_tile
+from cluster.training.engine import TrainingEngine
+from rptui.store.annotation import assign_split
+
+log = logging.getLogger(__name__)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", choices=("peanut", "switchgrass"), default="peanut")
+    parser.add_argument("--seed", type=int, default=0, help="serving order, sampling, weights")
+    parser.add_argument("--images", type=int, default=14, help="photos annotated")
+    parser.add_argument("--clear", type=int, default=6, help="of which clear examples")
+    parser.add_argument("--tiles-per-image", type=int, default=96)
+    parser.add_argument("--epoch-tiles", type=int, default=48, help="tiles between validations")
+    parser.add_argument("--finish-tiles", type=int, default=288)
+    parser.add_argument("--tile", type=int, default=124)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--momentum", type=float, default=0.99)
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--average", type=float, default=0.0, help="weight average decay")
+    parser.add_argument("--fg-tiles", type=float, default=0.0, help="share of object tiles")
+    parser.add_argument(
+        "--norm", choices=("context", "tile"), default="context", help="tile: min-max per tile"
+    )
+    parser.add_argument("--start", default="", help="a model file to start from")
+    parser.add_argument("--eval-images", type=int, default=12, help="held-out photos (0: all)")
+    parser.add_argument(
+        "--eval-tiles", default="0", help="tiles to segment held-out photos with (0: training's)"
+    )
+    parser.add_argument(
+        "--stages", default="finished", help="when to score: start,clear,annotated,finished"
+    )
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--correction-seconds", type=float, default=UserStyle.correction_seconds)
+    parser.add_argument(
+        "--score-latest", action="store_true", help="at the end also score the latest weights"
+    )
+    parser.add_argument("--out", default="", help="append one JSON line per score here")
+    parser.add_argument("--save", default="", help="write the kept model to this file")
+    parser.add_argument("--label", default="", help="a name for this run in --out")
+    return parser.parse_args()
+
+
+class Run:
+    """One simulated session: the engine, the user, the clock."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.device = pick_device("cpu")
+        config = TrainingConfig(
+            tile_size=args.tile,
+            batch_size=args.batch,
+            epoch_tiles=args.epoch_tiles,
+            learning_rate=args.lr,
+            momentum=args.momentum,
+            precision=args.precision,
+            seed=args.seed,
+            weight_average=args.average,
+            foreground_tiles=args.fg_tiles,
+        )
+        start = load_model_file(args.start) if args.start else None
+        self.engine = TrainingEngine(config, start=start, device=self.device, threads=args.threads)
+        self.style = UserStyle(correction_seconds=args.correction_seconds)
+        self.rng = np.random.default_rng(args.seed)
+        self.tiles = 0
+        self.cpu_started = time.process_time()
+        self.wall_started = time.perf_counter()
+        split = dataset_split(args.data)
+        order = self.rng.permutation(len(split.annotate))[: args.images]
+        self.annotate = [split.annotate[i] for i in order]
+        count = args.eval_images or len(split.held_out)
+        held = split.held_out[:: max(1, len(split.held_out) // count)][:count]
+        self.held_out = [load_pair(path) for path in held]
+        self.n_train = self.n_val = 0
+
+    def train(self, tiles: int) -> None:
+        """Train about ``tiles`` tiles (whole epochs) once the engine is ready."""
+        if not self.engine.ready:
+            return
+        target = self.tiles + tiles
+        while self.tiles < target:
+            record = self.engine.run_epoch()
+            assert record is not None
+            self.tiles += record.tiles
+            log.info(
+                "epoch %d: loss %.3f val F1 %.3f%s",
+                record.epoch,
+                record.train_loss,
+                record.f1,
+                " *" if record.improved else "",
+            )
+
+    def shown(self, image: np.ndarray) -> np.ndarray:
+        """The kept model's segmentation of a photo, as the app shows it."""
+        model = model_from_snapshot(self.engine.best_snapshot()).eval()
+        probability = segment_probability(
+            [model],
+            image,
+            tile_size=self.engine.tile_size,
+            tta=False,
+            device=self.device,
+            dtype=self.engine.dtype,
+        )
+        return probability > THRESHOLD
+
+    def annotate_all(self, report: Callable[[str], None]) -> None:
+        report("start")
+        painted = 0
+        for index, path in enumerate(self.annotate):
+            image, mask = load_pair(path)
+            if index < self.args.clear:
+                labels = clear_labels(mask, self.style, self.rng)
+                note = "clear"
+            else:
+                labels, regions = paced_corrections(mask, self.shown(image), self.style)
+                note = f"{regions} error regions corrected"
+            split = assign_split(self.n_train, self.n_val)
+            if split == "val":
+                self.n_val += 1
+            else:
+                self.n_train += 1
+            painted += int(np.count_nonzero(labels))
+            self.engine.set_annotation(AnnotatedImage(path.stem, image, labels, split))
+            log.info("photo %d (%s): %s, %d px painted", index + 1, split, note, painted)
+            self.train(self.args.tiles_per_image)
+            if index + 1 == self.args.clear:
+                report("clear")
+        report("annotated")
+        self.train(self.args.finish_tiles)
+        report("finished")
+        if self.args.save:
+            save_model(self.args.save, self.engine.best_snapshot())
+
+    def score(self, *, tile: int, latest: bool = False) -> Score:
+        """The kept model's held-out score (``latest``: the weights trained last, averaged
+        where the engine averages)."""
+        snapshot = self.engine.best_snapshot()
+        if latest:
+            snapshot = snapshot_from_model(self.engine._kept_model, version=0)
+        model = model_from_snapshot(snapshot).eval()
+        model = model.to(memory_format=torch.channels_last)
+        return held_out_score(
+            model,
+            self.held_out,
+            tile_size=tile or self.engine.tile_size,
+            device=self.device,
+            dtype=self.engine.dtype,
+        )
+
+
+def per_tile_normalisation() -> None:
+    """The ablation: every tile min-max normalised on its own, after augmentation."""
+
+    def own_range(tile: np.ndarray, value_range: object = None) -> np.ndarray:
+        return normalise_tile(tile)
+
+    cluster.training.sampler.normalise_tile = own_range  # type: ignore[assignment]
+    cluster.inference.tiled.normalise_tile = own_range  # type: ignore[assignment]
+
+
+def main() -> None:
+    args = _arguments()
+    if args.norm == "tile":
+        per_tile_normalisation()
+    logging.basicConfig(level=logging.INFO if os.environ.get("VERBOSE") else logging.WARNING)
+    log.setLevel(logging.INFO)
+    run = Run(args)
+    print(f"# {json.dumps(vars(args))}", flush=True)
+    print(
+        f"# load average {os.getloadavg()[0]:.1f}; "
+        f"{len(run.annotate)} photos to annotate, {len(run.held_out)} held out",
+        flush=True,
+    )
+
+    def report(stage: str) -> None:
+        if stage != "latest" and stage not in args.stages.split(","):
+            return
+        if stage == "finished" and args.score_latest:
+            report("latest")
+        for tile in (int(text) for text in args.eval_tiles.split(",")):
+            write(stage, tile)
+
+    def write(stage: str, tile: int) -> None:
+        train_cpu = time.process_time() - run.cpu_started
+        score = run.score(tile=tile, latest=stage == "latest")
+        counts = score.counts
+        stage = f"{stage}@{tile}" if tile else stage
+        row = {
+            "label": args.label,
+            "data": args.data,
+            "seed": args.seed,
+            "stage": stage,
+            "tiles": run.tiles,
+            "epochs": run.engine.epoch,
+            "model": run.engine.best_snapshot().version,
+            "val_f1": run.engine.best_f1,
+            "f1": counts.f1,
+            "precision": counts.precision,
+            "recall": counts.recall,
+            "length_r2": score.length_r2(),
+            "cpu_s": train_cpu,
+            "wall_s": time.perf_counter() - run.wall_started,
+        }
+        print(
+            f"{args.label or '-'} {args.data} seed {args.seed} {stage:13s} tiles {run.tiles:5d} "
+            f"model {row['model']:3d} val {row['val_f1'] or 0:.3f}  held-out F1 {counts.f1:.3f} "
+            f"(P {counts.precision:.3f} R {counts.recall:.3f}) length R² {row['length_r2']:.3f}  "
+            f"cpu {train_cpu:.0f} s",
+            flush=True,
+        )
+        if args.out:
+            with open(args.out, "a", encoding="utf-8") as out:
+                out.write(json.dumps(row) + "\n")
+
+    run.annotate_all(report)
+
+
+if __name__ == "__main__":
+    main()

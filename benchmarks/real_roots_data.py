@@ -1,0 +1,151 @@
+"""Real root photos for the learning benchmark: fixed splits, the simulated user, scoring.
+
+The splits keep a location's photos together, so no held-out photo shows soil and roots
+that an annotated one shows on another date or depth:
+
+- peanut (176 photos of 45 tube locations, several dates each): whole locations are held
+  out until 40 photos are; the annotation pool is 60 photos of the other locations, in
+  a fixed shuffled order;
+- switchgrass (31 photos, tube T312 locations L2, L3, L7 and tube T352 L8): L3 and the
+  whole second tube (13 photos) are held out, the 18 photos of L2 and L7 are annotated.
+
+The simulated user works like a person under a time budget: clear examples on the first
+images (a share of the root skeleton traced, background on clear soil), then on each
+later image the largest error regions of the model shown, one stroke plan each, with zero
+spill (:func:`cluster.simulate.corrections.plan_corrections` restricted to those regions).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.io.images import read_image, read_mask
+from cluster.measure.length import skeleton_length
+from cluster.nn.devices import DeviceInfo
+from cluster.simulate.clear_examples import clear_example_plan
+from cluster.simulate.pace import plan_paced_corrections
+from cluster.training.validate import Confusion, confusion
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SPLIT_SEED = 14  # fixes which peanut locations are held out; never tuned
+PEANUT_HELD_OUT = 40
+PEANUT_POOL = 60
+CORRECTION_SECONDS = 40.0
+PEANUT_LOCATION = re.compile(r"_(T\d+_L\d+)_")
+SWITCHGRASS_HELD_OUT = ("_T312_L3_", "_T352_")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Photos a user annotates (in serving order) and photos only ever scored."""
+
+    annotate: list[Path]
+    held_out: list[Path]
+
+
+def _mask_path(image: Path) -> Path:
+    return image.parent.parent / "masks" / f"{image.stem}.png"
+
+
+def peanut_split(folder: Path) -> Split:
+    """Whole locations held out (40 photos), 60 photos of the rest to annotate."""
+    images = sorted((folder / "images").glob("*.jpg"))
+    by_location: dict[str, list[Path]] = {}
+    for path in images:
+        match = PEANUT_LOCATION.search(path.name)
+        by_location.setdefault(match.group(1) if match else path.stem, []).append(path)
+    rng = np.random.default_rng(SPLIT_SEED)
+    locations = sorted(by_location)
+    held_out: list[Path] = []
+    pool: list[Path] = []
+    for index in rng.permutation(len(locations)):
+        photos = by_location[locations[index]]
+        if len(held_out) + len(photos) <= PEANUT_HELD_OUT:
+            held_out += photos
+        else:
+            pool += photos
+    pool = [pool[i] for i in rng.permutation(len(pool))][:PEANUT_POOL]
+    return Split(pool, sorted(held_out))
+
+
+def switchgrass_split(folder: Path) -> Split:
+    """L3 and tube T352 held out; the photos of L2 and L7 annotated, in name order."""
+    images = sorted((folder / "images").glob("*.png"))
+    held = [p for p in images if any(key in p.name for key in SWITCHGRASS_HELD_OUT)]
+    return Split([p for p in images if p not in held], held)
+
+
+SPLITS = {"peanut": peanut_split, "switchgrass": switchgrass_split}
+
+
+def dataset_split(name: str) -> Split:
+    return SPLITS[name](DATA / name)
+
+
+def load_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(H x W x 3 uint8 photo, H x W bool root mask)."""
+    return read_image(path), read_mask(_mask_path(path), kind="binary").astype(bool)
+
+
+@dataclass
+class UserStyle:
+    """The simulated user's mouse time per corrected photo (the paper's users: ~36 s a
+    photo); clear examples take the simulator's own budget."""
+
+    correction_seconds: float = CORRECTION_SECONDS
+
+
+def clear_labels(mask: np.ndarray, style: UserStyle, rng: np.random.Generator) -> np.ndarray:
+    """A clear example: the clearest roots and open soil, no model shown."""
+    return clear_example_plan(mask, rng=rng).labels
+
+
+def paced_corrections(
+    mask: np.ndarray, predicted: np.ndarray, style: UserStyle
+) -> tuple[np.ndarray, int]:
+    """(labels, error regions painted): the largest errors first, within the time budget."""
+    empty = np.zeros(mask.shape, dtype=np.uint8)
+    plan = plan_paced_corrections(mask, predicted, empty, seconds=style.correction_seconds)
+    return plan.labels, plan.error_regions
+
+
+@dataclass
+class Score:
+    """Every-pixel counts over the held-out photos and per-photo root lengths."""
+
+    counts: Confusion = field(default_factory=Confusion)
+    lengths: list[tuple[float, float]] = field(default_factory=list)  # (truth, predicted)
+
+    def length_r2(self) -> float:
+        if len(self.lengths) < 2:
+            return float("nan")
+        truth, found = np.array(self.lengths).T
+        if truth.std() == 0 or found.std() == 0:
+            return 0.0
+        return float(np.corrcoef(truth, found)[0, 1] ** 2)
+
+
+def held_out_score(
+    model: torch.nn.Module,
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    tile_size: int | None,
+    device: DeviceInfo,
+    dtype: torch.dtype | None,
+) -> Score:
+    """Segment each held-out photo (no flip pass) and score every pixel."""
+    score = Score()
+    for image, mask in pairs:
+        probability = segment_probability(
+            [model], image, tile_size=tile_size, tta=False, device=device, dtype=dtype
+        )
+        predicted = probability > THRESHOLD
+        score.counts = score.counts + confusion(predicted, mask.astype(np.uint8) + 1)
+        score.lengths.append((skeleton_length(mask)[1], skeleton_length(predicted)[1]))
+    return score

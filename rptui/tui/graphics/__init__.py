@@ -1,0 +1,1 @@
+"""True pixels in terminals that can show them: detection, Kitty graphics, Sixel, tmux."""

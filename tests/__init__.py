@@ -1,0 +1,1 @@
+"""Tests of rptui and cluster."""

@@ -1,0 +1,75 @@
+"""Kitty and Sixel encodings, decoded again by a pretend terminal, pixel for pixel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rptui.tui.graphics import kitty, sixel
+from rptui.tui.graphics.escapes import PASSTHROUGH_PIECE, Drawing, passthrough, wrap_drawings
+from tests.rptui_tests.terminal_pictures import PretendTerminal
+
+CELL = (10, 12)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sixel_pixels_come_back_with_transparent_gaps_kept(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(1, 40)), int(rng.integers(1, 60))
+    colours = rng.integers(0, 256, (int(rng.integers(1, 200)), 3)).astype(np.uint8)
+    pixels = colours[rng.integers(0, len(colours), (height, width))]
+    pixels[: height // 2, : width // 3] = colours[0]  # runs to shorten
+    drawn = rng.random((height, width)) > 0.3
+    palette, indices = sixel.palette_indices(pixels, drawn)
+    terminal = PretendTerminal(10, 10, CELL)
+    terminal.feed(wrap_drawings([Drawing(1, 2, (sixel.encode(indices, palette),))]))
+    assert terminal.sixels is not None
+    top, left = CELL[1], 2 * CELL[0]
+    got = terminal.sixels[top : top + height, left : left + width]
+    assert np.array_equal(got[drawn], sixel.shown_colours(pixels[drawn]))
+    assert (got[~drawn] == -1).all()  # left as it was
+    terminal.sixels[top : top + height, left : left + width] = -1
+    assert (terminal.sixels == -1).all()  # nothing drawn elsewhere
+
+
+def test_sixel_of_many_colours_keeps_them_close() -> None:
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
+    palette, indices = sixel.palette_indices(pixels, np.ones((30, 40), bool))
+    assert len(palette) <= sixel.MAX_COLOURS and indices.min() >= 0
+    terminal = PretendTerminal(10, 10, CELL)
+    terminal.feed(sixel.encode(indices, palette))
+    assert terminal.sixels is not None
+    error = np.abs(terminal.sixels[:30, :40].astype(int) - pixels.astype(int))
+    assert error.mean() < 20
+
+
+def test_kitty_pictures_larger_than_a_chunk_arrive_whole_through_tmux() -> None:
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
+    keys = kitty.placement_keys(1, z=-1, x_offset=3, y_offset=5)
+    pieces = kitty.transmit_and_place(77, kitty.png_bytes(pixels), keys)
+    assert len(pieces) > 1 and all(len(piece) < kitty.CHUNK + 100 for piece in pieces)
+    terminal = PretendTerminal(12, 12, CELL)
+    terminal.feed(wrap_drawings([Drawing(2, 1, pieces)], tmux_offset=(1, 2)))
+    shown = terminal.screen()
+    top, left = 3 * CELL[1] + 5, 3 * CELL[0] + 3
+    assert np.array_equal(shown[top : top + 40, left : left + 50], pixels)
+    terminal.feed(passthrough(kitty.delete_image(77)))
+    assert terminal.images == {} and terminal.placements == {}
+
+
+def test_a_long_sixel_passes_through_tmux_in_pieces() -> None:
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (120, 300, 3)).astype(np.uint8)
+    palette, indices = sixel.palette_indices(pixels, np.ones((120, 300), bool))
+    image = sixel.encode(indices, palette)
+    assert len(image) > PASSTHROUGH_PIECE
+    wrapped = wrap_drawings([Drawing(0, 0, (image,))], tmux_offset=(2, 3))
+    assert wrapped.count("\x1bPtmux;") > 3  # cursor moves and the image's pieces
+    terminal = PretendTerminal(40, 20, CELL)
+    terminal.feed(wrapped)
+    assert terminal.sixels is not None
+    top, left = 2 * CELL[1], 3 * CELL[0]
+    expected = sixel.shown_colours(palette[indices])
+    assert np.array_equal(terminal.sixels[top : top + 120, left : left + 300], expected)
