@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from cluster.api import BACKGROUND, FOREGROUND
-from cluster.inference.tiled import default_batch_pixels, plan_tiles, segment_probability
+from cluster.inference.planning import default_batch_pixels, plan_tiles
+from cluster.inference.tiled import segment_probability
 from cluster.nn.devices import (
     DeviceInfo,
     autocast,

@@ -42,7 +42,8 @@ from cluster.api import SegmentationRequest, TrainingConfig
 from cluster.backends.ray_backend import RayBackend
 from cluster.backends.segment_queue import SegmentationQueue
 from cluster.head.connect import connect, disconnect
-from cluster.head.embedded import HeadOptions, stop
+from cluster.head.embedded import stop
+from cluster.head.launch import HeadOptions
 from cluster.simulate.synthetic import generate_root_image
 from cluster.training import sampler as sampler_module
 from cluster.training.annotation_store import AnnotationStore

@@ -15,7 +15,7 @@ from cluster.api import AnnotatedImage, Split
 from cluster.simulate.clear_examples import clear_example_labels
 from cluster.simulate.synthetic import generate_root_image
 from cluster.training.spill import MIB
-from rptui.store.project import choose_split
+from rptui.store.project_config import choose_split
 
 MEMORY_FIELDS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
 KIB = 1024

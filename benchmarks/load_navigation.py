@@ -14,7 +14,7 @@ from latency_common import SIZE, Samples, press, record_frames
 
 from cluster.io.images import encode_png
 from rptui.store.annotation_files import to_png_bytes
-from rptui.store.project import choose_split
+from rptui.store.project_config import choose_split
 from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
 

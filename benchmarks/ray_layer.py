@@ -50,7 +50,8 @@ from cluster.backends.local import LocalBackend
 from cluster.backends.ray_backend import RayBackend
 from cluster.backends.segmenter_actor import MODEL_POLL_S
 from cluster.head.connect import connect, disconnect
-from cluster.head.embedded import HeadOptions, stop
+from cluster.head.embedded import stop
+from cluster.head.launch import HeadOptions
 from cluster.inference.tiled import segment
 from cluster.nn.devices import pick_device, prepare_model, resolve_precision
 from cluster.nn.model import UNetGNRes

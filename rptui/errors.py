@@ -19,7 +19,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
         ("rptui.store.workspace", "WorkspaceError"),
         ("rptui.store.dataset", "DatasetError"),
         ("rptui.store.annotation", "AnnotationError"),
-        ("cluster.io.images", "ImageReadError"),
+        ("cluster.io.image_limits", "ImageReadError"),
         ("cluster.io.model_files", "ModelFileError"),
         ("cluster.head.connect", "ConnectError"),
     ):

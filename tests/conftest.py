@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from cluster.head.connect import Connection, connect, disconnect, namespace_for
-from cluster.head.embedded import HeadOptions, head_environment, stop, token_path
+from cluster.head.embedded import stop
+from cluster.head.head_files import token_path
+from cluster.head.launch import HeadOptions, head_environment
 
 SESSION_CPUS = 2
 SESSION_STORE = 200 * 1024**2

@@ -25,7 +25,8 @@ from torch import nn
 
 from cluster.api import ModelSnapshot, Segmentation, SegmentationRequest
 from cluster.backends.segment_queue import SegmentationQueue
-from cluster.inference.tiled import Cancelled, segment_request
+from cluster.inference.options import Cancelled
+from cluster.inference.tiled import segment_request
 from cluster.nn.devices import DeviceInfo, pick_device, prepare_model, resolve_precision
 from cluster.nn.snapshot import model_from_snapshot
 

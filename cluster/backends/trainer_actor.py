@@ -28,7 +28,8 @@ from cluster.api import (
 from cluster.head.status import touch_activity
 from cluster.head.trainer_report import publish_trainer_status
 from cluster.nn.devices import DeviceInfo, pick_device
-from cluster.training.engine import TrainingEngine, train_until
+from cluster.training.engine import TrainingEngine
+from cluster.training.loop import train_until
 
 log = logging.getLogger(__name__)
 

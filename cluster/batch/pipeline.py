@@ -41,7 +41,8 @@ from cluster.batch.worker import (
     slice_failure,
 )
 from cluster.batch.worker_shape import WorkerShape, worker_shape
-from cluster.io.images import ImageReadError, encode_png
+from cluster.io.image_limits import ImageReadError
+from cluster.io.images import encode_png
 from cluster.io.stacks import read_stack_slice
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from cluster.inference.tiled import ensemble_tile, segment
+from cluster.inference.planning import ensemble_tile
+from cluster.inference.tiled import segment
 from cluster.io.atomic import write_bytes_atomic
-from cluster.io.images import ImageReadError, encode_png, read_image
+from cluster.io.image_limits import ImageReadError
+from cluster.io.images import encode_png, read_image
 from cluster.io.mask_formats import SUFFIXES, MaskFormat, encode_mask
 from cluster.io.model_files import ensemble_classes, model_from_bytes
 from cluster.io.stacks import read_stack_slice
@@ -230,7 +232,7 @@ def models_from_blobs(
 ) -> tuple[list[nn.Module], int | None]:
     """An ensemble, on the device in eval mode, from model files' bytes, and the tile
     side it segments with (None: chosen per image; see
-    ``cluster.inference.tiled.ensemble_tile``)."""
+    ``cluster.inference.planning.ensemble_tile``)."""
     models, tile, _ = load_ensemble(blobs, device)
     return models, tile
 

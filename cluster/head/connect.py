@@ -19,15 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from cluster.head.embedded import (
-    HeadInfo,
-    HeadOptions,
-    find_head,
-    head_environment,
-    start_embedded,
-    token_path,
-    workspace_key,
-)
+from cluster.head.embedded import find_head, start_embedded
+from cluster.head.head_files import HeadInfo, token_path, workspace_key
+from cluster.head.launch import HeadOptions, head_environment
 from cluster.head.private_dirs import check_private_child
 
 logger = logging.getLogger(__name__)

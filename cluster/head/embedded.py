@@ -9,204 +9,58 @@ to log files under ``<workspace>/.ray/logs``.
 Ray's own temp dir (its sockets and session logs, which Ray makes open to everyone) lies
 in a folder private to this user (:mod:`cluster.head.private_dirs`): another account on a
 shared machine cannot list it, read the logs or swap the raylet's socket for its own.
+
+The head's files are :mod:`cluster.head.head_files`; its options and ``ray start``
+command :mod:`cluster.head.launch`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from cluster.head.private_dirs import PRIVATE_MODE, make_private_child, private_parent
-from cluster.io.atomic import write_bytes_atomic, write_text_atomic
+from cluster.head.head_files import (
+    HEAD_FILE,
+    LAUNCH_FILE,
+    LOCK_FILE,
+    LOG_DIR,
+    SUPERVISOR_LOG,
+    HeadInfo,
+    ensure_state_dir,
+    ensure_token,
+    read_head,
+    state_dir,
+    workspace_key,
+)
+from cluster.head.launch import (
+    PORT_FLAGS,
+    HeadOptions,
+    LaunchSpec,
+    free_port,
+    head_environment,
+    port_open,
+)
+from cluster.head.private_dirs import make_private_child
+from cluster.io.atomic import write_text_atomic
 from cluster.io.processes import pid_alive
 
 logger = logging.getLogger(__name__)
 
-STATE_DIR = ".ray"  # inside the workspace
-HEAD_FILE = "head.json"
-LAUNCH_FILE = "launch.json"
-TOKEN_FILE = "auth_token"
-LOCK_FILE = "start.lock"
-LOG_DIR = "logs"
-SUPERVISOR_LOG = "supervisor.log"
-RAY_START_LOG = "ray-start.log"
 SUPERVISOR_MODULE = "cluster.head.supervisor"
-LOOPBACK = "127.0.0.1"
-IDLE_TIMEOUT_S = 2 * 3600.0
-IDLE_CHECK_S = 30.0
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
-PORT_PROBE_TIMEOUT_S = 1.0
 ACTIVITY_KV_NAMESPACE = b"rptui"
 ACTIVITY_KV_KEY = b"last_activity"
-
-# Flags of `ray start` that take a port; each gets a free loopback port of its own so the
-# head never collides with (or joins) another Ray on the host. (No client server port:
-# `ray start` refuses it without the ray[client] extra.)
-PORT_FLAGS = (
-    "port",
-    "node-manager-port",
-    "object-manager-port",
-    "runtime-env-agent-port",
-    "dashboard-agent-grpc-port",
-    "dashboard-agent-listen-port",
-    "metrics-export-port",
-    "dashboard-port",
-)
-
-
-def head_environment(token_path: Path) -> dict[str, str]:
-    """Environment variables that keep Ray on loopback with token auth on."""
-    return {
-        # Off: Ray keeps 127.0.0.1 instead of swapping in the machine's address.
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN_PATH": str(token_path),
-        "RAY_USAGE_STATS_ENABLED": "0",
-        # A one-node head has nowhere to drain to: stop at once when told to.
-        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
-    }
-
-
-def workspace_key(workspace: Path) -> str:
-    """A short stable hash of the resolved workspace path."""
-    resolved = str(Path(workspace).expanduser().resolve())
-    return hashlib.sha256(resolved.encode()).hexdigest()[:12]
-
-
-def state_dir(workspace: Path) -> Path:
-    return Path(workspace).expanduser().resolve() / STATE_DIR
-
-
-def token_path(workspace: Path) -> Path:
-    return state_dir(workspace) / TOKEN_FILE
-
-
-def ray_temp_dir(workspace: Path) -> Path:
-    """Ray's temp dir of a workspace: short (Unix socket paths are limited to ~107 bytes),
-    inside this user's private folder (:mod:`cluster.head.private_dirs`)."""
-    return private_parent() / workspace_key(workspace)
-
-
-def ensure_state_dir(workspace: Path) -> Path:
-    """The workspace's ``.ray`` folder (token, head record, logs), closed to other users."""
-    directory = state_dir(workspace)
-    (directory / LOG_DIR).mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
-    directory.chmod(PRIVATE_MODE)
-    return directory
-
-
-def ensure_token(workspace: Path) -> Path:
-    """The workspace's Ray auth token file (readable by the owner only), made if missing."""
-    path = token_path(workspace)
-    if not path.exists():
-        ensure_state_dir(workspace)
-        write_bytes_atomic(path, secrets.token_hex(32).encode(), mode=0o600)
-    return path
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(host: str, port: int, timeout_s: float = PORT_PROBE_TIMEOUT_S) -> bool:
-    """Whether something accepts TCP connections at host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return True
-    except OSError:
-        return False
-
-
-@dataclass(frozen=True)
-class HeadInfo:
-    """What ``head.json`` records about a running embedded head."""
-
-    address: str  # GCS address, host:port
-    supervisor_pid: int  # also the session id of every process of the head
-    ray_pid: int  # the `ray start --block` process
-    temp_dir: str
-    log_dir: str
-    started_at: float
-    num_cpus: int
-    idle_timeout_s: float
-    ports: dict[str, int]
-    dashboard_url: str | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self.address.rsplit(":", 1)[1])
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> HeadInfo:
-        return cls(**json.loads(text))
-
-
-@dataclass(frozen=True)
-class HeadOptions:
-    """How a newly started embedded head is sized (a running head is reused as it is)."""
-
-    num_cpus: int | None = None  # None: every core of the machine
-    num_gpus: int | None = None  # None: what Ray detects
-    object_store_memory: int | None = None  # bytes; None: Ray's default share of memory
-    dashboard: bool = False
-    idle_timeout_s: float = IDLE_TIMEOUT_S
-    idle_check_s: float = IDLE_CHECK_S
-
-
-@dataclass(frozen=True)
-class LaunchSpec:
-    """What the supervisor needs to start and watch a head (written to ``launch.json``)."""
-
-    workspace: str
-    state_dir: str
-    temp_dir: str
-    token_path: str
-    num_cpus: int
-    num_gpus: int | None
-    object_store_memory: int | None
-    dashboard: bool
-    idle_timeout_s: float
-    idle_check_s: float
-    ports: dict[str, int]
-
-    def ray_start_command(self) -> list[str]:
-        """The `ray start` command line for this head."""
-        ray = Path(sys.executable).with_name("ray")
-        command = [str(ray) if ray.exists() else "ray", "start", "--head", "--block"]
-        command += [f"--node-ip-address={LOOPBACK}", f"--temp-dir={self.temp_dir}"]
-        command += [f"--{flag}={port}" for flag, port in self.ports.items()]
-        command += [f"--num-cpus={self.num_cpus}", "--disable-usage-stats"]
-        # Drivers connect with log_to_driver=False: nobody reads what a log monitor sends.
-        command.append("--include-log-monitor=false")
-        if self.num_gpus is not None:
-            command.append(f"--num-gpus={self.num_gpus}")
-        if self.object_store_memory is not None:
-            command.append(f"--object-store-memory={self.object_store_memory}")
-        if self.dashboard:
-            command += ["--include-dashboard=true", f"--dashboard-host={LOOPBACK}"]
-        else:
-            command.append("--include-dashboard=false")
-        return command
 
 
 def is_supervisor(pid: int) -> bool:
@@ -232,18 +86,6 @@ def session_pids(session_id: int) -> list[int]:
             if fields[0] != "Z" and int(fields[3]) == session_id:
                 pids.append(int(entry))
     return sorted(pids)
-
-
-def read_head(workspace: Path) -> HeadInfo | None:
-    """The recorded head of a workspace, if any (not checked for liveness)."""
-    path = state_dir(workspace) / HEAD_FILE
-    try:
-        return HeadInfo.from_json(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError) as error:
-        logger.warning("ignoring unreadable %s: %s", path, error)
-        return None
 
 
 def find_head(workspace: Path) -> HeadInfo | None:

@@ -18,14 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from cluster.head.connect import NAMESPACE_PREFIX, ConnectError, NoAnswerInTime, within
-from cluster.head.embedded import (
-    ACTIVITY_KV_KEY,
-    ACTIVITY_KV_NAMESPACE,
-    HeadInfo,
-    find_head,
-    head_environment,
-    token_path,
-)
+from cluster.head.embedded import ACTIVITY_KV_KEY, ACTIVITY_KV_NAMESPACE, find_head
+from cluster.head.head_files import HeadInfo, token_path
+from cluster.head.launch import head_environment
 from cluster.head.trainer_report import TrainerReport, read_trainer_reports
 
 logger = logging.getLogger(__name__)

@@ -21,16 +21,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from cluster.head.embedded import (
-    HEAD_FILE,
-    LOG_DIR,
-    LOOPBACK,
-    RAY_START_LOG,
-    HeadInfo,
-    LaunchSpec,
-    port_open,
-    session_pids,
-)
+from cluster.head.embedded import session_pids
+from cluster.head.head_files import HEAD_FILE, LOG_DIR, RAY_START_LOG, HeadInfo
+from cluster.head.launch import LOOPBACK, LaunchSpec, port_open
 from cluster.head.status import alive_clients, gcs_client, last_heartbeat, node_resources
 from cluster.io.atomic import write_text_atomic
 

@@ -8,6 +8,9 @@ A binary model (two outputs) yields the foreground probability map; a multi-clas
 Memory grows with the tile batch, not with the image's model count: every output pixel
 belongs to exactly one tile, whose probability (summed over models and flip passes on
 the device) is written once into a single float32 map.
+
+The run's device, batch and tile shape are planned by :mod:`cluster.inference.planning`;
+its options are :mod:`cluster.inference.options`.
 """
 
 from __future__ import annotations
@@ -15,20 +18,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from cluster.api import Segmentation, SegmentationRequest
+from cluster.inference.options import Cancelled, RunOptions, SegmentOptions, TileOptions
+from cluster.inference.planning import (
+    default_batch_pixels,
+    ensemble_classes,
+    model_device,
+    plan_tiles,
+    tile_for_model,
+)
 from cluster.inference.uncertainty import uncertainty_score
 from cluster.nn.devices import DeviceInfo, autocast, memory_format
-from cluster.nn.model import DEFAULT_TILE, is_valid_input_size
-from cluster.nn.snapshot import unwrap
 from cluster.nn.tiles import (
     AxisTile,
-    choose_tile_shape,
     context_range,
     crop_reflected,
     normalise_tile,
@@ -41,102 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FOREGROUND_CHANNEL = 1
-# Input pixels per forward call on a CPU, for a peak RSS under 1 GB (measured: 796x588 at
-# fp32 peaked at 1002 MiB, at bf16 at 690 MiB)
-CPU_BATCH_PIXELS = {None: 400_000, torch.bfloat16: 480_000, torch.float16: 480_000}
-MAX_TILE_PIXELS = 4 * DEFAULT_TILE**2  # GroupNorm sees at most ~2x the training tile's side
-GPU_BYTES_PER_PIXEL = 4096  # generous per input pixel at fp32, for the GPU batch bound
 THRESHOLD = 0.5
-
-
-class Cancelled(Exception):
-    """Segmentation was stopped by ``should_stop``."""
-
-
-class RunOptions(TypedDict, total=False):
-    """How tiles are run (see :func:`segment_probability`), any of them given."""
-
-    batch_size: int
-    tta: bool
-    device: DeviceInfo | None
-    dtype: torch.dtype | None
-    only_where: np.ndarray | None
-    should_stop: Callable[[], bool] | None
-    progress: Callable[[int, int], None] | None
-    max_batch_pixels: int | None
-
-
-class TileOptions(RunOptions, total=False):
-    """:class:`RunOptions` and the tile size."""
-
-    tile_size: int | None
-
-
-class SegmentOptions(TileOptions, total=False):
-    """:class:`TileOptions` and the array to fill with the passes' disagreement."""
-
-    disagreement: np.ndarray | None
-
-
-def model_device(models: Sequence[nn.Module]) -> DeviceInfo:
-    """Where the first model's weights live (CPU for models without any)."""
-    for model in models:
-        for tensor in model.parameters():
-            return DeviceInfo(tensor.device, 0, 0)
-    return DeviceInfo(torch.device("cpu"), 0, 0)
-
-
-def default_batch_pixels(device: DeviceInfo, dtype: torch.dtype | None = None) -> int:
-    """Input pixels per forward call: about 1.2-1.5 tiles of 572 on a CPU, more on a GPU."""
-    on_cpu = CPU_BATCH_PIXELS.get(dtype, CPU_BATCH_PIXELS[None])
-    if device.kind == "cuda" and device.memory_bytes:
-        return max(on_cpu, device.memory_bytes // GPU_BYTES_PER_PIXEL)
-    return on_cpu
-
-
-def tile_for_model(training_tile: int) -> int | None:
-    """The tile side to segment with a model trained on ``training_tile`` tiles.
-
-    GroupNorm ties the network's output to the context a tile holds: a model trained on
-    small tiles (a CPU's) segments markedly worse with large ones (held-out F1 0.69
-    against 0.61 for a 124-px model), so it keeps its training tile. Models trained at
-    the full 572 px choose their tiles per image (None), which wastes far less output.
-    """
-    return training_tile if training_tile < DEFAULT_TILE else None
-
-
-def ensemble_tile(training_tiles: Sequence[int]) -> int | None:
-    """The tile side for an ensemble: the smallest that any of its models needs, or None."""
-    tiles = [tile for tile in map(tile_for_model, training_tiles) if tile is not None]
-    return min(tiles) if tiles else None
-
-
-def plan_tiles(
-    height: int, width: int, *, tile_size: int | None, max_batch_pixels: int
-) -> tuple[int, int]:
-    """The input tile shape: ``tile_size`` square if given, else the least wasteful shape."""
-    if tile_size is not None:
-        if not is_valid_input_size(tile_size):
-            raise ValueError(f"tile_size {tile_size} is not a valid network input size")
-        return tile_size, tile_size
-    bound = min(max_batch_pixels, MAX_TILE_PIXELS)
-    return choose_tile_shape(height, width, max_tile_pixels=bound)
-
-
-def output_count(model: nn.Module) -> int:
-    """The classes a model tells apart (its softmax width): a U-Net's head, else 2."""
-    head = getattr(unwrap(model), "conv_out", None)
-    if isinstance(head, nn.Sequential) and isinstance(head[0], nn.Conv2d):
-        return int(head[0].out_channels)
-    return 2
-
-
-def ensemble_classes(models: Sequence[nn.Module]) -> int:
-    """The class count shared by an ensemble's models; ValueError when they differ."""
-    counts = sorted({output_count(model) for model in models})
-    if len(counts) > 1:
-        raise ValueError(f"cannot ensemble models with different class counts {counts}")
-    return counts[0]
 
 
 def _maps(model: nn.Module, batch: torch.Tensor, multi: bool) -> torch.Tensor:

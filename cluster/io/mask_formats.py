@@ -28,7 +28,8 @@ import numpy as np
 import tifffile
 from PIL import Image, PngImagePlugin
 
-from cluster.io.images import TIFF_SUFFIXES, ImageReadError, encode_png, opened_image
+from cluster.io.image_limits import ImageReadError, opened_image
+from cluster.io.images import TIFF_SUFFIXES, encode_png
 from cluster.io.provenance import MODELS_KEY, Provenance, from_text
 
 log = logging.getLogger(__name__)

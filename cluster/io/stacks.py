@@ -16,24 +16,23 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from cluster.io.images import (
+from cluster.io.image_limits import (
     DEFAULT_MAX_PIXELS,
-    IMAGE_SUFFIXES,
-    TIFF_SUFFIXES,
-    WINDOW_PERCENTILES,
     ImageReadError,
     check_file,
-    colour_values,
     describe,
+    pillow_limit_off,
+)
+from cluster.io.images import (
+    IMAGE_SUFFIXES,
+    TIFF_SUFFIXES,
     list_images,
     page_count,
-    pillow_limit_off,
     read_array,
     read_image,
-    tiff_page,
-    window_of,
-    window_sample,
 )
+from cluster.io.intensity import WINDOW_PERCENTILES, colour_values, window_of, window_sample
+from cluster.io.tiff_pages import tiff_page
 
 # Slices read to choose one intensity window for a deep stack (see stack_window).
 STACK_WINDOW_SAMPLES = 8

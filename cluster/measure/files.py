@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cluster.io.images import TIFF_SUFFIXES, ImageReadError, opened_image, page_count, read_mask
+from cluster.io.image_limits import ImageReadError, opened_image
+from cluster.io.images import TIFF_SUFFIXES, page_count, read_mask
 from cluster.io.mask_formats import class_values, read_label_stack, recorded_classes
 from cluster.measure.regions import region_table
 from cluster.measure.stack_totals import stack_totals

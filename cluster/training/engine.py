@@ -8,6 +8,8 @@ and the epoch records. A project of K classes trains one softmax over K outputs;
 is the mean of the foreground classes' F1 (:mod:`cluster.training.validate`). Another thread may
 call ``set_annotation`` / ``remove_annotation`` at any time; a new annotation is used
 from the next tile on.
+
+:func:`cluster.training.loop.train_until` runs epochs until the engine finishes.
 """
 
 from __future__ import annotations
@@ -29,34 +31,27 @@ from cluster.api import (
     TrainerStatus,
     TrainingConfig,
 )
-from cluster.inference.tiled import Cancelled
+from cluster.inference.options import Cancelled
 from cluster.nn.devices import (
     DeviceInfo,
-    default_batch_size,
     pick_device,
     prepare_model,
     resolve_precision,
     set_cpu_threads,
 )
-from cluster.nn.model import DEFAULT_TILE, UNetGNRes, is_valid_input_size
+from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import model_from_snapshot, output_channels, snapshot_from_model
 from cluster.training.annotation_store import AnnotationStore
 from cluster.training.average import WeightAverage
-from cluster.training.epoch_plan import (
-    epoch_complete,
-    epoch_length,
-    is_slow_device,
-    plan_tile_for,
-    small_tile_batch,
-)
+from cluster.training.epoch_plan import epoch_complete, epoch_length, is_slow_device, plan_sizes
+from cluster.training.epoch_record import epoch_record, log_epoch
 from cluster.training.optimise import Stepper
 from cluster.training.sampler import NoAnnotations
-from cluster.training.validate import Confusion, mean_f1, total, validate_classes
+from cluster.training.validate import Confusion, mean_f1, validate_classes
 
 log = logging.getLogger(__name__)
 
 SPEED_SMOOTHING = 0.5  # weight of the newest epoch in the seconds-per-tile estimate
-IDLE_WAIT_SECONDS = 0.5
 
 
 class TrainingEngine:
@@ -102,26 +97,9 @@ class TrainingEngine:
         self._average = (
             WeightAverage(self._model, config.weight_average) if config.weight_average else None
         )
-        self._seconds_per_tile: float | None = None
-        self.batch_size = config.batch_size or default_batch_size(
-            self.device, config.tile_size or DEFAULT_TILE
+        self.tile_size, self.batch_size, self._seconds_per_tile = plan_sizes(
+            self._model, self.device, config, dtype=self.dtype
         )
-        if config.tile_size is None:
-            self.tile_size, self._seconds_per_tile = plan_tile_for(
-                self._model,
-                self.device,
-                batch_size=self.batch_size,
-                dtype=self.dtype,
-                target_epoch_seconds=config.target_epoch_seconds,
-            )
-            if config.batch_size is None:
-                self.batch_size = default_batch_size(self.device, self.tile_size)
-        else:
-            self.tile_size = config.tile_size
-        if config.batch_size is None and self._slow:
-            self.batch_size = small_tile_batch(self.tile_size, self.batch_size)
-        if not is_valid_input_size(self.tile_size):
-            raise ValueError(f"tile size {self.tile_size} is not a valid network input size")
         self._annotations = AnnotationStore(
             self.tile_size, foreground_share=config.foreground_tiles
         )
@@ -302,7 +280,7 @@ class TrainingEngine:
         previous = self._seconds_per_tile or measured
         self._seconds_per_tile = SPEED_SMOOTHING * measured + (1 - SPEED_SMOOTHING) * previous
         self.epoch += 1
-        counts, f1 = total(per_class), mean_f1(per_class)
+        f1 = mean_f1(per_class)
         best = self._best.f1
         improved = best is None or f1 > best
         if improved:
@@ -320,36 +298,19 @@ class TrainingEngine:
         else:
             with self._lock:
                 self.epochs_since_best += 1
-        record = EpochRecord(
+        record = epoch_record(
             epoch=self.epoch,
-            time=time.time(),
-            train_loss=float(np.mean(losses)) if losses else float("nan"),
-            tp=counts.tp,
-            fp=counts.fp,
-            tn=counts.tn,
-            fn=counts.fn,
-            precision=counts.precision,
-            recall=counts.recall,
+            per_class=per_class,
             f1=f1,
-            class_f1=tuple(c.f1 for c in per_class),
-            duration=time.perf_counter() - started,
+            losses=losses,
             tiles=tiles,
             tile_size=self.tile_size,
             batch_size=self.batch_size,
             improved=improved,
+            started=started,
         )
         self.epoch_log.append(record)
-        log.info(
-            "epoch %d: loss %.4f F1 %.4f (best %.4f) %d tiles of %d in %.1f s%s",
-            record.epoch,
-            record.train_loss,
-            record.f1,
-            self._best.f1 or 0.0,
-            tiles,
-            self.tile_size,
-            record.duration,
-            " (improved)" if improved else "",
-        )
+        log_epoch(record, best_f1=self._best.f1)
         return record
 
     def release_device(self) -> None:
@@ -374,33 +335,3 @@ def _renamed(snapshot: ModelSnapshot, classes: tuple[str, ...]) -> ModelSnapshot
 def _per_class(counts: Confusion | tuple[Confusion, ...]) -> tuple[Confusion, ...]:
     """Validation counts as a tuple per foreground class (one Confusion: a binary model)."""
     return (counts,) if isinstance(counts, Confusion) else tuple(counts)
-
-
-def train_until(
-    engine: TrainingEngine,
-    *,
-    should_stop: Callable[[], bool],
-    on_epoch: Callable[[EpochRecord], None] | None = None,
-    on_state: Callable[[TrainerState], None] | None = None,
-    idle_wait: float = IDLE_WAIT_SECONDS,
-) -> TrainerState:
-    """Run epochs until the engine finishes or ``should_stop``; waits while not ready.
-
-    ``on_state`` hears IDLE while waiting for annotations and TRAINING before each epoch.
-    Returns ``FINISHED`` (patience used up) or ``STOPPED``.
-    """
-    while not should_stop():
-        if engine.finished:
-            return TrainerState.FINISHED
-        if not engine.ready:
-            if on_state is not None:
-                on_state(TrainerState.IDLE)
-            engine.release_device()  # nothing to train on yet: free the accelerator
-            time.sleep(idle_wait)
-            continue
-        if on_state is not None:
-            on_state(TrainerState.TRAINING)
-        record = engine.run_epoch(should_stop=should_stop)
-        if record is not None and on_epoch is not None:
-            on_epoch(record)
-    return TrainerState.STOPPED

@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from cluster.nn.devices import MAX_BATCH, DeviceInfo, autocast, memory_format
-from cluster.nn.model import BORDER, DEFAULT_TILE
+from cluster.api import TrainingConfig
+from cluster.nn.devices import MAX_BATCH, DeviceInfo, autocast, default_batch_size, memory_format
+from cluster.nn.model import BORDER, DEFAULT_TILE, is_valid_input_size
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +184,34 @@ def plan_tile_for(
         return FALLBACK_SLOW_TILE, None
     log.info("training tile %d on %s (%.3f s per tile)", tile, device.kind, seconds)
     return tile, seconds
+
+
+def plan_sizes(
+    model: nn.Module, device: DeviceInfo, config: TrainingConfig, *, dtype: torch.dtype | None
+) -> tuple[int, int, float | None]:
+    """The training tile and batch for ``config`` on ``device``, planned where not given.
+
+    Returns (tile size, batch size, seconds per tile measured while planning, or None).
+
+    Raises:
+        ValueError: the tile size is not a valid network input size.
+    """
+    seconds_per_tile: float | None = None
+    batch_size = config.batch_size or default_batch_size(device, config.tile_size or DEFAULT_TILE)
+    if config.tile_size is None:
+        tile_size, seconds_per_tile = plan_tile_for(
+            model,
+            device,
+            batch_size=batch_size,
+            dtype=dtype,
+            target_epoch_seconds=config.target_epoch_seconds,
+        )
+        if config.batch_size is None:
+            batch_size = default_batch_size(device, tile_size)
+    else:
+        tile_size = config.tile_size
+    if config.batch_size is None and is_slow_device(device):
+        batch_size = small_tile_batch(tile_size, batch_size)
+    if not is_valid_input_size(tile_size):
+        raise ValueError(f"tile size {tile_size} is not a valid network input size")
+    return tile_size, batch_size, seconds_per_tile

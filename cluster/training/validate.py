@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED, AnnotatedImage
-from cluster.inference.tiled import output_count, segment
+from cluster.inference.planning import output_count
+from cluster.inference.tiled import segment
 from cluster.nn.devices import DeviceInfo
 
 
@@ -136,7 +137,7 @@ def validate_classes(
 ) -> tuple[Confusion, ...]:
     """Segment each annotation where it is labelled (no TTA); counts per foreground class.
 
-    Raises ``cluster.inference.tiled.Cancelled`` when ``should_stop`` becomes true.
+    Raises ``cluster.inference.options.Cancelled`` when ``should_stop`` becomes true.
     """
     was_training = model.training
     model.eval()

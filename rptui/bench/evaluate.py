@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from cluster.api import ModelSnapshot
-from cluster.inference.tiled import THRESHOLD, segment_probability, tile_for_model
+from cluster.inference.planning import tile_for_model
+from cluster.inference.tiled import THRESHOLD, segment_probability
 from cluster.io.images import read_image
 from cluster.measure.length import skeleton_length
 from cluster.nn.devices import pick_device, resolve_precision

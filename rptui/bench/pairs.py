@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster.io.images import ImageReadError, list_images, read_mask
+from cluster.io.image_limits import ImageReadError
+from cluster.io.images import list_images, read_mask
 from rptui.errors import UserError
 
 

@@ -9,15 +9,17 @@ project (which fixes their split by the project's rule, and logs corrective metr
 and sent to the trainer; new models and epoch records are pulled into the project as
 they come. This module holds only the simulated user's turn and the run's bookkeeping.
 
-Corrective strategy (the paper's protocol): clear examples first, with training from
-the second image on, until the model shown is trained and either confident (see
-:mod:`rptui.bench.annotator`) or ``max_clear_examples`` images were labelled (with no trained
-model yet, the user waits for one while training runs, up to one more epoch, and
+Corrective strategy (the paper's protocol): clear examples first, with training from the
+second image on, until the model shown is trained and either confident (see
+:mod:`rptui.bench.annotator`) or ``max_clear_examples`` images were labelled (with no
+trained model yet, the user waits for one while training runs, up to one more epoch, and
 otherwise paints another clear example: correcting an untrained model's output would be
-dense annotation at corrective cost); then corrections only, skipping
-images without errors. Pre-segment is 0 while clear examples are labelled, 1 once a
-model is shown, and 2 after ``PRESEGMENT_TWO_AFTER`` images with a model shown. Dense
-strategy: every image labelled fully, with the same pre-segment steps once training runs.
+dense annotation at corrective cost); then corrections only, skipping images without errors.
+A given starting model (``--model``, a file or a starter) counts as trained: where it is
+confident, the user corrects it from the first image on. Pre-segment is 0 while clear
+examples are labelled, 1 once a model is shown, and 2 after ``PRESEGMENT_TWO_AFTER`` images
+with a model shown. Dense strategy: every image labelled fully, with the same pre-segment
+steps once training runs.
 """
 
 from __future__ import annotations
@@ -142,13 +144,20 @@ class BenchProtocol:
             raise SegmentationTimeout(f"{view.stem} cannot be segmented: {view.problem}")
         return result
 
+    def _is_trained(self, shown: Segmentation) -> bool:
+        """Whether ``shown`` comes from a trained model: a given starting model (a file or
+        a starter) is one; random starting weights are not."""
+        return self.options.start_model is not None or (
+            shown.model_version > self.result.start_version
+        )
+
     def _waits_for_a_trained_model(self, shown: Segmentation) -> bool:
         """Clear examples are done but training has not yet saved a model to correct."""
         return (
             self.phase == "clear"
+            and not self._is_trained(shown)
             and self.result.training_started
             and self.totals.clear_examples >= self.options.max_clear_examples
-            and shown.model_version <= self.result.start_version
         )
 
     async def _wait_for_a_trained_model(self, shown: Segmentation, deadline: float) -> Segmentation:
@@ -190,10 +199,10 @@ class BenchProtocol:
     def _choose_action(self, truth: np.ndarray, shown: Segmentation, sure: float) -> UserAction:
         labels = np.array(self.session.viewer.annotation.labels)
         if self.phase == "clear":
-            trained = shown.model_version > self.result.start_version
             done = self.totals.clear_examples
             enough = done >= self.options.max_clear_examples or sure > CONFIDENT
-            if trained and done >= MIN_CLEAR_EXAMPLES and enough:
+            given = self.options.start_model is not None  # corrected from the first image on
+            if self._is_trained(shown) and (given or done >= MIN_CLEAR_EXAMPLES) and enough:
                 self.phase = "corrective"
                 log.info("confident (%.3f) after %d clear examples: corrections now", sure, done)
         if self.phase == "clear":

@@ -8,7 +8,7 @@ from pathlib import Path
 from rptui.commands.common import workspace_from
 from rptui.errors import UserError
 from rptui.starters import check_start_model
-from rptui.store.project import DEFAULT_CLASSES
+from rptui.store.project_config import DEFAULT_CLASSES
 from rptui.store.workspace import Workspace
 
 BACKGROUND_CLASS = DEFAULT_CLASSES[0]

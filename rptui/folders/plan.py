@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cluster.batch.worker import BatchSettings, Unit, mask_name, measure
-from cluster.io.images import ImageReadError
+from cluster.io.image_limits import ImageReadError
 from cluster.io.mask_formats import STACK_SUFFIX, MaskFormat, read_label_stack, recorded_models
 from cluster.io.provenance import Provenance, model_columns, same_models
 from cluster.io.stacks import StackShapeError, slice_name, stack_depth, stack_window

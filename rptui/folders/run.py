@@ -22,7 +22,7 @@ import numpy as np
 
 from cluster.batch.worker import BatchSettings, ImageResult, SegmentWorker, Unit
 from cluster.io.atomic import write_bytes_atomic
-from cluster.io.images import opened_image
+from cluster.io.image_limits import opened_image
 from cluster.io.mask_formats import MaskFormat, encode_label_stack
 from cluster.io.model_files import ensemble_classes, load_model_file, model_to_bytes
 from cluster.io.provenance import from_text, model_columns, record_models, to_text

@@ -27,6 +27,7 @@ import numpy as np
 
 from cluster.api import BACKGROUND, FOREGROUND
 from cluster.io.atomic import write_bytes_atomic
+from cluster.training.validate import Confusion
 
 CORRECTIONS_LOG_NAME = "corrections.csv"
 FLOAT_DIGITS = 6
@@ -103,17 +104,16 @@ def corrective_metrics(shown: np.ndarray, labels: np.ndarray) -> CorrectiveMetri
     fp = int(np.count_nonzero(predicted[labels == BACKGROUND]))
     fn = int(np.count_nonzero(~predicted[labels == FOREGROUND]))
     tp = int(np.count_nonzero(predicted)) - fp
-    tn = int(predicted.size) - tp - fp - fn
-    f1_denominator = 2 * tp + fp + fn
+    counts = Confusion(tp=tp, fp=fp, tn=int(predicted.size) - tp - fp - fn, fn=fn)
     return CorrectiveMetrics(
-        accuracy=_ratio(tp + tn, predicted.size),
-        tp=tp,
-        fp=fp,
-        tn=tn,
-        fn=fn,
-        precision=_ratio(tp, tp + fp),
-        recall=_ratio(tp, tp + fn),
-        f1=2 * tp / f1_denominator if f1_denominator else 1.0,
+        accuracy=_ratio(counts.tp + counts.tn, predicted.size),
+        tp=counts.tp,
+        fp=counts.fp,
+        tn=counts.tn,
+        fn=counts.fn,
+        precision=counts.precision if counts.tp + counts.fp else math.nan,
+        recall=counts.recall if counts.tp + counts.fn else math.nan,
+        f1=counts.f1 if counts.tp + counts.fp + counts.fn else 1.0,
     )
 
 

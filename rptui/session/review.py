@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 from cluster.api import AnnotatedImage
-from cluster.io.images import ImageReadError, read_image
+from cluster.io.image_limits import ImageReadError
+from cluster.io.images import read_image
+from cluster.io.stacks import parse_slice_name
 from rptui.session.accept import Saver
 from rptui.session.order import SEQUENTIAL
 from rptui.session.paint import Brush
@@ -25,7 +27,7 @@ from rptui.session.preseg import PreSegmenter
 from rptui.session.serve_order import ServeOrder
 from rptui.session.view import Clock, ImageLoader, Viewer
 from rptui.store.paths import WorkspaceError
-from rptui.store.project import Project, parse_slice_name
+from rptui.store.project import Project
 
 
 class ReviewSession:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.io.images import TIFF_SUFFIXES, ImageReadError, encode_png, opened_image, read_mask
+from cluster.io.image_limits import ImageReadError, opened_image
+from cluster.io.images import TIFF_SUFFIXES, encode_png, read_mask
 from rptui.store.annotation import BINARY_CLASSES, Annotation
 from rptui.store.project import Project
 from rptui.store.settings import ProjectSettings

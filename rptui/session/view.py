@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster.io.images import ImageReadError, read_image
+from cluster.io.image_limits import ImageReadError
+from cluster.io.images import read_image
+from cluster.io.stacks import slice_name
 from rptui.session.stack import (
     SliceState,
     read_shown_mask,
@@ -25,7 +27,7 @@ from rptui.session.stack import (
 from rptui.store.annotation import Annotation, AnnotationError
 from rptui.store.annotation_files import from_png_bytes
 from rptui.store.paths import WorkspaceError
-from rptui.store.project import Project, slice_name
+from rptui.store.project import Project
 
 log = logging.getLogger(__name__)
 

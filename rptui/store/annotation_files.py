@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.io.images import ImageReadError, opened_image
+from cluster.io.image_limits import ImageReadError, opened_image
 from rptui.store.annotation import BINARY_CLASSES, AnnotationError
 
 ANNOTATION_ALPHA = 180  # the opacity RootPainter's client saves its brush colours with

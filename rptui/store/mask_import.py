@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from cluster.api import Split
-from cluster.io.images import ImageReadError, list_images, opened_image
+from cluster.io.image_limits import ImageReadError, opened_image
+from cluster.io.images import list_images
 from cluster.measure.files import read_measurable_mask
 from rptui.store.annotation_files import to_png_bytes
 from rptui.store.paths import WorkspaceError

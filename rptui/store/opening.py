@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cluster.io.atomic import remove_stale_temp_files
 from rptui.store.lock import LockHeld, LockInfo, ProjectLock
-from rptui.store.project import Project, ProjectConfig
+from rptui.store.project import Project
+from rptui.store.project_config import ProjectConfig
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """An open project: its folders, items and slices, annotations, segmentations, models, lock.
 
-What ``project.json`` holds, and how it is read and written, is :mod:`rptui.store.project_config`
-(its names are importable from here too). An item is an image file, a multi-page TIFF or
-a folder of numbered slices; a stack's slice z is named ``<stem>.z<z+1:04d>``.
+What ``project.json`` holds, and how it is read and written, is
+:mod:`rptui.store.project_config`; the dataset's items and their slices (an image file, a
+multi-page TIFF or a folder of numbered slices) are :mod:`rptui.store.project_items`.
 """
 
 from __future__ import annotations
@@ -13,20 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from cluster.api import Split
 from cluster.io.atomic import write_bytes_atomic, write_json_atomic
-from cluster.io.images import DEFAULT_MAX_PIXELS, TIFF_SUFFIXES, ImageReadError, read_image
-from cluster.io.stacks import (
-    SLICE_NAME_FORMAT,
-    list_slice_files,
-    parse_slice_name,
-    read_stack_slice,
-    slice_name,
-    stack_depth,
-    stack_window,
-)
 from rptui.store.classes import RGB
 from rptui.store.lock import LockInfo, ProjectLock
 from rptui.store.paths import (
@@ -34,37 +22,15 @@ from rptui.store.paths import (
     ReadOnlyProjectError,
     WorkspaceError,
     parse_model_file_name,
-    stem_of,
     validate_name,
 )
 from rptui.store.project_config import (
-    DEFAULT_CLASSES,
-    PROJECT_FILE_NAME,
-    SCHEMA_VERSION,
     SPLITS,
-    NewerSchemaError,
     ProjectConfig,
     choose_split,
-    load_config,
     save_config,
 )
-
-__all__ = [
-    "DEFAULT_CLASSES",
-    "PROJECT_FILE_NAME",
-    "SCHEMA_VERSION",
-    "SLICE_NAME_FORMAT",
-    "SPLITS",
-    "NewerSchemaError",
-    "Project",
-    "ProjectConfig",
-    "SegmentationInfo",
-    "choose_split",
-    "load_config",
-    "parse_slice_name",
-    "save_config",
-    "slice_name",
-]
+from rptui.store.project_items import ProjectItems
 
 MODEL_SUFFIX = ".pt"
 SEGMENTATION_RECORD_SUFFIX = ".json"
@@ -79,7 +45,7 @@ class SegmentationInfo:
     time: float | None
 
 
-class Project:
+class Project(ProjectItems):
     """An open project: its config, its folders, and the one writer's lock.
 
     Open projects through :class:`rptui.store.workspace.Workspace`. ``root`` holds the data
@@ -98,10 +64,9 @@ class Project:
         read_only_reason: str | None = None,
         lock_info: LockInfo | None = None,
     ) -> None:
+        super().__init__(config, dataset_dir)
         self.config_path = Path(config_path)
-        self.config = config
         self.root = Path(root)
-        self.dataset_dir = Path(dataset_dir)
         self._lock = lock
         self.read_only_reason = read_only_reason
         self.lock_info = lock_info
@@ -109,9 +74,6 @@ class Project:
         self.segmentations_dir = self.root / "segmentations"
         self.models_dir = self.root / "models"
         self.logs_dir = self.root / "logs"
-        self._depths: dict[int, int] = {}
-        self._windows: dict[int, tuple[float, float] | None] = {}
-        self._slice_files: dict[int, list[Path]] = {}
 
     @property
     def name(self) -> str:
@@ -138,122 +100,6 @@ class Project:
             raise ReadOnlyProjectError(
                 f"cannot {action}: project {self.name} is read-only ({self.read_only_reason})"
             )
-
-    # images -------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.config.images)
-
-    @property
-    def image_names(self) -> list[str]:
-        """Image file names in the fixed project order."""
-        return list(self.config.images)
-
-    def image_path(self, index: int) -> Path:
-        """The file (or slice folder) of item ``index`` in the project order."""
-        return self.dataset_dir / validate_name(self.config.images[index], what="image name")
-
-    def stem(self, index: int) -> str:
-        """The stem annotations and segmentations of image ``index`` are named by."""
-        return stem_of(self.config.images[index])
-
-    def index_of(self, stem: str) -> int:
-        """The position of the image with ``stem``; WorkspaceError when absent."""
-        for index, file_name in enumerate(self.config.images):
-            if Path(file_name).stem == stem:
-                return index
-        raise WorkspaceError(f"project {self.name} has no image {stem!r}")
-
-    # items and their slices -----------------------------------------------
-    def depth(self, index: int) -> int:
-        """Slices in item ``index``: 1 for an image, Z for a stack (read once, then kept).
-
-        Raises:
-            cluster.io.images.ImageReadError: the item cannot be read; names the file.
-        """
-        if index not in self._depths:
-            path = self.image_path(index)
-            depth = len(self._slice_folder(index)) if path.is_dir() else stack_depth(path)
-            self._depths[index] = depth
-        return self._depths[index]
-
-    def is_stack(self, index: int) -> bool:
-        """Whether item ``index`` is a stack: a slice folder or a multi-page TIFF."""
-        path = self.image_path(index)
-        if path.is_dir():
-            return True
-        return path.suffix.lower() in TIFF_SUFFIXES and self.depth(index) > 1
-
-    def slice_name(self, index: int, z: int) -> str:
-        """The name annotations and segmentations of slice ``z`` of item ``index`` use.
-
-        A plain image's name is its stem; slice z of a stack is ``<stem>.z<z+1:04d>``.
-        """
-        if not 0 <= z < self.depth(index):
-            raise WorkspaceError(
-                f"{self.config.images[index]} has slices 1..{self.depth(index)}, not {z + 1}"
-            )
-        return slice_name(self.stem(index), z) if self.is_stack(index) else self.stem(index)
-
-    def slice_names(self, index: int) -> list[str]:
-        """The names of every slice of item ``index``, in order."""
-        return [self.slice_name(index, z) for z in range(self.depth(index))]
-
-    def locate(self, name: str) -> tuple[int, int]:
-        """(item index, 0-based z) of a slice name (``scan.z0003``) or a plain image's stem.
-
-        Raises:
-            WorkspaceError: no item has that name, or the stack has no such slice.
-        """
-        parsed = parse_slice_name(name)
-        if parsed is not None:
-            stem, z = parsed
-            for index, file_name in enumerate(self.config.images):
-                if stem_of(file_name) == stem and self.is_stack(index):
-                    if z >= self.depth(index):
-                        raise WorkspaceError(
-                            f"{file_name} has slices 1..{self.depth(index)}, not {z + 1}"
-                        )
-                    return index, z
-        for index, file_name in enumerate(self.config.images):
-            if stem_of(file_name) == name and not self.is_stack(index):
-                return index, 0
-        raise WorkspaceError(f"project {self.name} has no image or slice {name!r}")
-
-    def read_slice(
-        self, index: int, z: int = 0, *, max_pixels: int = DEFAULT_MAX_PIXELS
-    ) -> np.ndarray:
-        """Slice ``z`` of item ``index`` as HxWx3 uint8 RGB (z = 0 for a plain image).
-
-        Every slice of a deep (16-bit, float) stack is mapped to 8 bits through one
-        window (:func:`cluster.io.stacks.stack_window`, found once and kept), so a material
-        looks the same on every slice.
-
-        Raises:
-            cluster.io.images.ImageReadError: no such slice, or it cannot be read.
-        """
-        path = self.image_path(index)
-        window = None
-        if self.is_stack(index):
-            if index not in self._windows:
-                self._windows[index] = stack_window(path, max_pixels=max_pixels)
-            window = self._windows[index]
-        if not path.is_dir():
-            return read_stack_slice(path, z, max_pixels=max_pixels, window=window)
-        files = self._slice_folder(index)
-        if not 0 <= z < len(files):
-            raise ImageReadError(path, f"slice {z + 1} out of range 1..{len(files)}")
-        return read_image(files[z], max_pixels=max_pixels, window=window)
-
-    def _slice_folder(self, index: int) -> list[Path]:
-        """The slice files of slice folder ``index`` (listing checks every slice: once)."""
-        if index not in self._slice_files:
-            self._slice_files[index] = list_slice_files(self.image_path(index))
-        return self._slice_files[index]
-
-    def read_named(self, name: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-        """The image of a slice name or plain stem (see :meth:`locate`), HxWx3 uint8."""
-        index, z = self.locate(name)
-        return self.read_slice(index, z, max_pixels=max_pixels)
 
     def class_colours(self) -> dict[str, RGB]:
         """Each foreground class's (r, g, b) (see :meth:`ProjectConfig.class_colours`)."""

@@ -39,13 +39,8 @@ from rptui.store.paths import (
     safe_relative_path,
     validate_name,
 )
-from rptui.store.project import (
-    PROJECT_FILE_NAME,
-    Project,
-    ProjectConfig,
-    load_config,
-    save_config,
-)
+from rptui.store.project import Project
+from rptui.store.project_config import PROJECT_FILE_NAME, ProjectConfig, load_config, save_config
 
 logger = logging.getLogger(__name__)
 

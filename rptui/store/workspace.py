@@ -35,10 +35,10 @@ from rptui.store.paths import (
     child_path,
     validate_name,
 )
-from rptui.store.project import (
+from rptui.store.project import Project
+from rptui.store.project_config import (
     DEFAULT_CLASSES,
     PROJECT_FILE_NAME,
-    Project,
     ProjectConfig,
     load_config,
     save_config,

@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from cluster.api import Backend, TrainingConfig
+from rptui.folders.table_view import RESULTS_FOLDER
 from rptui.session.link.backend_link import BackendLink
 from rptui.session.review import ReviewSession
 from rptui.session.stack import uses_stack_keys
@@ -24,7 +25,7 @@ from rptui.tui.colours import ADVICE_SECONDS, colour_advice
 from rptui.tui.graphics.hub import GraphicsHub
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import HelpScreen, binding_rows, project_bindings
-from rptui.tui.screens.measurements import RESULTS_FOLDER, MeasurementsScreen
+from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.screens.picker import ProjectPickerScreen
 from rptui.tui.screens.segment_folder import SegmentFolderScreen
 from rptui.tui.screens.settings import SettingsScreen, remappable_bindings

@@ -13,17 +13,9 @@ from pathlib import Path
 import pytest
 
 from cluster.head.connect import ConnectError, connect, namespace_for
-from cluster.head.embedded import (
-    HEAD_FILE,
-    HeadInfo,
-    HeadOptions,
-    find_head,
-    free_port,
-    session_pids,
-    start_embedded,
-    state_dir,
-    stop,
-)
+from cluster.head.embedded import find_head, session_pids, start_embedded, stop
+from cluster.head.head_files import HEAD_FILE, HeadInfo, state_dir
+from cluster.head.launch import HeadOptions, free_port
 from cluster.head.status import status
 
 pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("no_ray_driver")]

@@ -12,16 +12,16 @@ import pytest
 import tifffile
 from PIL import Image
 
+from cluster.io.image_limits import ImageReadError
 from cluster.io.images import (
     IMAGE_SUFFIXES,
-    ImageReadError,
     encode_png,
     list_images,
     page_count,
     read_image,
     read_mask,
-    window_to_uint8,
 )
+from cluster.io.intensity import window_to_uint8
 
 RNG = np.random.default_rng(0)
 RGB = RNG.integers(0, 256, (40, 60, 3), dtype=np.uint8)

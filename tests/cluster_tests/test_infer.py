@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from cluster.inference.tiled import Cancelled, segment, segment_probability
+from cluster.inference.options import Cancelled
+from cluster.inference.tiled import segment, segment_probability
 from cluster.nn.model import BORDER, UNetGNRes
 from cluster.nn.tiles import choose_tile_shape, tile_grid, used_fraction
 
@@ -177,7 +178,7 @@ def test_ensemble_memory_does_not_grow_with_models() -> None:
 
 
 def test_small_tile_models_keep_their_training_tile() -> None:
-    from cluster.inference.tiled import tile_for_model
+    from cluster.inference.planning import tile_for_model
     from cluster.nn.model import DEFAULT_TILE
 
     assert tile_for_model(124) == 124 and tile_for_model(252) == 252
@@ -185,7 +186,7 @@ def test_small_tile_models_keep_their_training_tile() -> None:
 
 
 def test_an_ensemble_takes_the_smallest_tile_any_model_needs() -> None:
-    from cluster.inference.tiled import ensemble_tile
+    from cluster.inference.planning import ensemble_tile
     from cluster.nn.model import DEFAULT_TILE
 
     assert ensemble_tile([DEFAULT_TILE, 252, 188]) == 188

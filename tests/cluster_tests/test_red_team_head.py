@@ -22,17 +22,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from cluster.head import embedded, private_dirs
+from cluster.head import embedded, head_files, private_dirs
 from cluster.head.connect import ConnectError, Connection, connect
-from cluster.head.embedded import (
+from cluster.head.embedded import find_head
+from cluster.head.head_files import (
     HeadInfo,
-    HeadOptions,
     ensure_state_dir,
     ensure_token,
-    find_head,
     ray_temp_dir,
     state_dir,
 )
+from cluster.head.launch import HeadOptions
 from cluster.head.private_dirs import make_private_child, private_parent
 
 NOBODY = 65534
@@ -200,7 +200,7 @@ def test_the_workspace_token_and_head_logs_are_closed_to_other_users(shared_tmp:
     workspace.mkdir()
     workspace.chmod(0o755)  # a workspace others may look into, as a home folder can be
     token = ensure_token(workspace)
-    log = ensure_state_dir(workspace) / embedded.LOG_DIR / embedded.SUPERVISOR_LOG
+    log = ensure_state_dir(workspace) / head_files.LOG_DIR / head_files.SUPERVISOR_LOG
     log.write_text("ray start --head ...\n")  # written with the default umask, as Ray does
     driver_log = workspace / "logs" / "ray-driver.log"
     diverted = subprocess.run(

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from cluster.head.connect import Connection
-from cluster.head.embedded import ray_temp_dir, token_path
+from cluster.head.head_files import ray_temp_dir, token_path
 from rptui.cli import main
 from rptui.store.annotation_files import to_png_bytes
 from rptui.store.paths import WorkspaceError

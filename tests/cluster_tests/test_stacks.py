@@ -10,7 +10,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from cluster.io.images import ImageReadError, list_images
+from cluster.io.image_limits import ImageReadError
+from cluster.io.images import list_images
 from cluster.io.stacks import (
     list_items,
     list_slice_files,

@@ -15,7 +15,8 @@ from torch import nn
 from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainerState, TrainingConfig
 from cluster.nn.devices import pick_device
 from cluster.nn.model import BORDER
-from cluster.training.engine import TrainingEngine, train_until
+from cluster.training.engine import TrainingEngine
+from cluster.training.loop import train_until
 from cluster.training.validate import Confusion, confusion, validate
 
 log = logging.getLogger(__name__)

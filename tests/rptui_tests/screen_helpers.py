@@ -51,6 +51,13 @@ def make_workspace(
     return workspace
 
 
+def make_demo_workspace(root: Path, *, count: int, size: int) -> Workspace:
+    """``count`` generated square images of ``size`` px and a closed project "demo"."""
+    return make_workspace(
+        root, count=count, height=size, width=size, seed=5, project="demo", project_seed=2
+    )
+
+
 def open_app(workspace: Workspace, **options: Any) -> RptuiApp:
     """The app on PROJECT, offline unless ``options`` say otherwise, without animations."""
     return RptuiApp(workspace, project=workspace.open_project(PROJECT), animate=False, **options)

@@ -231,16 +231,18 @@ def test_dirty_follows_edits_saves_and_undo() -> None:
 
 
 def test_painting_is_fast_on_a_large_image() -> None:
+    """Painting costs the pixels it touches, not the image (CPU time of this thread, so
+    other work on a busy machine does not count)."""
     annotation = Annotation.blank(4000, 4000)
     dab_times, stroke_times = [], []
     for i in range(20):
-        start = time.perf_counter()
+        start = time.thread_time()
         annotation.paint_point(100 + 150 * i, 200, radius=4, value=FOREGROUND)
-        dab_times.append(time.perf_counter() - start)
+        dab_times.append(time.thread_time() - start)
         points = [(100 + 150 * i + k // 8, 300 + k) for k in range(0, 500, 3)]
-        start = time.perf_counter()
+        start = time.thread_time()
         annotation.paint_stroke(points, radius=3, value=BACKGROUND)
-        stroke_times.append(time.perf_counter() - start)
+        stroke_times.append(time.thread_time() - start)
     assert np.median(dab_times) < 0.002
     assert np.median(stroke_times) < 0.020
 

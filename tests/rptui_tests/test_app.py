@@ -27,7 +27,7 @@ from rptui.tui.screens.picker import ProjectPickerScreen
 from rptui.tui.widgets.status_line import StatusLine
 from rptui.tui.widgets.training_panel import TrainingPanel
 from tests.rptui_tests.app_stubs import StubBackend, quick_polls, wait_for
-from tests.rptui_tests.screen_helpers import make_workspace
+from tests.rptui_tests.screen_helpers import make_demo_workspace
 
 SIZE = 64
 N_IMAGES = 4
@@ -42,15 +42,7 @@ def square_mask() -> np.ndarray:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    return make_workspace(
-        tmp_path / "ws",
-        count=N_IMAGES,
-        height=SIZE,
-        width=SIZE,
-        seed=5,
-        project="demo",
-        project_seed=2,
-    )
+    return make_demo_workspace(tmp_path / "ws", count=N_IMAGES, size=SIZE)
 
 
 def make_app(

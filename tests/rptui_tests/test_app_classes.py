@@ -10,8 +10,11 @@ from cluster.api import BACKGROUND, FOREGROUND
 from cluster.simulate.synthetic_classes import CLASS_NAMES
 from rptui.session.review import ReviewSession
 from rptui.tui.app import RptuiApp
-from rptui.tui.canvas.render import DEFAULT_PALETTE, Viewport, quantise, render_view
+from rptui.tui.canvas.display_tone import quantise
+from rptui.tui.canvas.palettes import DEFAULT_PALETTE
+from rptui.tui.canvas.render import render_view
 from rptui.tui.canvas.render_classes import rarest_per_block
+from rptui.tui.canvas.viewport import Viewport
 from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import HelpScreen

@@ -13,7 +13,8 @@ from textual.pilot import Pilot
 from textual.strip import Strip
 
 from cluster.api import FOREGROUND
-from rptui.tui.canvas.render import DEFAULT_PALETTE, quantise
+from rptui.tui.canvas.display_tone import quantise
+from rptui.tui.canvas.palettes import DEFAULT_PALETTE
 from rptui.tui.canvas.widget import AnnotationCanvas
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

@@ -12,12 +12,13 @@ import tifffile
 from PIL import Image
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from cluster.io.images import ImageReadError
+from cluster.io.image_limits import ImageReadError
+from cluster.io.stacks import parse_slice_name
 from rptui.cli import main
 from rptui.store.annotation import Annotation, AnnotationError
 from rptui.store.annotation_files import from_png_bytes, to_png_bytes
 from rptui.store.dataset import create_dataset
-from rptui.store.project import PROJECT_FILE_NAME, parse_slice_name
+from rptui.store.project_config import PROJECT_FILE_NAME
 from rptui.store.workspace import CorruptProjectError, Workspace, WorkspaceError
 
 CT_CLASSES = ("background", "air", "soil", "root")

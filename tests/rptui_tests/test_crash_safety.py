@@ -25,7 +25,7 @@ from PIL import Image
 
 from cluster.api import FOREGROUND
 from rptui.store.annotation_files import from_png_bytes
-from rptui.store.project import load_config
+from rptui.store.project_config import load_config
 from rptui.store.workspace import Workspace
 
 KILLS = 50

@@ -10,7 +10,8 @@ from PIL import Image
 
 from cluster.io.images import encode_png, read_image
 from cluster.simulate.synthetic import write_dataset
-from rptui.store.dataset import DatasetError, choose_grid, create_dataset, grid_boxes, output_stems
+from rptui.store.dataset import DatasetError, create_dataset, output_stems
+from rptui.store.dataset_pieces import choose_grid, grid_boxes
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SWITCHGRASS = SHARED_DATA / "switchgrass" / "images"

@@ -13,7 +13,7 @@ from PIL import Image
 from rich.console import Console
 
 from cluster.api import BACKGROUND, FOREGROUND, TrainerState, TrainerStatus
-from cluster.head.embedded import HeadInfo
+from cluster.head.head_files import HeadInfo
 from cluster.head.status import ActorInfo, HeadStatus
 from cluster.head.trainer_report import TrainerReport
 from rptui import progress

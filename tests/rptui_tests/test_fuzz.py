@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from cluster.io.images import ImageReadError, page_count, read_image, read_mask
+from cluster.io.image_limits import ImageReadError
+from cluster.io.images import page_count, read_image, read_mask
 from rptui.store.annotation import AnnotationError
 from rptui.store.annotation_files import from_png_bytes, to_png_bytes
 from rptui.store.paths import WorkspaceError

@@ -15,7 +15,7 @@ from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.widgets.score_histogram import ScoreHistogram, histogram_bars
 from rptui.tui.widgets.status_line import StatusLine
 from tests.rptui_tests.app_stubs import ScoringBackend, stub_score, wait_for
-from tests.rptui_tests.screen_helpers import make_workspace
+from tests.rptui_tests.screen_helpers import make_demo_workspace
 
 SIZE = 32
 N_IMAGES = 5
@@ -24,15 +24,7 @@ APP_SIZE = (140, 30)  # wide enough for the status line in full
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    return make_workspace(
-        tmp_path / "ws",
-        count=N_IMAGES,
-        height=SIZE,
-        width=SIZE,
-        seed=5,
-        project="demo",
-        project_seed=2,
-    )
+    return make_demo_workspace(tmp_path / "ws", count=N_IMAGES, size=SIZE)
 
 
 def test_histogram_bars_count_scores_in_bins() -> None:

@@ -8,15 +8,10 @@ import numpy as np
 import pytest
 
 from cluster.api import BACKGROUND, FOREGROUND
-from rptui.tui.canvas.render import (
-    COLOURBLIND_PALETTE,
-    DEFAULT_PALETTE,
-    Viewport,
-    as_rgb8,
-    quantise,
-    render_view,
-    stretch_contrast,
-)
+from rptui.tui.canvas.display_tone import as_rgb8, quantise, stretch_contrast
+from rptui.tui.canvas.palettes import COLOURBLIND_PALETTE, DEFAULT_PALETTE
+from rptui.tui.canvas.render import render_view
+from rptui.tui.canvas.viewport import Viewport
 
 VIEW_H, VIEW_W = 90, 160  # a 160x45-cell canvas
 

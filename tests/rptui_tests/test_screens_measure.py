@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 from textual.widgets import Checkbox, DataTable, Input
 
+from rptui.folders.table_view import summary_line
 from rptui.store.workspace import Workspace
-from rptui.tui.screens.measurements import MeasurementsScreen, summary_line
+from rptui.tui.screens.measurements import MeasurementsScreen
 from tests.rptui_tests.screen_helpers import (
     APP_SIZE,
     make_workspace,

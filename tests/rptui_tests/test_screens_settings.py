@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input
 
 from rptui.store.workspace import Workspace
-from rptui.tui.canvas.render import COLOURBLIND_PALETTE
+from rptui.tui.canvas.palettes import COLOURBLIND_PALETTE
 from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.settings import SettingsScreen

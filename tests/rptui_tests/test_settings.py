@@ -10,7 +10,7 @@ import pytest
 
 from rptui.store.settings import BOUNDS, ProjectSettings, setting_names
 from rptui.store.workspace import Workspace
-from rptui.tui.canvas.render import PALETTES
+from rptui.tui.canvas.palettes import PALETTES
 from rptui.tui.screens.annotate import AnnotateScreen
 from tests.rptui_tests.screen_helpers import APP_SIZE, PROJECT, make_workspace, open_app, wait_for
 

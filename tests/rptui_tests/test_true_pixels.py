@@ -29,10 +29,12 @@ from rptui.tui.graphics.support import CellSize, GraphicsPath, GraphicsSupport
 from rptui.tui.graphics.tmux import TmuxPane
 from rptui.tui.screens.help import HelpScreen
 from tests.rptui_tests.app_stubs import StubBackend, wait_for
-from tests.rptui_tests.screen_helpers import make_workspace
+from tests.rptui_tests.screen_helpers import make_demo_workspace
 from tests.rptui_tests.terminal_pictures import PretendTerminal
 
 SIZE = 96
+QUIET_S = 0.1  # no new output for this long: the app has drawn
+SETTLE_TRIES = 50
 COLUMNS, ROWS = 100, 30
 CELL = CellSize(6, 12)
 MOVE_BYTES = 4_000  # a cursor move, at most, over a slow link
@@ -52,9 +54,15 @@ class Recorded:
         return self.app.screen.query_one(AnnotationCanvas)
 
     async def settle(self) -> int:
-        """Let the app draw; decode what it wrote since the last call; return its bytes."""
+        """Let the app draw until it has written nothing new for QUIET_S (a busy machine
+        draws late); decode what it wrote since the last call; return its bytes."""
         await self.pilot.pause()
-        await self.pilot.pause()
+        seen = -1
+        for _ in range(SETTLE_TRIES):
+            await self.pilot.pause(QUIET_S)
+            if len(self.written) == seen:
+                break
+            seen = len(self.written)
         data = "".join(self.written)
         self.written.clear()
         self.log += data
@@ -83,9 +91,7 @@ class Recorded:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
-    return make_workspace(
-        tmp_path / "ws", count=3, height=SIZE, width=SIZE, seed=5, project="demo", project_seed=2
-    )
+    return make_demo_workspace(tmp_path / "ws", count=3, size=SIZE)
 
 
 def square_mask() -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cluster.io.atomic import write_png_atomic
-from rptui.store.project import PROJECT_FILE_NAME, NewerSchemaError
+from rptui.store.project_config import PROJECT_FILE_NAME, NewerSchemaError
 from rptui.store.workspace import (
     CorruptProjectError,
     ReadOnlyProjectError,

@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from cluster.api import Backend, Segmentation, SegmentationRequest
-from cluster.io.images import ImageReadError
+from cluster.io.image_limits import ImageReadError
 from rptui.session.link.events import LinkEvent, MaskArrived, NoMask
 from rptui.session.link.tasks import TaskGroups
 from rptui.session.link.wait import LinkTimings, SegmentationTimeout, await_segmentation

@@ -16,7 +16,7 @@ from textual.widget import Widget
 
 from rptui.tui.canvas.cursor import CursorMarks
 from rptui.tui.canvas.messages import CursorMoved, PaintRequested, ViewChanged
-from rptui.tui.canvas.render import Viewport
+from rptui.tui.canvas.viewport import Viewport
 
 PAN_FRACTION = 0.25  # of the view per pan step
 FULL_SIZE_PERCENT = 100.0  # one image pixel per view pixel

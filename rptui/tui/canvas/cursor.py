@@ -7,8 +7,9 @@ import math
 import numpy as np
 
 from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED
-from rptui.tui.canvas.render import RGB, Palette, Viewport
+from rptui.tui.canvas.palettes import RGB, Palette
 from rptui.tui.canvas.render_classes import class_colour
+from rptui.tui.canvas.viewport import Viewport
 from rptui.tui.graphics.frame import CursorPixels
 
 RING_MIN_RADIUS = 1.5  # view pixels: smaller brushes show only the centre mark

@@ -9,7 +9,8 @@ from textual.geometry import Region
 from textual.strip import Strip
 
 from rptui.tui.canvas.half_blocks import HalfBlocks
-from rptui.tui.canvas.render import RGB, Viewport
+from rptui.tui.canvas.palettes import RGB
+from rptui.tui.canvas.viewport import Viewport
 
 ImageBox = tuple[int, int, int, int]  # y0, x0, y1, x1 (half-open, image pixels)
 CellBox = tuple[int, int, int, int]  # line0, col0, line1, col1 (half-open, terminal cells)

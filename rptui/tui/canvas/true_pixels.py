@@ -17,7 +17,8 @@ from textual.geometry import Region
 from textual.screen import Screen
 
 from rptui.tui.canvas.cursor import cursor_pixels
-from rptui.tui.canvas.render import Palette, Viewport
+from rptui.tui.canvas.palettes import Palette
+from rptui.tui.canvas.viewport import Viewport
 from rptui.tui.graphics.frame import CursorPixels, Frame, PixelBox, TerminalPicture
 from rptui.tui.graphics.hub import GraphicsHub, graphics_of
 from rptui.tui.graphics.kitty_picture import KittyPicture

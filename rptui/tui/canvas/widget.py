@@ -26,19 +26,14 @@ from textual.widget import Widget
 from cluster.api import FOREGROUND
 from rptui.tui.canvas.controls import CANVAS_BINDINGS, PAN_FRACTION, CanvasControls
 from rptui.tui.canvas.cursor import CursorMarks, marks_by_line
+from rptui.tui.canvas.display_tone import as_rgb8, quantise
 from rptui.tui.canvas.half_blocks import HalfBlocks
 from rptui.tui.canvas.lines import ImageBox, box_bounds, cells_for_box, line_regions, line_strip
 from rptui.tui.canvas.messages import CursorMoved, PaintRequested, ViewChanged
-from rptui.tui.canvas.render import (
-    DEFAULT_PALETTE,
-    PALETTES,
-    Palette,
-    Viewport,
-    as_rgb8,
-    quantise,
-    render_view,
-)
+from rptui.tui.canvas.palettes import DEFAULT_PALETTE, PALETTES, Palette
+from rptui.tui.canvas.render import render_view
 from rptui.tui.canvas.true_pixels import TruePixelCanvas, TruePixels
+from rptui.tui.canvas.viewport import Viewport
 
 DEFAULT_COLOUR_BITS = 5
 DEFAULT_BRUSH_RADIUS = 4

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rptui.tui.canvas.render import RGB
+from rptui.tui.canvas.palettes import RGB
 from rptui.tui.graphics.escapes import Drawing
 from rptui.tui.graphics.support import CellSize
 

@@ -29,7 +29,7 @@ from rptui.session.undo_note import UndoNote
 from rptui.store.annotation import BINARY_CLASSES
 from rptui.store.classes import format_colour
 from rptui.store.paths import WorkspaceError
-from rptui.tui.canvas.render import DEFAULT_PALETTE, PALETTES
+from rptui.tui.canvas.palettes import DEFAULT_PALETTE, PALETTES
 from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate_keys import ANNOTATE_BINDINGS, help_rows
 from rptui.tui.screens.annotate_paint import PaintActions

@@ -11,8 +11,8 @@ from cluster.io.atomic import write_bytes_atomic
 from cluster.io.mask_formats import MaskFormat
 from rptui.folders.measuring import IMAGE_KINDS, REGIONS
 from rptui.folders.run import FolderReport
+from rptui.folders.table_view import IMAGE_TABLE_NAME, REGION_TABLE_NAME
 from rptui.folders.tables import VOLUME_TABLE_NAME, table_bytes
-from rptui.tui.screens.measurements import IMAGE_TABLE_NAME, REGION_TABLE_NAME
 
 FAILED_LISTED = 20  # failures named in the summary; the rest are counted
 

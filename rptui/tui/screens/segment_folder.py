@@ -30,6 +30,7 @@ from cluster.api import TrainerStatus
 from cluster.io.mask_formats import FORMATS
 from rptui.folders.measuring import ALL_KINDS, IMAGE_KINDS, REGIONS
 from rptui.folders.run import FolderReport, segment_folder
+from rptui.folders.table_view import RESULTS_FOLDER
 from rptui.store.project import Project
 from rptui.tui.screens.folder_child import run_child
 from rptui.tui.screens.folder_job import (
@@ -39,7 +40,7 @@ from rptui.tui.screens.folder_job import (
     outcome_text,
     write_tables,
 )
-from rptui.tui.screens.measurements import RESULTS_FOLDER, MeasurementsScreen
+from rptui.tui.screens.measurements import MeasurementsScreen
 from rptui.tui.widgets.model_list import ModelList
 
 log = logging.getLogger(__name__)

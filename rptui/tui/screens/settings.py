@@ -18,7 +18,7 @@ from rptui.session.stack import uses_stack_keys
 from rptui.store.paths import WorkspaceError
 from rptui.store.project import Project
 from rptui.store.settings import BACKGROUND_BRUSH, BOUNDS, FOREGROUND_BRUSH
-from rptui.tui.canvas.render import COLOURBLIND_PALETTE, DEFAULT_PALETTE
+from rptui.tui.canvas.palettes import COLOURBLIND_PALETTE, DEFAULT_PALETTE
 from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.help import project_bindings, screen_keys
