@@ -8,7 +8,6 @@ spaces, unicode and brackets.
 from __future__ import annotations
 
 import io
-import json
 import os
 import pickle
 import struct
@@ -28,11 +27,7 @@ from cluster.io.mask_formats import encode_mask
 from cluster.io.model_files import save_model
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import snapshot_from_model
-from rptui.session.review import ReviewSession
-from rptui.session.status import status_line
-from rptui.store.annotation_files import to_png_bytes
-from rptui.store.paths import CorruptProjectError
-from rptui.store.workspace import Workspace
+from tests.rptui_tests.bad_files import SIZE, png_bytes, random_rgb, write_files
 from tests.rptui_tests.screen_helpers import run_cli
 
 HUGE_SIDE = 20_000
@@ -40,18 +35,6 @@ HUGE_SIDE = 20_000
 # would need several GB to decode it).
 HUGE_RSS_BOUND_MB = 600  # measured ~340 MB; decoding it whole took 1.8 GB
 EXIT_USER_ERROR = 2
-SIZE = (48, 64)  # (height, width) of the good test images
-
-
-def _png(array: np.ndarray, mode: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    image = Image.fromarray(array) if mode is None else Image.fromarray(array).convert(mode)
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _rgb(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (*SIZE, 3), dtype=np.uint8)
 
 
 def _jpeg(array: np.ndarray, mode: str = "RGB") -> bytes:
@@ -63,21 +46,21 @@ def _jpeg(array: np.ndarray, mode: str = "RGB") -> bytes:
 # Readable images in every format, mode and depth a user may bring, oddly named.
 def good_images() -> dict[str, bytes]:
     deep = (np.arange(SIZE[0] * SIZE[1]).reshape(SIZE) * 7).astype(np.uint16)
-    rgba = np.dstack([_rgb(3), np.full(SIZE, 128, np.uint8)])
+    rgba = np.dstack([random_rgb(3), np.full(SIZE, 128, np.uint8)])
     return {
-        "plain root.png": _png(_rgb(1)),
-        "根 ünïcødé.png": _png(_rgb(2)),
-        "brackets [2] (copy) {x}.png": _png(rgba),
-        "deep 16-bit.png": _png(deep),
-        "cmyk photo.jpg": _jpeg(_rgb(4), "CMYK"),
-        "palette.png": _png(_rgb(5), "P"),
-        "one pixel.png": _png(np.full((1, 1, 3), 200, np.uint8)),
+        "plain root.png": png_bytes(random_rgb(1)),
+        "根 ünïcødé.png": png_bytes(random_rgb(2)),
+        "brackets [2] (copy) {x}.png": png_bytes(rgba),
+        "deep 16-bit.png": png_bytes(deep),
+        "cmyk photo.jpg": _jpeg(random_rgb(4), "CMYK"),
+        "palette.png": png_bytes(random_rgb(5), "P"),
+        "one pixel.png": png_bytes(np.full((1, 1, 3), 200, np.uint8)),
     }
 
 
 # Unreadable files with image suffixes; the words each one's reason contains.
 def bad_images() -> dict[str, tuple[bytes, str]]:
-    good = _png(_rgb(6))
+    good = png_bytes(random_rgb(6))
     return {
         "zero byte.png": (b"", "zero-byte"),
         "truncated [half].png": (good[: len(good) // 2], "truncated"),
@@ -85,12 +68,6 @@ def bad_images() -> dict[str, tuple[bytes, str]]:
         "notes 根.tif": (b"field notes, not a picture\n" * 10, ""),
         "text pretending.jpg": (b"just some text\n" * 10, "not an image"),
     }
-
-
-def _write(folder: Path, files: dict[str, bytes]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
 
 
 def sparse_bilevel_png(path: Path, side: int) -> None:
@@ -115,8 +92,8 @@ def sparse_bilevel_png(path: Path, side: int) -> None:
 @pytest.fixture()
 def source(tmp_path: Path) -> Path:
     folder = tmp_path / "my images (raw)"
-    _write(folder, good_images())
-    _write(folder, {name: data for name, (data, _) in bad_images().items()})
+    write_files(folder, good_images())
+    write_files(folder, {name: data for name, (data, _) in bad_images().items()})
     (folder / "readme.txt").write_text("not an image type")
     return folder
 
@@ -145,7 +122,7 @@ def test_a_folder_of_only_bad_images_is_a_user_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "bad only"
-    _write(folder, {name: data for name, (data, _) in bad_images().items()})
+    write_files(folder, {name: data for name, (data, _) in bad_images().items()})
     assert run_cli(tmp_path / "ws", "dataset", "create", str(folder), "d") == EXIT_USER_ERROR
     captured = capsys.readouterr()
     assert "no image could be read" in captured.err
@@ -158,7 +135,7 @@ def test_a_20000_pixel_square_is_refused_without_decoding_it(tmp_path: Path) -> 
     folder.mkdir()
     sparse_bilevel_png(folder / "huge [20k].png", HUGE_SIDE)
     assert (folder / "huge [20k].png").stat().st_size < 200_000
-    _write(folder, {"small.png": _png(_rgb(7))})
+    write_files(folder, {"small.png": png_bytes(random_rgb(7))})
     runner = textwrap.dedent(
         """
         import re, sys
@@ -289,12 +266,12 @@ def test_measure_measures_good_masks_and_names_bad_ones(
     folder = tmp_path / "masks [ü]"
     mask = np.zeros((40, 40), np.uint8)
     mask[20, 5:35] = 1
-    _write(
+    write_files(
         folder,
         {
             "good 根.png": encode_mask(mask, fmt="png"),
             "rootpainter (rgba).png": encode_mask(mask, fmt="rootpainter"),
-            "one pixel.png": _png(np.full((1, 1), 255, np.uint8)),
+            "one pixel.png": png_bytes(np.full((1, 1), 255, np.uint8)),
             **{name: data for name, (data, _) in bad_images().items()},
         },
     )
@@ -310,97 +287,3 @@ def test_measure_measures_good_masks_and_names_bad_ones(
     for name in bad_images():
         assert rows.loc[name, "error"] != ""
         assert f"failed {name}" in printed
-
-
-# --- projects --------------------------------------------------------------------------------
-@pytest.fixture()
-def project_ws(tmp_path: Path) -> Workspace:
-    workspace = Workspace(tmp_path / "ws ü").ensure()
-    _write(workspace.dataset_dir("data [1]"), {f"im {i} 根.png": _png(_rgb(i)) for i in range(4)})
-    workspace.create_project("proj (a)", "data [1]", seed=0).close()
-    return workspace
-
-
-def test_project_with_missing_folders_opens_and_recreates_them(project_ws: Workspace) -> None:
-    folder = project_ws.project_dir("proj (a)")
-    for name in ("annotations", "segmentations", "models", "logs"):
-        if (folder / name).exists():
-            for path in sorted((folder / name).rglob("*"), reverse=True):
-                path.rmdir() if path.is_dir() else path.unlink()
-            (folder / name).rmdir()
-    with project_ws.open_project("proj (a)") as project:
-        assert not project.read_only
-        assert all(path.is_dir() for path in project.folders)
-        session = ReviewSession(project)
-        session.brush.paint_point(5, 5)
-        session.accept()
-    with project_ws.open_project("proj (a)") as project:
-        assert len(project.annotated()) == 1
-
-
-def test_corrupt_project_json_is_named_left_alone_and_others_still_list(
-    project_ws: Workspace, capsys: pytest.CaptureFixture[str]
-) -> None:
-    project_ws.create_project("other", "data [1]", seed=1).close()
-    config = project_ws.project_dir("proj (a)") / "project.json"
-    garbage = config.read_bytes()[:57]
-    config.write_bytes(garbage)
-    with pytest.raises(CorruptProjectError, match=r"proj \(a\)/project\.json"):
-        project_ws.open_project("proj (a)")
-    assert config.read_bytes() == garbage
-    assert run_cli(project_ws.root, "project", "list") == 0
-    out = capsys.readouterr().out
-    assert "unreadable" in out and "proj (a)" in out
-    assert any(line.startswith("other\t") for line in out.splitlines())
-    assert config.read_bytes() == garbage
-
-
-def test_wrong_size_annotation_is_named_and_never_overwritten(project_ws: Workspace) -> None:
-    with project_ws.open_project("proj (a)") as project:
-        stem = project.stem(0)
-        wrong = to_png_bytes(np.ones((10, 10), np.uint8))
-        path = project.annotation_path(stem, project.save_annotation_png(stem, None, wrong))
-    with project_ws.open_project("proj (a)") as project:
-        session = ReviewSession(project)  # opens on the image with the bad annotation
-        assert session.viewer.stem == stem and session.viewer.problem is not None
-        assert str(path) in session.viewer.problem and "10x10" in session.viewer.problem
-        assert "not shown" in status_line(session, None)
-        assert all(index != 0 for index, _, _ in session.presegmenter.plan().slices)
-        session.brush.paint_point(3, 3)
-        session.accept()  # moves on, saves nothing over the file
-        assert session.viewer.index == 1 and session.viewer.problem is None
-        session.brush.paint_point(3, 3)
-        session.accept()
-        session.goto(stem)
-        assert session.viewer.problem is not None
-    assert path.read_bytes() == wrong  # what was saved is kept as it was
-    with project_ws.open_project("proj (a)") as project:
-        assert len(project.annotated()) == 2
-
-
-def test_missing_image_and_orphan_annotation_keep_every_saved_file(
-    project_ws: Workspace,
-) -> None:
-    with project_ws.open_project("proj (a)") as project:
-        kept = project.stem(0)
-        project.save_annotation_png(kept, "train", to_png_bytes(np.ones((48, 64), np.uint8)))
-        orphan = to_png_bytes(np.ones((4, 4), np.uint8))
-        project.save_annotation_png("gone image", "train", orphan)
-        missing_path = project.image_path(1)
-        os.unlink(missing_path)  # a dataset image the user deleted
-        missing = project.stem(1)
-    with project_ws.open_project("proj (a)") as project:
-        assert set(project.annotated()) == {kept, "gone image"}
-        session = ReviewSession(project)
-        session.goto(missing)
-        assert session.viewer.problem is not None
-        assert (
-            str(missing_path) in session.viewer.problem and "no such file" in session.viewer.problem
-        )
-        session.skip()  # the rest goes on
-        assert session.viewer.problem is None and session.viewer.index == 2
-        session.goto(kept)
-        assert session.viewer.annotation.background_pixels == 48 * 64
-        orphan_path = project.annotation_path("gone image", "train")
-    assert orphan_path.read_bytes() == orphan
-    assert json.loads((project_ws.project_dir("proj (a)") / "project.json").read_text())
