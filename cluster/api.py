@@ -70,7 +70,7 @@ class TrainingConfig:
     target_epoch_seconds: float = 30.0  # the timing rule on slow devices
     patience: int = 60  # epochs without improvement before training finishes
     learning_rate: float = 0.01
-    momentum: float = 0.99
+    momentum: float | None = None  # None: chosen for the device (cluster.training.epoch_plan)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     seed: int | None = None
     weight_average: float = 0.0  # decay of the averaged weights that are kept; 0: off

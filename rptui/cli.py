@@ -17,6 +17,7 @@ from pathlib import Path
 from rptui.cli_parsers.bench import add_bench_command
 from rptui.cli_parsers.common import PROGRAM, OneLineParser, handler
 from rptui.cli_parsers.measuring import add_measuring_commands
+from rptui.cli_parsers.models import add_models_command
 from rptui.cli_parsers.workspace import add_workspace_commands
 from rptui.errors import EXIT_USER_ERROR, os_error_message, user_error_types
 from rptui.tui.graphics.support import GRAPHICS_PATHS
@@ -59,6 +60,7 @@ def build_parser() -> OneLineParser:
 
     add_workspace_commands(sub)
     add_measuring_commands(sub)
+    add_models_command(sub)
     add_bench_command(sub)
     return parser
 

@@ -27,6 +27,8 @@ import torch
 
 from cluster.api import ModelSnapshot
 from cluster.io.atomic import write_bytes_atomic
+from cluster.io.model_metadata import SOURCE_FILE
+from cluster.io.model_names import parse_model_name
 from cluster.nn.model import DEFAULT_TILE, strip_parallel_prefix
 from cluster.nn.snapshot import model_from_state_dict, output_channels
 
@@ -34,29 +36,14 @@ log = logging.getLogger(__name__)
 
 FORMAT = "rptui-model"
 FORMAT_VERSION = 1
-MODEL_SUFFIX = ".pt"
 OUTPUT_KEY = "conv_out.0.weight"
 DEFAULT_CLASSES = ("background", "foreground")
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 _UNPICKLER = re.compile(r"WeightsUnpickler error:\s*(\S.*)")
-_NAME = re.compile(r"^(\d{6,})_(\d+)(?:\.\w+)?$")
 
 
 class ModelFileError(Exception):
     """A model file that cannot be used; the message names the file and the reason."""
-
-
-def parse_model_name(name: str) -> tuple[int, int] | None:
-    """(version, unix time) from a ``NNNNNN_<unix>.<ext>`` file name, else None."""
-    match = _NAME.match(Path(name).name)
-    if match is None:
-        return None
-    return int(match.group(1)), int(match.group(2))
-
-
-def model_file_name(version: int, created: float, suffix: str = MODEL_SUFFIX) -> str:
-    """RootPainter's naming: ``000007_1700000000.pt``."""
-    return f"{version:06d}_{int(created)}{suffix}"
 
 
 def _payload(snapshot: ModelSnapshot) -> dict[str, Any]:
@@ -208,7 +195,7 @@ def _rootpainter(content: Mapping[str, Any], *, name: str, created: float) -> Mo
         created=float(stamp),
         classes=classes,
         tile_size=DEFAULT_TILE,
-        metadata={"source": "rootpainter", "file": Path(name).name},
+        metadata={"source": "rootpainter", SOURCE_FILE: Path(name).name},
     )
     _check_architecture(snapshot, name=name)
     return snapshot

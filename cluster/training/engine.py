@@ -32,6 +32,7 @@ from cluster.api import (
     TrainingConfig,
 )
 from cluster.inference.options import Cancelled
+from cluster.io.model_metadata import parent_name, training_metadata
 from cluster.nn.devices import (
     DeviceInfo,
     pick_device,
@@ -43,7 +44,13 @@ from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import model_from_snapshot, output_channels, snapshot_from_model
 from cluster.training.annotation_store import AnnotationStore
 from cluster.training.average import WeightAverage
-from cluster.training.epoch_plan import epoch_complete, epoch_length, is_slow_device, plan_sizes
+from cluster.training.epoch_plan import (
+    epoch_complete,
+    epoch_length,
+    is_slow_device,
+    plan_sizes,
+    training_momentum,
+)
 from cluster.training.epoch_record import epoch_record, log_epoch
 from cluster.training.optimise import Stepper
 from cluster.training.sampler import NoAnnotations
@@ -87,11 +94,12 @@ class TrainingEngine:
                 else UNetGNRes(out_channels=output_channels(config.classes))
             )
         self._model = prepare_model(network, self.device)
+        self.momentum = training_momentum(config, self.device)
         self._stepper = Stepper(
             self._model,
             self.device,
             learning_rate=config.learning_rate,
-            momentum=config.momentum,
+            momentum=self.momentum,
             dtype=self.dtype,
         )
         self._average = (
@@ -115,6 +123,7 @@ class TrainingEngine:
         self.epoch = 0
         self.epochs_since_best = 0
         self._rescore_best = False  # the validation set changed since the best F1
+        self.last_annotation: str | None = None  # the newest annotation set, by name
         self._released = False  # weights parked in host memory while not training
         self.epoch_log: list[EpochRecord] = []
 
@@ -133,6 +142,7 @@ class TrainingEngine:
             )
         was_val = self._is_validation(item.name)
         if self._annotations.set(item):
+            self.last_annotation = item.name
             with self._lock:
                 self.epochs_since_best = 0
                 self._rescore_best = self._rescore_best or was_val or item.split == "val"
@@ -288,9 +298,10 @@ class TrainingEngine:
                 self._kept_model,
                 version=self._best.version + 1,
                 f1=f1,
+                parent=parent_name(self._best),
                 classes=self.config.classes,
                 tile_size=self.tile_size,
-                metadata={"epoch": str(self.epoch)},
+                metadata=self._provenance(),
             )
             self.saved_f1 = f1
             with self._lock:
@@ -312,6 +323,19 @@ class TrainingEngine:
         self.epoch_log.append(record)
         log_epoch(record, best_f1=self._best.f1)
         return record
+
+    def _provenance(self) -> dict[str, str]:
+        """What a model kept now records: the annotations seen and the settings."""
+        return training_metadata(
+            epoch=self.epoch,
+            n_train=self.n_train,
+            n_val=self.n_val,
+            last_annotation=self.last_annotation,
+            tile_size=self.tile_size,
+            batch_size=self.batch_size,
+            learning_rate=self.config.learning_rate,
+            momentum=self.momentum,
+        )
 
     def release_device(self) -> None:
         """Free the accelerator while not training: weights and momentum move to host

@@ -52,6 +52,7 @@ class BenchOptions:
     order: Order = "sequential"
     correction_seconds: float | None = DEFAULT_CORRECTION_SECONDS  # None: every error
     start_model: str | None = None  # a model file or starter:NAME; None: random weights
+    momentum: float | None = None  # None: chosen for the device (docs/method.md, Optimiser)
 
 
 def _positive(value: float | None, flag: str, *, allow_zero: bool = False) -> None:
@@ -98,6 +99,9 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
     start_model = getattr(args, "model", None)
     if start_model:
         check_start_model(start_model)
+    momentum = getattr(args, "momentum", None)
+    if momentum is not None and not 0.0 <= momentum < 1.0:
+        raise UserError(f"--momentum must be at least 0 and below 1, got {momentum}")
     if args.max_clear_examples < 2:
         raise UserError("--max-clear-examples must be 2 or more (training needs two images)")
     return BenchOptions(
@@ -123,4 +127,5 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         order=getattr(args, "order", ORDERS[0]),
         correction_seconds=correction_seconds,
         start_model=start_model or None,
+        momentum=momentum,
     )

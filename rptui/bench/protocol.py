@@ -10,13 +10,14 @@ and sent to the trainer; new models and epoch records are pulled into the projec
 they come. This module holds only the simulated user's turn and the run's bookkeeping.
 
 Corrective strategy (the paper's protocol): clear examples first, with training from the
-second image on, until the model shown is trained and either confident (see
-:mod:`rptui.bench.annotator`) or ``max_clear_examples`` images were labelled (with no
+second image on, until the model shown is trained and either looks roughly right (confident,
+see :mod:`rptui.bench.annotator`, and live F1 at least ``LOOKS_RIGHT_F1``) or
+``max_clear_examples`` images were labelled (with no
 trained model yet, the user waits for one while training runs, up to one more epoch, and
 otherwise paints another clear example: correcting an untrained model's output would be
 dense annotation at corrective cost); then corrections only, skipping images without errors.
-A given starting model (``--model``, a file or a starter) counts as trained: where it is
-confident, the user corrects it from the first image on. Pre-segment is 0 while clear
+A given starting model (``--model``, a file or a starter) counts as trained: where its
+masks look roughly right, the user corrects it from the first image on. Pre-segment is 0 while clear
 examples are labelled, 1 once a model is shown, and 2 after ``PRESEGMENT_TWO_AFTER`` images
 with a model shown. Dense strategy: every image labelled fully, with the same pre-segment
 steps once training runs.
@@ -64,6 +65,9 @@ TIMINGS = LinkTimings(
 TRAINED_MODEL_POLL_S = 1.0  # how often a user done with clear examples looks for a model
 FINISH_POLL_S = 1.0
 MIN_CLEAR_EXAMPLES = 2  # training needs one validation and one training image
+# A person switches to corrections once the masks look roughly right. Confidence alone
+# cannot tell: on photos with a few thin roots a model that finds none is confident.
+LOOKS_RIGHT_F1 = 0.5
 PRESEGMENT_TWO_AFTER = 3
 ENDED = (TrainerState.FINISHED, TrainerState.FAILED)
 
@@ -196,15 +200,24 @@ class BenchProtocol:
             return 0
         return 1 if self.totals.shown_model < PRESEGMENT_TWO_AFTER else 2
 
-    def _choose_action(self, truth: np.ndarray, shown: Segmentation, sure: float) -> UserAction:
+    def _choose_action(
+        self, truth: np.ndarray, shown: Segmentation, sure: float, live_f1: float
+    ) -> UserAction:
         labels = np.array(self.session.viewer.annotation.labels)
         if self.phase == "clear":
             done = self.totals.clear_examples
-            enough = done >= self.options.max_clear_examples or sure > CONFIDENT
+            looks_right = sure > CONFIDENT and live_f1 >= LOOKS_RIGHT_F1
+            enough = done >= self.options.max_clear_examples or looks_right
             given = self.options.start_model is not None  # corrected from the first image on
             if self._is_trained(shown) and (given or done >= MIN_CLEAR_EXAMPLES) and enough:
                 self.phase = "corrective"
-                log.info("confident (%.3f) after %d clear examples: corrections now", sure, done)
+                log.info(
+                    "after %d clear examples the model shown is confident (%.3f) with live F1 "
+                    "%.3f: corrections now",
+                    done,
+                    sure,
+                    live_f1,
+                )
         if self.phase == "clear":
             return self.user.clear_examples(truth, labels)
         if self.phase == "corrective":
@@ -232,7 +245,7 @@ class BenchProtocol:
         truth = await asyncio.to_thread(load_truth, self.bench.pair_at(index))
         live = confusion(np.asarray(shown.mask) > 0, truth.astype(np.uint8) + 1)
         sure = confidence(shown.probability)
-        action = await asyncio.to_thread(self._choose_action, truth, shown, sure)
+        action = await asyncio.to_thread(self._choose_action, truth, shown, sure, live.f1)
         phase = self.phase
         accepted = phase != "corrective" or action.error_regions > 0
         await self._pace(action, deadline)

@@ -60,6 +60,7 @@ def training_config(options: BenchOptions, classes: tuple[str, ...]) -> Training
         epoch_tiles=options.epoch_tiles,
         patience=options.patience,
         seed=options.seed,
+        momentum=options.momentum,
     )
 
 

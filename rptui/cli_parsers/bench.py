@@ -63,6 +63,12 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         "--patience", type=int, default=options.DEFAULT_PATIENCE, help="early stopping (epochs)"
     )
     bench.add_argument("--seed", type=int, default=0, help="image order, test split, strokes")
+    bench.add_argument(
+        "--momentum",
+        type=float,
+        default=None,
+        help="SGD momentum (default: 0.99 on a GPU, 0.9 on a CPU; see docs/method.md)",
+    )
     bench.add_argument("--model", default=None, help=START_MODEL_HELP)
     bench.add_argument(
         "--pace",

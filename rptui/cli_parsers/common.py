@@ -40,6 +40,6 @@ def add_model_option(parser: argparse.ArgumentParser, *, required: bool) -> None
         action="append",
         required=required,
         metavar="M",
-        help="a model file (ours or RootPainter's), PROJECT (its best model), PROJECT:N or "
-        "starter:roots; repeat for an ensemble",
+        help="a model file (ours or RootPainter's), PROJECT (its pinned model, else its "
+        "newest, best one), PROJECT:N or starter:roots; repeat for an ensemble",
     )

@@ -16,11 +16,18 @@ from rptui.exit_watch import watch_sudden_exit
 from rptui.store.workspace import Workspace, default_workspace_root
 
 if TYPE_CHECKING:
+    from rptui.store.project import Project
     from rptui.tui.graphics.hub import GraphicsHub
 
 log = logging.getLogger(__name__)
 
 DRIVER_LOG = "ray-driver.log"
+
+
+def check_writable(project: Project) -> None:
+    """UserError saying why when ``project`` was opened read-only (another session holds it)."""
+    if project.read_only:
+        raise UserError(f"project {project.name} is read-only: {project.read_only_reason}")
 
 
 def workspace_from(args: argparse.Namespace) -> Workspace:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rptui.commands.common import workspace_from
+from rptui.commands.common import check_writable, workspace_from
 from rptui.errors import UserError
 from rptui.starters import check_start_model
 from rptui.store.project_config import DEFAULT_CLASSES
@@ -89,8 +89,7 @@ def import_mask_folder(workspace: Workspace, name: str, folder: Path, *, replace
     if not folder.is_dir():
         raise UserError(f"no such folder: {folder}")
     with workspace.open_project(name) as project:
-        if project.read_only:
-            raise UserError(f"project {project.name} is read-only: {project.read_only_reason}")
+        check_writable(project)
         plan = plan_import(project, folder, replace=replace)
         saved = import_masks(project, plan)
         splits = [split for _, split in saved]

@@ -9,7 +9,12 @@ from collections.abc import Callable
 from rich.console import Console
 
 from cluster.api import TrainerStatus, TrainingConfig, describe_model
-from rptui.commands.common import keep_ray_off_the_terminal, make_backend, workspace_from
+from rptui.commands.common import (
+    check_writable,
+    keep_ray_off_the_terminal,
+    make_backend,
+    workspace_from,
+)
 from rptui.errors import UserError
 from rptui.session.training import train_project
 from rptui.store.project import Project
@@ -59,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
     workspace = workspace_from(args)
     project = workspace.open_project(args.project)
     try:
-        if project.read_only:
-            raise UserError(f"project {project.name} is read-only: {project.read_only_reason}")
+        check_writable(project)
         check_trainable(project)
     except UserError:
         project.close()

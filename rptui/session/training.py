@@ -27,10 +27,13 @@ from cluster.api import (
     TrainingConfig,
 )
 from cluster.io.atomic import write_bytes_atomic
-from cluster.io.model_files import load_model_file, model_file_name, model_to_bytes
+from cluster.io.model_files import load_model_file, model_to_bytes
+from cluster.io.model_metadata import COPY_OF, SOURCE_FILE
+from cluster.io.model_names import model_file_name
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import output_channels, snapshot_from_model
 from rptui.store.annotation_files import from_png_bytes
+from rptui.store.paths import ModelFileInfo
 from rptui.store.project import Project
 
 log = logging.getLogger(__name__)
@@ -71,18 +74,53 @@ def annotated_images(project: Project) -> list[AnnotatedImage]:
 
 
 def ensure_start_model(project: Project) -> ModelSnapshot:
-    """The newest saved model; the first time, random He weights saved as number 1.
+    """The model training starts from: the pinned one (:func:`restart_from_pinned`), else
+    the newest saved; the first time, random He weights saved as number 1.
 
-    A starting model given at creation was copied in as number 1 already.
+    A starting model given at creation was copied in as number 1 already. The model's
+    metadata names its file (:data:`SOURCE_FILE`), the parent of the models trained from it.
     """
     newest = project.newest_model()
+    pinned = project.pinned_model()
+    if project.config.pinned_model is not None and pinned is None:
+        log.warning(
+            "pinned model #%d is gone; training from the newest", project.config.pinned_model
+        )
+    if newest is not None and pinned is not None and pinned != newest:
+        return restart_from_pinned(project, pinned, newest)
     if newest is not None:
-        return load_model_file(newest.path)
+        return _named(load_model_file(newest.path), newest.path)
     classes = tuple(project.config.classes)
     model = UNetGNRes(out_channels=output_channels(classes))
     snapshot = snapshot_from_model(model, version=1, classes=classes)
-    save_model(project, snapshot)
-    return snapshot
+    return _named(snapshot, save_model(project, snapshot))
+
+
+def restart_from_pinned(
+    project: Project, pinned: ModelFileInfo, newest: ModelFileInfo
+) -> ModelSnapshot:
+    """The pinned model's weights saved again as the newest model, so that model numbers
+    only count up and a mask records the number of the weights that drew it; a newest
+    model that is that copy already is used as it is."""
+    latest = load_model_file(newest.path)
+    if latest.metadata.get(COPY_OF) == pinned.path.name:
+        return _named(latest, newest.path)
+    chosen = load_model_file(pinned.path)
+    kept = {key: value for key, value in chosen.metadata.items() if key != SOURCE_FILE}
+    copy = dataclasses.replace(
+        chosen,
+        version=max(newest.number, latest.version) + 1,
+        created=time.time(),
+        parent=pinned.path.name,
+        metadata={**kept, COPY_OF: pinned.path.name},
+    )
+    log.info("training starts from the pinned model %s", pinned.path.name)
+    return _named(copy, save_model(project, copy))
+
+
+def _named(snapshot: ModelSnapshot, path: Path) -> ModelSnapshot:
+    """``snapshot`` with the name of its file in its metadata."""
+    return dataclasses.replace(snapshot, metadata={**snapshot.metadata, SOURCE_FILE: path.name})
 
 
 def save_model(project: Project, snapshot: ModelSnapshot) -> Path:

@@ -1,5 +1,5 @@
-"""What ``--model`` names: a model file, ``PROJECT`` (its best model), ``PROJECT:N`` or a
-starter model shipped with the package (``starter:roots``)."""
+"""What ``--model`` names: a model file, ``PROJECT`` (its pinned model, else its newest and
+best), ``PROJECT:N`` or a starter model shipped with the package (``starter:roots``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 from rptui.errors import UserError
 from rptui.starters import is_starter, starter_file
+from rptui.store.paths import ModelFileInfo
+from rptui.store.project import Project
 from rptui.store.workspace import Workspace
 
 
@@ -25,10 +27,25 @@ def resolve_model(workspace: Workspace, spec: str) -> Path:
     if not models:
         raise UserError(f"--model {spec}: project {name} has no model yet")
     if not number:
-        return models[-1].path  # models are saved only when validation F1 improves
+        return _chosen_model(project, models, spec).path
     if not number.isdigit():
         raise UserError(f"--model {spec}: expected PROJECT:N with N a model number")
-    for info in models:
-        if info.number == int(number):
-            return info.path
-    raise UserError(f"--model {spec}: project {name} has no model number {number}")
+    info = project.model(int(number))
+    if info is None:
+        raise UserError(f"--model {spec}: project {name} has no model number {number}")
+    return info.path
+
+
+def _chosen_model(project: Project, models: list[ModelFileInfo], spec: str) -> ModelFileInfo:
+    """The pinned model, else the newest (models are saved only when validation F1
+    improves); UserError when the pinned model's file is gone."""
+    pinned = project.pinned_model()
+    if pinned is not None:
+        return pinned
+    number = project.config.pinned_model
+    if number is not None:
+        raise UserError(
+            f"--model {spec}: the pinned model #{number} of project {project.name} is gone "
+            f"(rptui models {project.name} --unpin, or --pin another)"
+        )
+    return models[-1]

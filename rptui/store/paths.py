@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from cluster.io.images import IMAGE_SUFFIXES
-from cluster.io.model_files import parse_model_name
+from cluster.io.model_names import parse_model_name
 
 MAX_NAME_LENGTH = 255
 

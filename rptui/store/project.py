@@ -187,6 +187,32 @@ class Project(ProjectItems):
         models = self.models()
         return models[-1] if models else None
 
+    def model(self, number: int) -> ModelFileInfo | None:
+        """The file of model ``number`` (the newest of that number), or None."""
+        matching = [info for info in self.models() if info.number == number]
+        return matching[-1] if matching else None
+
+    def pinned_model(self) -> ModelFileInfo | None:
+        """The pinned model's file; None when no model is pinned or its file is gone."""
+        number = self.config.pinned_model
+        return None if number is None else self.model(number)
+
+    def pin_model(self, number: int | None) -> None:
+        """Pin model ``number`` in project.json (None unpins); WorkspaceError when no model
+        file has that number."""
+        self._check_writable("unpin the model" if number is None else "pin a model")
+        if number is not None and self.model(number) is None:
+            raise WorkspaceError(f"project {self.name} has no model number {number}")
+        self.config.pinned_model = number
+        self.save_config()
+
+    def remove_model(self, info: ModelFileInfo) -> None:
+        """Delete a model file; the pinned model's is refused (unpin it first)."""
+        self._check_writable("remove a model")
+        if info.number == self.config.pinned_model:
+            raise WorkspaceError(f"model #{info.number} is pinned; unpin it before removing it")
+        info.path.unlink(missing_ok=True)
+
     # segmentations ------------------------------------------------------
     def segmentation_path(self, stem: str) -> Path:
         """The latest mask of ``stem``."""

@@ -4,7 +4,8 @@
 the workspace, or an absolute folder for imported RootPainter projects), the classes
 (background first) and their optional colours, the starting model, the settings, the
 image order fixed at creation (with the seed that shuffled it), each annotated image's
-split (fixed once assigned), the reviewed images and the last position. A file that
+split (fixed once assigned), the reviewed images, the last position and, when one is
+pinned, the number of the pinned model (``pinned_model``, optional). A file that
 does not parse, or lacks a key, raises :class:`CorruptProjectError` naming it; nothing
 ever overwrites such a file. A bad setting only falls back to its default
 (:class:`rptui.store.settings.ProjectSettings` names it).
@@ -39,6 +40,7 @@ SPLITS: tuple[Split, ...] = ("train", "val")
 PROJECT_FILE_NAME = "project.json"
 SCHEMA_VERSION = 1
 DEFAULT_CLASSES: tuple[str, ...] = ("background", "foreground")
+PINNED_MODEL_KEY = "pinned_model"
 
 
 class NewerSchemaError(WorkspaceError):
@@ -77,6 +79,7 @@ class ProjectConfig:
     position: int = 0
     location: str | None = None  # absolute data folder when it lives outside the workspace
     rootpainter_file: str | None = None  # the .seg_proj this project was imported from
+    pinned_model: int | None = None  # the model number `rptui models --pin` chose
     created: float = field(default_factory=time.time)
     schema_version: int = SCHEMA_VERSION
 
@@ -93,8 +96,10 @@ class ProjectConfig:
         return chosen
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object written to project.json (``colours`` only when set)."""
+        """The JSON object written to project.json (``colours`` and ``pinned_model`` only
+        when set)."""
         colours = {} if self.colours is None else {"colours": dict(self.colours)}
+        pinned = {} if self.pinned_model is None else {PINNED_MODEL_KEY: self.pinned_model}
         return {
             "schema_version": self.schema_version,
             "name": self.name,
@@ -112,6 +117,7 @@ class ProjectConfig:
             "location": self.location,
             "rootpainter_file": self.rootpainter_file,
             "created": self.created,
+            **pinned,
         }
 
     @classmethod
@@ -143,6 +149,7 @@ class ProjectConfig:
                 location=_optional_str(obj.get("location"), "location"),
                 rootpainter_file=_optional_str(obj.get("rootpainter_file"), "rootpainter_file"),
                 created=float(_typed(obj.get("created", 0.0), (int, float), "created")),
+                pinned_model=_optional_int(obj.get(PINNED_MODEL_KEY), PINNED_MODEL_KEY),
                 schema_version=version,
             )
         except (WorkspaceError, TypeError, ValueError) as exc:

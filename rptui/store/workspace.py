@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.io.atomic import write_bytes_atomic
-from cluster.io.model_files import model_file_name
+from cluster.io.model_names import model_file_name
 from cluster.io.stacks import list_items
 from rptui.starters import start_model_source
 from rptui.store.classes import validate_classes, validate_colours

@@ -14,12 +14,11 @@ import torch
 from cluster.io.model_files import (
     ModelFileError,
     load_model_file,
-    model_file_name,
     model_from_bytes,
     model_to_bytes,
-    parse_model_name,
     save_model,
 )
+from cluster.io.model_names import model_file_name, parse_model_name
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
 

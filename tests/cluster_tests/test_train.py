@@ -142,6 +142,22 @@ def test_patience_runs_out_and_a_new_annotation_resets_it() -> None:
     assert state is TrainerState.FINISHED and engine.epoch == 4
 
 
+def test_momentum_is_chosen_for_the_device_unless_configured() -> None:
+    """Small CPU steps train with momentum 0.9, RootPainter's 0.99 where steps are large;
+    a configured momentum is used as given."""
+    from cluster.nn.devices import DeviceInfo
+    from cluster.training.epoch_plan import training_momentum
+
+    def momentum(engine: TrainingEngine) -> float:
+        return float(engine._stepper.optimizer.param_groups[0]["momentum"])
+
+    assert momentum(_engine()) == pytest.approx(0.9)
+    assert momentum(_engine(momentum=0.99)) == pytest.approx(0.99)
+    gpu = DeviceInfo(torch.device("cuda", 0), gpu_count=1, memory_bytes=80 << 30)
+    assert training_momentum(TrainingConfig(), gpu) == pytest.approx(0.99)
+    assert training_momentum(TrainingConfig(momentum=0.5), gpu) == pytest.approx(0.5)
+
+
 def test_a_released_accelerator_gets_weights_and_momentum_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

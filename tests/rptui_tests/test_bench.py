@@ -71,6 +71,8 @@ def test_missing_folders_and_options_are_one_line_errors(
     assert "not both" in capsys.readouterr().err
     assert main(bench(tmp_path, *run, "--correction-seconds", "0")) == EXIT_USER_ERROR
     assert "--correction-seconds must be positive" in capsys.readouterr().err
+    assert main(bench(tmp_path, *run, "--momentum", "1")) == EXIT_USER_ERROR
+    assert "--momentum must be at least 0 and below 1" in capsys.readouterr().err
 
 
 def test_an_image_without_mask_is_named(

@@ -181,6 +181,27 @@ def test_a_run_starts_from_the_model_given(dense: Path) -> None:
     assert all(np.array_equal(given[key], first[key]) for key in given)
 
 
+def test_a_start_model_that_finds_nothing_gets_clear_examples_first(
+    data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A given model sure that there is no root anywhere is confident but wrong: the user
+    paints clear examples rather than correcting it from the first image."""
+    blind = UNetGNRes(out_channels=2)
+    with torch.no_grad():
+        head, norm = blind.conv_out[0], blind.conv_out[2]
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([5.0, 0.0]))  # background wins everywhere
+        norm.weight.fill_(8.0)
+    start = tmp_path / "blind.pt"
+    save_model(start, snapshot_from_model(blind, version=1))
+    out = tmp_path / "run"
+    run = ["--strategy", "corrective", "--max-clear-examples", "2", "--max-images", "2"]
+    assert run_bench(data, out, *run, "--model", str(start)) == 0
+    rows = pd.read_csv(out / IMAGES_CSV, keep_default_na=False)
+    assert (rows["confidence"] > 0.99).all() and (rows["live_f1"] == 0).all()
+    assert list(rows["phase"]) == ["clear", "clear"]
+
+
 def test_a_start_model_that_is_not_there_is_one_line(
     data: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

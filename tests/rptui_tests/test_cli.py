@@ -24,6 +24,7 @@ SUBCOMMANDS = [
     ["segment"],
     ["measure"],
     ["correlate"],
+    ["models"],
     ["bench"],
 ]
 

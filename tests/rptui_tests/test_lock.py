@@ -138,3 +138,13 @@ def test_only_one_of_several_racers_takes_over_a_stale_lock(tmp_path: Path) -> N
     go.touch()
     results = [racer.communicate(timeout=30)[0].decode().strip() for racer in racers]
     assert sorted(results) == ["held", "held", "held", "won"]
+
+
+def test_opening_a_workspace_does_not_load_the_network_library() -> None:
+    """Processes that only open projects and take their locks start in a blink: the
+    project store reads model file names without importing torch (seconds to load)."""
+    probe = "import sys, rptui.store.workspace, rptui.store.lock; print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"
