@@ -80,7 +80,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         "--max-clear-examples",
         type=int,
         default=options.DEFAULT_MAX_CLEAR,
-        help="clear examples before corrections even if the model is not confident "
+        help="clear examples before corrections even if the masks do not yet look right "
         "(default %(default)s)",
     )
     bench.add_argument(
