@@ -1,6 +1,6 @@
 """Bytes and key-to-bytes latency of the annotate screen through tmux, per graphics path.
 
-Run: ``nice -n 5 .venv/bin/python benchmarks/graphics_latency.py [--presses 20]
+Run: ``nice -n 10 .venv/bin/python benchmarks/graphics_latency.py [--presses 20]
 [--paths kitty,sixel,halfblocks] [--images DIR [--masks DIR]]``.
 
 The app runs as ``rptui --in-process --graphics PATH open`` in a private tmux server of
@@ -8,11 +8,12 @@ The app runs as ``rptui --in-process --graphics PATH open`` in a private tmux se
 tmux), truecolor, and ``pipe-pane`` logs every byte it writes (see ``latency_tmux``). tmux
 reports no cell size for a detached session, so the true-pixel paths draw at 10x20 pixels
 a cell: the canvas (134x44 cells beside the training panel) is 1340x880 pixels. Each path
-runs in the same call, one after the
-other, on the same workspace: three generated 1000x1000 images, or the images of
-``--images`` (copied into a temporary workspace).
+runs in the same call, one after the other, on the same workspace: three generated
+1000x1000 images, or the images of ``--images`` (copied into a temporary workspace).
 
-Figures: key-to-bytes p50 / p90 of a cursor move (Right) and a brush dab (space); the
+Figures: key-to-bytes p50 / p90 of a cursor move (Right) and a brush dab (space) (the
+first byte the app writes, often the status line), and with true pixels key-to-picture
+(the first byte of the picture that shows the change, in a second run of the app); the
 median bytes of each; the bytes of a new image (``n``, the next image, its mask
 segmented ahead), a zoom-in (``+``), a fit (``f``) and a whole-screen repaint (a resize
 to 159 columns and back), all bytes and those of the pictures (the tmux passthrough
@@ -41,8 +42,15 @@ from typing import Any
 
 import numpy as np
 from app_latency import DATASET, make_workspace
-from latency_common import Samples
-from latency_tmux import COLOUR_MODES, PROJECT, measure_tmux
+from latency_common import FRAME_WAIT_S, POLL_S, Samples
+from latency_tmux import (
+    COLOUR_MODES,
+    PICTURE_QUIET_S,
+    PROJECT,
+    SETTLE_CAP_S,
+    TmuxApp,
+    measure_tmux,
+)
 from PIL import Image
 from textual.app import App, ComposeResult
 
@@ -76,6 +84,53 @@ def _redraw(run: dict[str, Any], name: str) -> str:
     return f"{total:.1f} KB / {pictures:.1f} KB" if pictures else f"{total:.1f} KB"
 
 
+def _picture_ms(run: dict[str, Any], key: str) -> str:
+    pictures = run.get("picture")
+    return pictures[key].ms() if pictures else "–"
+
+
+PICTURE_START = b"\x1bPtmux;"  # pictures pass through tmux; text does not
+
+
+def picture_latency(
+    workspace: Path, env: str, presses: int, folder: Path, path: str
+) -> dict[str, Samples]:
+    """Key-to-picture latency of cursor moves and dabs: the app in tmux again, each key
+    timed from ``send-keys`` to the first byte of a picture it wrote."""
+    app = TmuxApp(workspace, env, folder / "pictures", path)
+    app.log.parent.mkdir(parents=True, exist_ok=True)
+    app.start()
+    samples = {"Right": Samples(), "Space": Samples()}
+    try:
+        app.wait_growth(0, SETTLE_CAP_S)
+        app.wait_quiet(PICTURE_QUIET_S, cap=SETTLE_CAP_S)
+        for _ in range(presses):
+            for key, sample in samples.items():
+                app.wait_quiet(0.1, cap=2.0)
+                before, started = app.size(), time.perf_counter()
+                app.tmux("send-keys", "-t", app.session, key)
+                shown = _wait_picture(app, before, started + FRAME_WAIT_S)
+                if shown is None:
+                    sample.silent += 1
+                else:
+                    sample.latencies.append(shown - started)
+    finally:
+        app.stop()
+    return samples
+
+
+def _wait_picture(app: TmuxApp, start: int, deadline: float) -> float | None:
+    """When the log first held a picture past ``start`` (None: none before ``deadline``)."""
+    while time.perf_counter() < deadline:
+        if app.size() > start:
+            with app.log.open("rb") as log:
+                log.seek(start)
+                if PICTURE_START in log.read():
+                    return time.perf_counter()
+        time.sleep(POLL_S)
+    return None
+
+
 def _median_kb(samples: Samples) -> str:
     return f"{samples.median_bytes() / 1000:.2f} KB"
 
@@ -90,6 +145,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     rows = [
         ("cursor move (Right) key→bytes p50 / p90, ms", *each(lambda r: r["move"].ms())),
         ("brush dab (space) key→bytes p50 / p90, ms", *each(lambda r: r["dab"].ms())),
+        ("cursor move key→picture p50 / p90, ms", *each(lambda r: _picture_ms(r, "Right"))),
+        ("brush dab key→picture p50 / p90, ms", *each(lambda r: _picture_ms(r, "Space"))),
         ("bytes per cursor move (median)", *each(lambda r: _median_kb(r["move"]))),
         ("bytes per brush dab (median)", *each(lambda r: _median_kb(r["dab"]))),
         ("bytes of a new image (n): all / pictures", *each(lambda r: _redraw(r, "next"))),
@@ -152,9 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             workspace = real_workspace(folder / "workspace", args.images, count=3)
         else:
             workspace = make_workspace(folder / "workspace")
+        env = COLOUR_MODES["truecolor"]
         for path in args.paths.split(","):
-            env = COLOUR_MODES["truecolor"]
             results[path] = measure_tmux(workspace.root, env, args.presses, folder, graphics=path)
+            if path != "halfblocks":
+                pictures = picture_latency(workspace.root, env, args.presses, folder, path)
+                results[path]["picture"] = pictures
     shown: dict[str, tuple[float, float]] = {}
     if args.images is not None and args.masks is not None:
         pairs = [(i, args.masks / f"{i.stem}.png") for i in sorted(args.images.iterdir())]

@@ -6,7 +6,9 @@ segmentation is corrected under a budget (the largest error regions first, see
 :mod:`real_roots_data`), and ``--tiles-per-image`` training tiles run between photos
 (training starts once both splits hold an annotation, as in the app). After the last
 photo ``--finish-tiles`` more are trained. Compute is counted in tiles, not seconds, so
-other load on the machine changes the CPU time printed, never the result.
+other load on the machine changes the CPU time printed, never the result. With
+``--dense`` every photo is labelled whole from its hand mask instead (what full labels
+teach at the same compute).
 
 The kept model is scored on every pixel of held-out photos nobody annotated (the fixed
 splits of :mod:`real_roots_data`): F1, precision, recall, and R² of the per-photo root
@@ -14,6 +16,8 @@ length (orientation-fair skeleton length) against the hand masks.
 
     nice -n 15 python benchmarks/real_roots.py --data peanut --seed 0 [--tile 124 --batch 8]
         [--images 14 --clear 6 --tiles-per-image 96 --finish-tiles 288]
+    nice -n 15 python benchmarks/real_roots.py --data peanut --dense --images 30
+        --tiles-per-image 0 --finish-tiles 960 --epoch-tiles 96 [--optimizer adam]
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from cluster.io.model_files import load_model_file, save_model
 from cluster.nn.devices import pick_device
 from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
 from cluster.nn.tiles import normalise_tile
+from cluster.simulate.strokes import dense_labels
 from cluster.training.engine import TrainingEngine
 from rptui.store.annotation import assign_split
 
@@ -62,13 +67,24 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--finish-tiles", type=int, default=288)
     parser.add_argument("--tile", type=int, default=124)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=0.01)
-    parser.add_argument("--momentum", type=float, default=0.99)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None)
+    parser.add_argument("--lr", type=float, default=None, help="default: the optimiser's")
+    parser.add_argument("--momentum", type=float, default=None, help="default: the device's")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     parser.add_argument("--average", type=float, default=0.0, help="weight average decay")
     parser.add_argument("--fg-tiles", type=float, default=0.0, help="share of object tiles")
     parser.add_argument(
         "--norm", choices=("context", "tile"), default="context", help="tile: min-max per tile"
+    )
+    parser.add_argument(
+        "--dense", action="store_true", help="every photo labelled whole from its hand mask"
+    )
+    parser.add_argument("--no-augment", action="store_true", help="train on tiles as cut")
+    parser.add_argument(
+        "--dense-share",
+        type=float,
+        default=None,
+        help="tiles a dense annotation of rare objects centres on one (default: the engine's)",
     )
     parser.add_argument("--start", default="", help="a model file to start from")
     parser.add_argument("--eval-images", type=int, default=12, help="held-out photos (0: all)")
@@ -99,6 +115,7 @@ class Run:
             tile_size=args.tile,
             batch_size=args.batch,
             epoch_tiles=args.epoch_tiles,
+            optimizer=args.optimizer,
             learning_rate=args.lr,
             momentum=args.momentum,
             precision=args.precision,
@@ -156,7 +173,10 @@ class Run:
         painted = 0
         for index, path in enumerate(self.annotate):
             image, mask = load_pair(path)
-            if index < self.args.clear:
+            if self.args.dense:
+                labels = dense_labels(mask, band=0)
+                note = "dense"
+            elif index < self.args.clear:
                 labels = clear_labels(mask, self.style, self.rng)
                 note = "clear"
             else:
@@ -206,10 +226,25 @@ def per_tile_normalisation() -> None:
     cluster.inference.tiled.normalise_tile = own_range  # type: ignore[assignment]
 
 
+def no_augmentation() -> None:
+    """The ablation: tiles trained on as cut, scaled to [0, 1] as augmentation leaves them."""
+
+    def as_cut(
+        image: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return image.astype(np.float32) / np.float32(255.0), labels
+
+    cluster.training.sampler.augment = as_cut  # type: ignore[assignment]
+
+
 def main() -> None:
     args = _arguments()
     if args.norm == "tile":
         per_tile_normalisation()
+    if args.no_augment:
+        no_augmentation()
+    if args.dense_share is not None:
+        cluster.training.sampler.DENSE_RARE_OBJECT_SHARE = args.dense_share
     logging.basicConfig(level=logging.INFO if os.environ.get("VERBOSE") else logging.WARNING)
     log.setLevel(logging.INFO)
     run = Run(args)

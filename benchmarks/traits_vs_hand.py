@@ -5,12 +5,15 @@ annotated photos of a dataset's fixed split (:mod:`real_roots_data`), for a fixe
 of training tiles (half of them centred on a root pixel: roots are a few per cent of
 a photo); segments the held-out photos nobody annotated with the kept model
 (no flip pass); measures every trait of the predicted masks and of the hand masks with
-the same settings; and prints, per trait, R² and Spearman ρ over the photos (computed
-by :func:`rptui.folders.correlate.correlate`, as ``rptui correlate`` does), and the
-median ratio model / hand, once per ``--prune`` value.
+the same settings; prints the every-pixel F1, precision and recall of the model's masks
+against the hand masks over the held-out photos and, per trait, R² and Spearman ρ over
+the photos (computed by :func:`rptui.folders.correlate.correlate`, as ``rptui correlate``
+does), and the median ratio model / hand, once per ``--prune`` value and ``--min-area``
+value (regions smaller than that taken out of both masks first, as ``rptui measure
+--min-area`` does).
 
-    nice -n 15 python benchmarks/traits_vs_hand.py --data switchgrass --tiles 768
-        [--photos 12 --tile 124 --batch 8 --fg-tiles 0.5 --seed 0 --prune 0,5
+    nice -n 15 python benchmarks/traits_vs_hand.py --data switchgrass --tiles 1536
+        [--photos 12 --tile 124 --batch 8 --fg-tiles 0.5 --seed 0 --prune 0,5 --min-area 0
          --save-model M.pt | --model M.pt] [--out-dir DIR]
 """
 
@@ -36,6 +39,7 @@ from cluster.nn.devices import pick_device, resolve_precision
 from cluster.nn.snapshot import model_from_snapshot
 from cluster.simulate.strokes import dense_labels
 from cluster.training.engine import TrainingEngine
+from cluster.training.validate import Confusion, confusion
 from rptui.folders.correlate import correlate
 from rptui.folders.tables import table_bytes
 from rptui.store.annotation import assign_split
@@ -70,6 +74,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--prune", default="0", help="--prune of the traits (px), comma-separated: one table each"
     )
+    parser.add_argument(
+        "--min-area",
+        default="0",
+        help="regions smaller than this (px) are not measured, comma-separated: one table each",
+    )
     parser.add_argument("--out-dir", type=Path, default=None, help="write both tables here")
     parser.add_argument("--save-model", type=Path, default=None, help="keep the model here")
     parser.add_argument("--model", type=Path, default=None, help="use this model, no training")
@@ -101,22 +110,25 @@ def train(args: argparse.Namespace, photos: list[Path]) -> TrainingEngine:
     return engine
 
 
-def compare(args: argparse.Namespace, pairs: list[Pair], prune: float) -> None:
-    """Measure model and hand masks with ``prune`` and print R², ρ, median ratio per trait."""
+def compare(args: argparse.Namespace, pairs: list[Pair], prune: float, min_area: int) -> None:
+    """Measure model and hand masks with ``prune`` and ``min_area``; print R², ρ and the
+    median ratio per trait."""
     traits = TraitSettings(prune_px=prune)
     rows: dict[str, list[dict]] = {"model": [], "hand": []}
     for name, predicted, hand in pairs:
         for source, mask in (("model", predicted), ("hand", hand)):
-            row = measure_mask(mask, kinds=("all",), traits=traits)
+            row = measure_mask(mask, kinds=("all",), traits=traits, min_area=min_area)
             rows[source].append({"file": name, **row})
     tables = {source: pd.DataFrame(found) for source, found in rows.items()}
     if args.out_dir is not None:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         for source, table in tables.items():
-            target = args.out_dir / f"{args.data}_{source}_prune{prune:g}.csv"
+            smallest = f"_min{min_area}" if min_area else ""
+            target = args.out_dir / f"{args.data}_{source}_prune{prune:g}{smallest}.csv"
             write_bytes_atomic(target, table_bytes(table, target))
     print(
-        f"{'trait':18s} {'R²':>6s} {'ρ':>6s} {'model/hand':>10s}  (n {len(pairs)}, prune {prune:g})"
+        f"{'trait':18s} {'R²':>6s} {'ρ':>6s} {'model/hand':>10s}  "
+        f"(n {len(pairs)}, prune {prune:g}, min area {min_area})"
     )
     for column in COMPARED:
         result = correlate(
@@ -156,14 +168,23 @@ def main() -> None:
     dtype = resolve_precision(device, "auto")  # as the engine's own segmentation
     model = model_from_snapshot(snapshot).eval()
     pairs: list[Pair] = []
+    counts = Confusion()
     for path in split.held_out:
         image, hand = load_pair(path)
         probability = segment_probability(
             [model], image, tile_size=args.tile, tta=False, device=device, dtype=dtype
         )
-        pairs.append((path.name, probability > THRESHOLD, hand))
-    for prune in (float(text) for text in args.prune.split(",")):
-        compare(args, pairs, prune)
+        predicted = probability > THRESHOLD
+        counts = counts + confusion(predicted, hand.astype(np.uint8) + 1)  # every pixel labelled
+        pairs.append((path.name, predicted, hand))
+    print(
+        f"# held out, every pixel against the hand masks: F1 {counts.f1:.3f}, "
+        f"precision {counts.precision:.3f}, recall {counts.recall:.3f}",
+        flush=True,
+    )
+    for min_area in (int(text) for text in args.min_area.split(",")):
+        for prune in (float(text) for text in args.prune.split(",")):
+            compare(args, pairs, prune, min_area)
 
 
 if __name__ == "__main__":

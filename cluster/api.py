@@ -69,8 +69,9 @@ class TrainingConfig:
     epoch_tiles: int | None = None  # fixed epoch length; None: docs/method.md's rule
     target_epoch_seconds: float = 30.0  # the timing rule on slow devices
     patience: int = 60  # epochs without improvement before training finishes
-    learning_rate: float = 0.01
-    momentum: float | None = None  # None: chosen for the device (cluster.training.epoch_plan)
+    optimizer: Literal["sgd", "adam"] | None = None  # None: chosen for the device
+    learning_rate: float | None = None  # None: the optimiser's (0.01 SGD, 0.001 Adam)
+    momentum: float | None = None  # SGD only; None: chosen for the device (epoch_plan)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     seed: int | None = None
     weight_average: float = 0.0  # decay of the averaged weights that are kept; 0: off

@@ -96,20 +96,31 @@ def load_model_file(path: str | os.PathLike[str]) -> ModelSnapshot:
     return _read(io.BytesIO(data), name=str(path), created=path.stat().st_mtime)
 
 
-def recorded_f1(path: str | os.PathLike[str]) -> float | None:
-    """The validation F1 our model file records, read without loading its weights (they
-    are memory-mapped, not read); None for a file that records none, RootPainter's, or
-    one that cannot be read (:func:`load_model_file` says why)."""
+def recorded_metadata(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What our model file records beside its weights (``f1``, ``version``, ``extra``:
+    see ``_payload``), read without loading the weights (they are memory-mapped, not
+    read); None for RootPainter's file or one that cannot be read
+    (:func:`load_model_file` says why)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             content = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         if not isinstance(content, Mapping) or content.get("format") != FORMAT:
             return None
-        f1 = json.loads(content["metadata"]).get("f1")
-        return None if f1 is None else float(f1)
+        metadata = json.loads(content["metadata"])
+        return metadata if isinstance(metadata, dict) else None
     except Exception as exc:  # torch raises many types for bad files; this reader only looks
-        log.info("no F1 read from %s: %s", path, exc)
+        log.info("no metadata read from %s: %s", path, exc)
+        return None
+
+
+def recorded_f1(path: str | os.PathLike[str]) -> float | None:
+    """The validation F1 our model file records, read as :func:`recorded_metadata`; None
+    for a file that records none, RootPainter's, or one that cannot be read."""
+    f1 = (recorded_metadata(path) or {}).get("f1")
+    try:
+        return None if f1 is None else float(f1)
+    except (TypeError, ValueError):
         return None
 
 

@@ -18,9 +18,11 @@ ANNOTATIONS_VAL = "annotations_val"
 LAST_ANNOTATION = "last_annotation"
 TILE_SIZE = "tile_size"
 BATCH_SIZE = "batch_size"
+OPTIMISER = "optimiser"
 LEARNING_RATE = "learning_rate"
 MOMENTUM = "momentum"
-SETTINGS = (TILE_SIZE, BATCH_SIZE, LEARNING_RATE, MOMENTUM)  # the training settings, in order
+# The training settings, in order.
+SETTINGS = (TILE_SIZE, BATCH_SIZE, OPTIMISER, LEARNING_RATE, MOMENTUM)
 SOURCE_FILE = "file"  # the name of the file a model was read from
 COPY_OF = "copy_of"  # a model saved again under a new number: the file it copies
 
@@ -33,6 +35,7 @@ def training_metadata(
     last_annotation: str | None,
     tile_size: int,
     batch_size: int,
+    optimiser: str,
     learning_rate: float,
     momentum: float,
 ) -> dict[str, str]:
@@ -43,6 +46,7 @@ def training_metadata(
         ANNOTATIONS_VAL: str(n_val),
         TILE_SIZE: str(tile_size),
         BATCH_SIZE: str(batch_size),
+        OPTIMISER: optimiser,
         LEARNING_RATE: repr(float(learning_rate)),
         MOMENTUM: repr(float(momentum)),
     }

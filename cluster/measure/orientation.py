@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 ANGLE_WINDOW = 5  # ±px of skeleton fitted around each pixel
+MAX_ANGLE_WINDOW = 50  # px: a disc of ~7,850 pixels a skeleton pixel, ~32 MB a block
 CHUNK = 1 << 10  # skeleton pixels per block: small enough to stay in cache, one thread
 
 

@@ -1,13 +1,13 @@
 """The training engine: pure torch, step-wise, safe to feed annotations while it runs.
 
 One :class:`TrainingEngine` trains one project's model epoch by epoch (docs/method.md:
-SGD 0.01 with Nesterov momentum 0.99, validation F1 on labelled pixels after every
-epoch, a new model version only when F1 improves, patience 60). It holds no files:
-the caller saves :meth:`TrainingEngine.best_snapshot` (see :mod:`cluster.io.model_files`)
-and the epoch records. A project of K classes trains one softmax over K outputs; its F1
-is the mean of the foreground classes' F1 (:mod:`cluster.training.validate`). Another thread may
-call ``set_annotation`` / ``remove_annotation`` at any time; a new annotation is used
-from the next tile on.
+the optimiser of :mod:`cluster.training.optimiser_choice`, validation F1 on labelled
+pixels after every epoch, a new model version only when F1 improves, patience 60). It
+holds no files: the caller saves :meth:`TrainingEngine.best_snapshot` (see
+:mod:`cluster.io.model_files`) and the epoch records. A project of K classes trains one
+softmax over K outputs; its F1 is the mean of the foreground classes' F1
+(:mod:`cluster.training.validate`). Another thread may call ``set_annotation`` /
+``remove_annotation`` at any time; a new annotation is used from the next tile on.
 
 :func:`cluster.training.loop.train_until` runs epochs until the engine finishes.
 """
@@ -44,15 +44,10 @@ from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import model_from_snapshot, output_channels, snapshot_from_model
 from cluster.training.annotation_store import AnnotationStore
 from cluster.training.average import WeightAverage
-from cluster.training.epoch_plan import (
-    epoch_complete,
-    epoch_length,
-    is_slow_device,
-    plan_sizes,
-    training_momentum,
-)
+from cluster.training.epoch_plan import epoch_complete, epoch_length, plan_sizes
 from cluster.training.epoch_record import epoch_record, log_epoch
 from cluster.training.optimise import Stepper
+from cluster.training.optimiser_choice import is_slow_device, optimiser_choice
 from cluster.training.sampler import NoAnnotations
 from cluster.training.validate import Confusion, mean_f1, validate_classes
 
@@ -94,14 +89,8 @@ class TrainingEngine:
                 else UNetGNRes(out_channels=output_channels(config.classes))
             )
         self._model = prepare_model(network, self.device)
-        self.momentum = training_momentum(config, self.device)
-        self._stepper = Stepper(
-            self._model,
-            self.device,
-            learning_rate=config.learning_rate,
-            momentum=self.momentum,
-            dtype=self.dtype,
-        )
+        self.optimiser = optimiser_choice(config, self.device)
+        self._stepper = Stepper(self._model, self.device, self.optimiser, dtype=self.dtype)
         self._average = (
             WeightAverage(self._model, config.weight_average) if config.weight_average else None
         )
@@ -333,8 +322,9 @@ class TrainingEngine:
             last_annotation=self.last_annotation,
             tile_size=self.tile_size,
             batch_size=self.batch_size,
-            learning_rate=self.config.learning_rate,
-            momentum=self.momentum,
+            optimiser=self.optimiser.name,
+            learning_rate=self.optimiser.learning_rate,
+            momentum=self.optimiser.momentum,
         )
 
     def release_device(self) -> None:

@@ -19,6 +19,7 @@ from torch import nn
 from cluster.api import TrainingConfig
 from cluster.nn.devices import MAX_BATCH, DeviceInfo, autocast, default_batch_size, memory_format
 from cluster.nn.model import BORDER, DEFAULT_TILE, is_valid_input_size
+from cluster.training.optimiser_choice import is_slow_device
 
 log = logging.getLogger(__name__)
 
@@ -44,27 +45,6 @@ FALLBACK_SLOW_TILE = 124
 # rose steadily (benchmarks/learning.py). 572-px tiles at
 # RootPainter's batch hold far more.
 MIN_STEP_OUTPUT_PIXELS = 8 * 52 * 52
-
-
-# SGD momentum: RootPainter's 0.99 where steps hold 572-px tiles (a GPU's ~250,000
-# labelled output pixels a tile). A slow device's small steps (~21,600 px) are far
-# noisier, and 0.99 then swung the kept model between calling everything root and
-# nothing from one epoch to the next; 0.9 averages over fewer, so noisier, steps but
-# moves ten times less per gradient (docs/method.md, Optimiser; benchmarks/RESULTS.md).
-METHOD_MOMENTUM = 0.99
-SLOW_DEVICE_MOMENTUM = 0.9
-
-
-def is_slow_device(device: DeviceInfo) -> bool:
-    """True where RootPainter's 612-tile epoch would take far longer than ~30 s."""
-    return device.kind != "cuda"
-
-
-def training_momentum(config: TrainingConfig, device: DeviceInfo) -> float:
-    """The configured SGD momentum, else the device's (0.99 fast, 0.9 slow)."""
-    if config.momentum is not None:
-        return config.momentum
-    return SLOW_DEVICE_MOMENTUM if is_slow_device(device) else METHOD_MOMENTUM
 
 
 def small_tile_batch(tile_size: int, batch_size: int) -> int:

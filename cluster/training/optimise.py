@@ -1,4 +1,4 @@
-"""One optimiser step on a batch of tiles: SGD with Nesterov momentum, mixed precision."""
+"""One optimiser step on a batch of tiles (SGD with Nesterov momentum, or Adam), mixed precision."""
 
 from __future__ import annotations
 
@@ -10,14 +10,28 @@ from torch import nn
 
 from cluster.nn.devices import DeviceInfo, autocast, memory_format
 from cluster.nn.loss import masked_dice_ce_loss
+from cluster.training.optimiser_choice import OptimiserChoice
 
 log = logging.getLogger(__name__)
+
+
+def _optimiser(model: nn.Module, choice: OptimiserChoice) -> torch.optim.Optimizer:
+    """SGD (Nesterov where there is momentum, no weight decay) or Adam, no schedule."""
+    if choice.name == "adam":
+        return torch.optim.Adam(model.parameters(), lr=choice.learning_rate)
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=choice.learning_rate,
+        momentum=choice.momentum,
+        nesterov=choice.momentum > 0,
+        weight_decay=0.0,
+    )
 
 
 class Stepper:
     """Trains a model in place, one batch at a time (docs/method.md, Optimiser and schedule).
 
-    SGD with Nesterov momentum and no weight decay or schedule; autocast in ``dtype``;
+    The optimiser of ``choice`` (:mod:`cluster.training.optimiser_choice`); autocast in ``dtype``;
     a gradient scaler where CUDA trains in fp16.
     """
 
@@ -25,21 +39,14 @@ class Stepper:
         self,
         model: nn.Module,
         device: DeviceInfo,
+        choice: OptimiserChoice,
         *,
-        learning_rate: float,
-        momentum: float,
         dtype: torch.dtype | None,
     ) -> None:
         self.model = model
         self.device = device
         self.dtype = dtype
-        self.optimizer = torch.optim.SGD(
-            model.parameters(),
-            lr=learning_rate,
-            momentum=momentum,
-            nesterov=momentum > 0,
-            weight_decay=0.0,
-        )
+        self.optimizer = _optimiser(model, choice)
         fp16_on_cuda = dtype == torch.float16 and device.kind == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if fp16_on_cuda else None
 
@@ -72,10 +79,11 @@ class Stepper:
         return float(loss.detach())
 
     def move_to(self, device: torch.device) -> None:
-        """Move the weights and the optimiser's momentum to ``device`` (in place: the
-        optimiser keeps its parameters), e.g. to the CPU to free a GPU while idle."""
+        """Move the weights and the optimiser's state to ``device`` (in place: the
+        optimiser keeps its parameters), e.g. to the CPU to free a GPU while idle. Adam's
+        step counts stay on the host, where torch's (non-capturable) Adam wants them."""
         self.model.to(device)
         for state in self.optimizer.state.values():
             for key, value in state.items():
-                if isinstance(value, torch.Tensor):
+                if isinstance(value, torch.Tensor) and key != "step":
                     state[key] = value.to(device)

@@ -28,6 +28,14 @@ from cluster.nn.tiles import context_range, normalise_tile
 from cluster.training.augment import augment
 from cluster.training.spill import SpillPool
 
+# A dense annotation (most pixels labelled) of a rare object (roots are a few per cent
+# of a photo) puts at least this share of its tiles on an object pixel: drawn anywhere,
+# nearly every tile is bare soil and the model learns to call everything background
+# (benchmarks/RESULTS.md, "Dense labels of rare objects"). Sparse annotations (clear
+# examples, corrections) are drawn as configured.
+DENSE_LABELLED_FRACTION = 0.5  # labelled pixels / image pixels at or above which it is dense
+RARE_OBJECT_FRACTION = 0.1  # object pixels / labelled pixels below which objects are rare
+DENSE_RARE_OBJECT_SHARE = 0.5
 RANDOM_CROP_TRIES = 10  # plain random crops to try before placing one around a labelled pixel
 KEY_PREFIX = "train/"  # this sampler's keys in a pool shared with validation annotations
 UINT8_MAX = 255.0
@@ -46,6 +54,12 @@ class _Layout:
     reflect: bool  # reflect padding; edge padding for images one pixel thin
     labelled: int  # labelled pixels
     objects: int  # pixels labelled with a class other than background
+
+    @property
+    def dense_with_rare_objects(self) -> bool:
+        """Most pixels labelled, few of them an object (e.g. an imported root mask)."""
+        dense = self.labelled >= DENSE_LABELLED_FRACTION * self.height * self.width
+        return dense and 0 < self.objects < RARE_OBJECT_FRACTION * self.labelled
 
 
 def _layout(height: int, width: int, labelled: int, tile_size: int, *, objects: int = 0) -> _Layout:
@@ -233,12 +247,16 @@ class TileSampler:
         rng: np.random.Generator,
     ) -> tuple[int, int]:
         """Top-left of a tile whose output region holds at least one labelled pixel
-        (an object pixel for a ``foreground_share`` of the tiles where there is one)."""
+        (an object pixel for a ``foreground_share`` of the tiles where there is one, at
+        least DENSE_RARE_OBJECT_SHARE in a dense annotation of rare objects)."""
         size, out = self.tile_size, self.output_size
         max_top = layout.padded_height - size
         max_left = layout.padded_width - size
         row_starts, object_starts = starts
-        if self.foreground_share and layout.objects and rng.uniform() < self.foreground_share:
+        share = self.foreground_share
+        if layout.dense_with_rare_objects:
+            share = max(share, DENSE_RARE_OBJECT_SHARE)
+        if share and layout.objects and rng.uniform() < share:
             index = int(rng.integers(layout.objects))
             return self._holding(layout, _nth_pixel(labels, object_starts, index, _is_object), rng)
         for _ in range(RANDOM_CROP_TRIES):

@@ -53,6 +53,7 @@ class BenchOptions:
     correction_seconds: float | None = DEFAULT_CORRECTION_SECONDS  # None: every error
     start_model: str | None = None  # a model file or starter:NAME; None: random weights
     momentum: float | None = None  # None: chosen for the device (docs/method.md, Optimiser)
+    optimizer: str | None = None  # "sgd" or "adam"; None: chosen for the device
 
 
 def _positive(value: float | None, flag: str, *, allow_zero: bool = False) -> None:
@@ -102,6 +103,8 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
     momentum = getattr(args, "momentum", None)
     if momentum is not None and not 0.0 <= momentum < 1.0:
         raise UserError(f"--momentum must be at least 0 and below 1, got {momentum}")
+    if momentum is not None and getattr(args, "optimizer", None) == "adam":
+        raise UserError("--momentum is SGD's: give it with --optimizer sgd, or leave it out")
     if args.max_clear_examples < 2:
         raise UserError("--max-clear-examples must be 2 or more (training needs two images)")
     return BenchOptions(
@@ -128,4 +131,5 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         correction_seconds=correction_seconds,
         start_model=start_model or None,
         momentum=momentum,
+        optimizer=getattr(args, "optimizer", None),
     )

@@ -69,6 +69,12 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="SGD momentum (default: 0.99 on a GPU, 0.9 on a CPU; see docs/method.md)",
     )
+    bench.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam"),
+        default=None,
+        help="the trainer's optimiser (default: adam on a CPU, sgd on a GPU; docs/method.md)",
+    )
     bench.add_argument("--model", default=None, help=START_MODEL_HELP)
     bench.add_argument(
         "--pace",

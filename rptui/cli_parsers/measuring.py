@@ -45,7 +45,7 @@ def _add_trait_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="PX",
-        help="radius of the skeleton fitted for each local root angle (default 5)",
+        help="radius of the skeleton fitted for each local root angle, 1-50 (default 5)",
     )
 
 

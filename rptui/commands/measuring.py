@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,18 +76,26 @@ def parse_scale(args: argparse.Namespace) -> float | None:
 def parse_traits(args: argparse.Namespace) -> TraitSettings:
     """``--prune``, ``--diameter-classes`` and ``--angle-window`` as trait settings."""
     from cluster.measure.catalogue import check_thresholds
+    from cluster.measure.orientation import MAX_ANGLE_WINDOW
     from cluster.measure.traits import TraitSettings
 
     if not 0 <= args.prune < float("inf"):
         raise UserError("--prune must be 0 or more (px)")
     window = TraitSettings().angle_window_px if args.angle_window is None else args.angle_window
-    if window < 1:
-        raise UserError("--angle-window must be at least 1 (px)")
-    parts = [part.strip() for part in (args.diameter_classes or "").split(",") if part.strip()]
+    if not 1 <= window <= MAX_ANGLE_WINDOW:
+        raise UserError(f"--angle-window must be 1 to {MAX_ANGLE_WINDOW} (px), not {window}")
+    text = args.diameter_classes
+    parts = [part.strip() for part in (text or "").split(",") if part.strip()]
     try:
-        thresholds = check_thresholds([float(part) for part in parts])
+        values = [float(part) for part in parts]
+    except ValueError:
+        raise UserError(
+            f"--diameter-classes {text!r}: thresholds are numbers, e.g. 0.5,1,2"
+        ) from None
+    try:
+        thresholds = check_thresholds(values)
     except ValueError as error:
-        raise UserError(f"--diameter-classes {args.diameter_classes!r}: {error}") from error
+        raise UserError(f"--diameter-classes {text!r}: {error}") from error
     return TraitSettings(
         prune_px=float(args.prune), diameter_classes=thresholds, angle_window_px=window
     )
@@ -98,6 +107,13 @@ def _list_traits() -> int:
     for line in trait_lines():
         print(line)
     return 0
+
+
+def _row_unit(columns: Iterable[str]) -> str:
+    """What a per-image table's row stands for: an image or a slice, and a class."""
+    named = set(columns)
+    unit = "slice" if "slice" in named else "image"
+    return f"{unit} and class" if "class" in named else unit
 
 
 def _measure(args: argparse.Namespace) -> int:
@@ -148,7 +164,7 @@ def _measure(args: argparse.Namespace) -> int:
     failed = measured.failed
     for name, reason in failed.itertuples(index=False):
         print(f"failed {name}: {reason}")
-    per = "region" if "regions" in kinds else "image"
+    per = "region" if "regions" in kinds else _row_unit(table.columns)
     total = len(measured.paths)
     print(
         f"{total - len(failed)} of {total} masks measured ({', '.join(kinds)}): "

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from cluster.io.model_files import load_model_file
+from cluster.io.model_metadata import ANNOTATIONS_VAL
 from rptui.cli_parsers.models import DEFAULT_KEEP
 from rptui.commands.common import check_writable, workspace_from
 from rptui.errors import UserError
@@ -22,6 +23,7 @@ from rptui.store.model_registry import (
     read_models,
     settings_text,
     time_text,
+    validation_sizes,
 )
 from rptui.store.paths import ModelFileInfo
 from rptui.store.project import Project
@@ -88,7 +90,14 @@ def listing(project: Project) -> list[str]:
     best = best_model(entries)
     pinned = project.config.pinned_model
     rows = [_row(entry, pinned=pinned, best=entry is best) for entry in entries]
-    return [*aligned([list(HEADER), *rows]), "", _in_use(project, entries, best)]
+    lines = [*aligned([list(HEADER), *rows]), "", _in_use(project, entries, best)]
+    sizes = validation_sizes(entries)
+    if len(sizes) > 1:
+        lines.append(
+            f"the F1s were measured on validation sets of {sizes[0]} to {sizes[-1]} "
+            "annotations (the val count of each row): best compares them as recorded"
+        )
+    return lines
 
 
 def _row(entry: ModelEntry, *, pinned: int | None, best: bool) -> list[str]:
@@ -124,7 +133,11 @@ def aligned(rows: Sequence[list[str]]) -> list[str]:
 def _in_use(project: Project, entries: list[ModelEntry], best: ModelEntry | None) -> str:
     """Which model ``--model PROJECT`` names and the app's trainer starts from."""
     name = project.name
-    best_text = f"; best: #{best.number} (validation F1 {f1_text(best.f1)})" if best else ""
+    best_text = ""
+    if best is not None:
+        n_val = best.recorded(ANNOTATIONS_VAL)
+        on = f" on {n_val} val annotations" if n_val is not None else ""
+        best_text = f"; best: #{best.number} (validation F1 {f1_text(best.f1)}{on})"
     pinned = project.config.pinned_model
     if pinned is None:
         return (

@@ -8,12 +8,14 @@ Files that record nothing of this (RootPainter's, older ones) show ``—``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cluster.api import ModelSnapshot
-from cluster.io.model_files import ModelFileError, load_model_file
+from cluster.io.model_files import ModelFileError, load_model_file, recorded_metadata
 from cluster.io.model_metadata import (
     ANNOTATIONS_TRAIN,
     ANNOTATIONS_VAL,
@@ -23,6 +25,7 @@ from cluster.io.model_metadata import (
     LAST_ANNOTATION,
     LEARNING_RATE,
     MOMENTUM,
+    OPTIMISER,
     SETTINGS,
     TILE_SIZE,
 )
@@ -33,7 +36,14 @@ from rptui.store.project import Project
 UNKNOWN = "—"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 F1_DIGITS = 3
-SETTING_LABELS = {TILE_SIZE: "tile", BATCH_SIZE: "batch", LEARNING_RATE: "lr", MOMENTUM: "momentum"}
+SETTING_LABELS = {
+    TILE_SIZE: "tile",
+    BATCH_SIZE: "batch",
+    OPTIMISER: "optimiser",
+    LEARNING_RATE: "lr",
+    MOMENTUM: "momentum",
+}
+RECORD_CACHE = 1024  # model files read for their score, remembered by path
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,40 @@ def best_model(entries: Sequence[ModelEntry]) -> ModelEntry | None:
     """The model with the highest recorded validation F1 (the earliest of equals)."""
     scored = [entry for entry in entries if entry.f1 is not None]
     return max(scored, key=lambda entry: (entry.f1, -entry.number), default=None)
+
+
+def best_number(f1s: Mapping[int, float | None]) -> int | None:
+    """The model number with the highest F1 (the lowest number of equals); None: no F1."""
+    scored = [(f1, -number) for number, f1 in f1s.items() if f1 is not None]
+    return -max(scored)[1] if scored else None
+
+
+@dataclass(frozen=True)
+class RecordedScore:
+    """A model file's validation F1 and the validation annotations it had when saved
+    (None: not recorded)."""
+
+    f1: float | None
+    n_val: int | None
+
+
+@functools.lru_cache(maxsize=RECORD_CACHE)
+def recorded_score(path: Path) -> RecordedScore:
+    """What a model file records of its validation, read without its weights; a model file
+    is never rewritten (its name holds its number and time), so each is read once."""
+    metadata = recorded_metadata(path) or {}
+    extra = metadata.get("extra")
+    f1, n_val = metadata.get("f1"), extra.get(ANNOTATIONS_VAL) if isinstance(extra, dict) else None
+    return RecordedScore(
+        float(f1) if isinstance(f1, int | float) else None,
+        int(n_val) if isinstance(n_val, str) and n_val.isdigit() else None,
+    )
+
+
+def validation_sizes(entries: Sequence[ModelEntry]) -> list[int]:
+    """The distinct validation set sizes the scored models' F1s were recorded with."""
+    sizes = {entry.recorded(ANNOTATIONS_VAL) for entry in entries if entry.f1 is not None}
+    return sorted(int(size) for size in sizes if size is not None and size.isdigit())
 
 
 def prune_plan(entries: Sequence[ModelEntry], *, pinned: int | None, keep: int) -> list[ModelEntry]:
@@ -138,7 +182,7 @@ def settings(entry: ModelEntry) -> dict[str, str]:
 
 
 def settings_text(entry: ModelEntry) -> str:
-    """``tile 124, batch 8, lr 0.01, momentum 0.9``, or ``—``."""
+    """``tile 124, batch 8, optimiser sgd, lr 0.01, momentum 0.9``, or ``—``."""
     shown = settings(entry)
     return ", ".join(f"{label} {value}" for label, value in shown.items()) or UNKNOWN
 

@@ -16,13 +16,14 @@ from cluster.io.model_metadata import (
     LAST_ANNOTATION,
     LEARNING_RATE,
     MOMENTUM,
+    OPTIMISER,
     SOURCE_FILE,
     TILE_SIZE,
 )
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import snapshot_from_model
 from cluster.training.engine import TrainingEngine
-from cluster.training.epoch_plan import training_momentum
+from cluster.training.optimiser_choice import optimiser_choice, training_momentum
 from cluster.training.validate import Confusion
 from tests.cluster_tests.test_train import CPU, TILE, _item
 
@@ -51,6 +52,7 @@ def test_kept_models_record_annotations_settings_and_parent(
     assert int(kept.metadata[BATCH_SIZE]) == engine.batch_size
     assert float(kept.metadata[LEARNING_RATE]) == pytest.approx(0.02)
     assert float(kept.metadata[MOMENTUM]) == pytest.approx(training_momentum(config, CPU))
+    assert kept.metadata[OPTIMISER] == optimiser_choice(config, CPU).name
 
     engine.set_annotation(_item("c", "train", 3))
     second = engine.run_epoch()

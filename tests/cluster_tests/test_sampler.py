@@ -194,3 +194,27 @@ def test_a_share_of_tiles_is_placed_on_painted_roots(monkeypatch: pytest.MonkeyP
     assert with_roots[1.0] == 60
     assert 15 <= with_roots[0.5] <= 45
     assert with_roots[0.0] <= 5
+
+
+def test_a_dense_annotation_of_rare_roots_puts_half_its_tiles_on_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An imported hand mask labels every pixel, roots a few per cent: drawn anywhere,
+    nearly every tile would be bare soil. Such an annotation gets about half its tiles on
+    a root without being asked; the same roots painted sparsely are drawn as before."""
+    monkeypatch.setattr("cluster.training.sampler.augment", lambda i, lab, rng: (i / 255.0, lab))
+    image, _ = _annotation(600, 600, seed=6)
+    dense = np.full((600, 600), BACKGROUND, dtype=np.uint8)
+    dense[100:104, 100:400] = FOREGROUND  # one thin root: 0.3 % of the labelled pixels
+    sparse = np.zeros_like(dense)
+    sparse[::3, :] = dense[::3, :]  # a third of the pixels: not dense
+    rng = np.random.default_rng(7)
+    with_roots = {}
+    for name, labels in (("dense", dense), ("sparse", sparse)):
+        sampler = TileSampler(TILE)
+        sampler.set(name, image, labels)
+        with_roots[name] = sum(
+            bool((sampler.sample(rng)[1] == FOREGROUND).any()) for _ in range(80)
+        )
+    assert 28 <= with_roots["dense"] <= 60
+    assert with_roots["sparse"] <= 20

@@ -142,20 +142,38 @@ def test_patience_runs_out_and_a_new_annotation_resets_it() -> None:
     assert state is TrainerState.FINISHED and engine.epoch == 4
 
 
-def test_momentum_is_chosen_for_the_device_unless_configured() -> None:
-    """Small CPU steps train with momentum 0.9, RootPainter's 0.99 where steps are large;
-    a configured momentum is used as given."""
+def test_the_optimiser_is_chosen_for_the_device_unless_configured() -> None:
+    """A CPU trains with Adam at 0.001 by default, SGD there with momentum 0.9 when asked;
+    a GPU keeps RootPainter's SGD with momentum 0.99; configured values are used as given."""
     from cluster.nn.devices import DeviceInfo
-    from cluster.training.epoch_plan import training_momentum
+    from cluster.training.optimiser_choice import OptimiserChoice, optimiser_choice
 
     def momentum(engine: TrainingEngine) -> float:
         return float(engine._stepper.optimizer.param_groups[0]["momentum"])
 
-    assert momentum(_engine()) == pytest.approx(0.9)
-    assert momentum(_engine(momentum=0.99)) == pytest.approx(0.99)
+    assert isinstance(_engine()._stepper.optimizer, torch.optim.Adam)
+    assert momentum(_engine(optimizer="sgd")) == pytest.approx(0.9)
+    assert momentum(_engine(optimizer="sgd", momentum=0.99)) == pytest.approx(0.99)
+    assert momentum(_engine(momentum=0.95)) == pytest.approx(0.95), "a momentum asks for SGD"
     gpu = DeviceInfo(torch.device("cuda", 0), gpu_count=1, memory_bytes=80 << 30)
-    assert training_momentum(TrainingConfig(), gpu) == pytest.approx(0.99)
-    assert training_momentum(TrainingConfig(momentum=0.5), gpu) == pytest.approx(0.5)
+    assert optimiser_choice(TrainingConfig(), gpu) == OptimiserChoice("sgd", 0.01, 0.99)
+    assert optimiser_choice(TrainingConfig(momentum=0.5), gpu).momentum == pytest.approx(0.5)
+    assert optimiser_choice(TrainingConfig(optimizer="adam"), gpu) == OptimiserChoice(
+        "adam", 0.001, 0.0
+    )
+
+
+def test_adam_trains_with_its_own_learning_rate_unless_one_is_given() -> None:
+    """Adam's default rate is 0.001 (SGD's 0.01 would be ten times too large for it)."""
+    engine = _engine(optimizer="adam")
+    assert isinstance(engine._stepper.optimizer, torch.optim.Adam)
+    assert engine._stepper.optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
+    assert _engine(optimizer="adam", learning_rate=0.0005).optimiser.learning_rate == 0.0005
+    before = {k: v.clone() for k, v in engine._model.state_dict().items()}
+    record = engine.run_epoch()
+    assert record is not None
+    changed = any(not torch.equal(before[k], v) for k, v in engine._model.state_dict().items())
+    assert changed, "an Adam epoch left every weight as it was"
 
 
 def test_a_released_accelerator_gets_weights_and_momentum_back(

@@ -73,6 +73,12 @@ def test_missing_folders_and_options_are_one_line_errors(
     assert "--correction-seconds must be positive" in capsys.readouterr().err
     assert main(bench(tmp_path, *run, "--momentum", "1")) == EXIT_USER_ERROR
     assert "--momentum must be at least 0 and below 1" in capsys.readouterr().err
+    adam_momentum = [*run, "--optimizer", "adam", "--momentum", "0.9"]
+    assert main(bench(tmp_path, *adam_momentum)) == EXIT_USER_ERROR
+    assert "--momentum is SGD's" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as unknown:
+        main(bench(tmp_path, *run, "--optimizer", "rmsprop"))
+    assert unknown.value.code == EXIT_USER_ERROR and "rmsprop" in capsys.readouterr().err
 
 
 def test_an_image_without_mask_is_named(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from rptui.tui.graphics import kitty, sixel
 from rptui.tui.graphics.escapes import PASSTHROUGH_PIECE, Drawing, passthrough, wrap_drawings
@@ -73,3 +76,38 @@ def test_a_long_sixel_passes_through_tmux_in_pieces() -> None:
     top, left = 2 * CELL[1], 3 * CELL[0]
     expected = sixel.shown_colours(palette[indices])
     assert np.array_equal(terminal.sixels[top : top + 120, left : left + 300], expected)
+
+
+def _pixels(kind: str) -> np.ndarray:
+    rng = np.random.default_rng(4)
+    photo = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)
+    if kind == "photo":
+        return photo
+    if kind == "magnified":  # a zoomed-in view: every pixel three times each way
+        return photo.repeat(3, axis=0).repeat(3, axis=1)
+    colours = rng.integers(0, 256, (5, 4)).astype(np.uint8)
+    colours[0, 3] = 0  # transparent
+    pixels = colours[rng.integers(0, len(colours), (30, 40))]
+    return pixels if kind == "translucent" else pixels[..., :3]
+
+
+@pytest.mark.parametrize("kind", ["photo", "magnified", "few colours", "translucent"])
+def test_kitty_pngs_come_back_pixel_for_pixel(kind: str) -> None:
+    pixels = _pixels(kind)
+    keys = kitty.placement_keys(1, z=-1)
+    terminal = PretendTerminal(20, 20, CELL)
+    terminal.feed(
+        wrap_drawings([Drawing(0, 0, kitty.transmit_and_place(5, kitty.png_bytes(pixels), keys))])
+    )
+    (decoded,) = terminal.images.values()
+    if pixels.shape[2] == 3:
+        assert (decoded[..., 3] == 255).all()
+    assert np.array_equal(decoded[..., : pixels.shape[2]], pixels)
+
+
+@pytest.mark.parametrize("kind", ["few colours", "translucent"])
+def test_kitty_sends_few_colours_as_a_palette(kind: str) -> None:
+    pixels = _pixels(kind)
+    plain = io.BytesIO()
+    Image.fromarray(pixels).save(plain, "PNG", compress_level=kitty.PNG_LEVEL)
+    assert len(kitty.png_bytes(pixels)) < len(plain.getvalue()) / 2

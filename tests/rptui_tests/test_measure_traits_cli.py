@@ -57,11 +57,30 @@ def test_every_trait_in_one_row_per_image_with_mm_from_dpi(masks: Path, tmp_path
     assert table.loc["plant_1.png", "length_mm_diameter_0_to_0.6"] == pytest.approx(0, abs=0.3)
 
 
+def test_ten_diameter_classes_split_every_trait_into_eleven(masks: Path, tmp_path: Path) -> None:
+    table_path = tmp_path / "traits.csv"
+    thresholds = ",".join(str(n) for n in range(1, 11))  # 1..10 px: the most allowed
+    words = ["measure", str(masks), "--diameter-classes", thresholds, "-o", str(table_path)]
+    assert main(words) == 0
+    table = pd.read_csv(table_path)
+    for total in ("length_px", "projected_area_px2", "surface_area_px2", "root_volume_px3"):
+        parts = [name for name in table.columns if name.startswith(f"{total}_diameter_")]
+        assert len(parts) == 11 and parts[-1] == f"{total}_diameter_over_10"
+        np.testing.assert_allclose(table[parts].sum(axis=1), table[total])
+    # None of the 8-px root's length is in the classes up to 6 px.
+    thick = table.set_index("file").loc["plant_1.png"]
+    thin_parts = [f"length_px_diameter_{n}_to_{n + 1}" for n in range(6)]
+    assert thick[thin_parts].sum() == 0 and thick["length_px"] > 80
+
+
 def test_regions_get_their_traits(masks: Path, tmp_path: Path) -> None:
     table_path = tmp_path / "regions.csv"
-    assert main(["measure", str(masks), "--kind", "regions", "-o", str(table_path)]) == 0
+    words = ["measure", str(masks), "--kind", "regions", "--px-per-mm", "10"]
+    assert main([*words, "-o", str(table_path)]) == 0
     table = pd.read_csv(table_path)
     assert list(table["file"]) == ["plant_0.png", "plant_1.png"]
+    np.testing.assert_allclose(table["root_volume_mm3"], table["root_volume_px3"] / 1000)
+    np.testing.assert_allclose(table["surface_area_mm2"], table["surface_area_px2"] / 100)
     assert table["diameter_mean_px"].tolist() == pytest.approx([4.0, 8.0], abs=0.5)
     assert table["tips"].tolist() == [2, 2]
 
@@ -71,10 +90,12 @@ def test_regions_get_their_traits(masks: Path, tmp_path: Path) -> None:
     [
         (["--dpi", "300", "--px-per-mm", "4"], "not both"),
         (["--diameter-classes", "2,1"], "must rise"),
-        (["--diameter-classes", "a"], "--diameter-classes"),
-        (["--diameter-classes", ",".join(str(n) for n in range(1, 13))], "at most 10"),
+        (["--diameter-classes", "a"], "thresholds are numbers"),
+        (["--diameter-classes", "0,1"], "must be positive"),
+        (["--diameter-classes", ",".join(str(n) for n in range(1, 12))], "at most 10"),
         (["--prune", "-1"], "--prune"),
         (["--angle-window", "0"], "--angle-window"),
+        (["--angle-window", "1000000"], "1 to 50"),
         (["--kind", "girth"], "unknown measurement kind girth"),
     ],
 )
@@ -108,7 +129,9 @@ def test_correlate_takes_a_trait_column_of_the_same_name(
     assert "matched 4 rows" in printed and "surface_area_px2" in printed
 
 
-def test_stacks_sum_their_slices_beside_their_voxels(tmp_path: Path) -> None:
+def test_stacks_sum_their_slices_beside_their_voxels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "stacks"
     folder.mkdir()
     slices = np.zeros((3, 60, 120), dtype=np.uint8)
@@ -119,6 +142,7 @@ def test_stacks_sum_their_slices_beside_their_voxels(tmp_path: Path) -> None:
     table_path, volumes_path = tmp_path / "t.csv", tmp_path / "v.csv"
     words = ["measure", str(folder), "--kind", "length,shape", "--voxel-size", "0.1,0.1,0.5"]
     assert main([*words, "-o", str(table_path), "--volume-table", str(volumes_path)]) == 0
+    assert "6 rows, one per slice and class" in capsys.readouterr().out
     per_slice = pd.read_csv(table_path)
     volumes = pd.read_csv(volumes_path).set_index("class_name")
     for name in ("fine", "coarse"):

@@ -12,7 +12,7 @@ import torch
 
 from cluster.api import ModelSnapshot
 from cluster.io.model_files import load_model_file
-from cluster.io.model_metadata import COPY_OF, training_metadata
+from cluster.io.model_metadata import ANNOTATIONS_VAL, COPY_OF, training_metadata
 from rptui.cli import main
 from rptui.errors import UserError
 from rptui.session.training import ensure_start_model, save_model
@@ -33,6 +33,7 @@ def _trained(start: ModelSnapshot, version: int, f1: float, *, momentum: float) 
         last_annotation=f"img{version}",
         tile_size=124,
         batch_size=8,
+        optimiser="sgd",
         learning_rate=0.01,
         momentum=momentum,
     )
@@ -81,7 +82,7 @@ def test_listing_shows_what_each_model_recorded(
     second = _row(out, 2)
     for shown in ("0.500", "6", "3 train + 1 val, last img2", "#1", "momentum 0.9", "best"):
         assert shown in second
-    assert "tile 124, batch 8, lr 0.01" in second
+    assert "tile 124, batch 8, optimiser sgd, lr 0.01" in second
     assert "cannot be read: not a readable model file" in _row(out, 3)
     rootpainter = _row(out, 4)
     assert rootpainter.split()[3:] == ["—"] * 5  # F1, epoch, annotations, parent, settings
@@ -213,3 +214,16 @@ def test_unknown_project_is_one_line_and_exit_2(
     assert main(["--workspace", str(workspace.root), "models", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "nope" in err
+
+
+def test_f1s_of_different_validation_sets_are_said_to_be_so(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with workspace.open_project(PROJECT) as project:
+        fifth = load_model_file(_model_path(project, 5))
+        metadata = {**fifth.metadata, ANNOTATIONS_VAL: "4"}  # the validation set grew
+        save_model(project, dataclasses.replace(fifth, version=6, f1=0.7, metadata=metadata))
+    assert _models(workspace) == 0
+    out = capsys.readouterr().out
+    assert "best: #6 (validation F1 0.700 on 4 val annotations)" in out
+    assert "validation sets of 1 to 4 annotations" in out

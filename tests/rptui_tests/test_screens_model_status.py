@@ -157,7 +157,7 @@ async def test_a_reopened_project_says_the_same_everywhere_then_a_rescored_f1(
             TrainerState.TRAINING, epoch=2, best_f1=0.93, saved_f1=0.93, model_version=4
         )
         await wait_for(pilot, lambda: models.option_count == 3, WAIT_S)
-        assert str(models.get_option_at_index(0).prompt).startswith("model #4 F1 0.930  ")
+        assert str(models.get_option_at_index(0).prompt).startswith("model #4 F1 0.930 · best  ")
 
         def second_row() -> str:  # #3 was scored again only while it was the best
             return str(models.get_option_at_index(1).prompt)

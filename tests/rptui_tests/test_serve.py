@@ -116,3 +116,26 @@ def test_only_loopback_without_public(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0" in done.stderr and "--public" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_public_listens_on_other_hosts_only_with_a_warning(tmp_path: Path) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            *[sys.executable, "-m", "rptui.cli", "--workspace", str(tmp_path / "ws")],
+            *["serve", "--host", "0.0.0.0", "--port", str(port), "--public"],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stderr is not None
+        warning = server.stderr.readline()
+        assert warning.startswith("rptui: warning: listening on 0.0.0.0")
+        assert "anyone who can reach it" in warning
+        address = server.stdout.readline()
+        assert re.search(rf":{port}/\?token=\S{{20,}}", address), address
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -17,12 +17,17 @@ from textual import events
 from textual.geometry import Region
 from textual.pilot import Pilot
 
-from cluster.api import FOREGROUND
+from cluster.api import BACKGROUND, FOREGROUND
 from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
 from rptui.tui.canvas import controls
+from rptui.tui.canvas.display_tone import quantise_even
+from rptui.tui.canvas.palettes import DEFAULT_PALETTE
+from rptui.tui.canvas.render import render_layers, render_view
+from rptui.tui.canvas.viewport import Viewport
 from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.graphics import sixel_picture
+from rptui.tui.graphics.escapes import RESTORE_CURSOR, SAVE_CURSOR, SYNC_END, SYNC_START
 from rptui.tui.graphics.hub import GraphicsHub
 from rptui.tui.graphics.sixel import shown_colours
 from rptui.tui.graphics.support import CellSize, GraphicsPath, GraphicsSupport
@@ -48,6 +53,7 @@ class Recorded:
         self.app, self.pilot, self.written, self.path = app, pilot, written, path
         self.terminal = PretendTerminal(COLUMNS, ROWS, (CELL.width, CELL.height))
         self.log = ""  # everything written so far
+        self.writes: list[str] = []  # the same, write by write
 
     @property
     def canvas(self) -> AnnotationCanvas:
@@ -64,6 +70,7 @@ class Recorded:
                 break
             seen = len(self.written)
         data = "".join(self.written)
+        self.writes += self.written
         self.written.clear()
         self.log += data
         self.terminal.feed(data)
@@ -154,8 +161,12 @@ async def test_the_terminal_shows_image_overlays_and_cursor_pixel_for_pixel(
         await run.settle()
         assert np.array_equal(run.canvas_pixels(), run.expected())
 
+        await run.pilot.press("i")  # the image hidden: the overlays over the blank colour
+        await run.settle()
+        assert np.array_equal(run.canvas_pixels(), run.expected())
 
-async def test_kitty_sends_the_view_once_and_moves_the_cursor_by_placement(
+
+async def test_kitty_sends_the_photo_once_per_view_and_moves_the_cursor_by_placement(
     workspace: Workspace,
 ) -> None:
     async with recorded(workspace, "kitty") as run:
@@ -167,11 +178,50 @@ async def test_kitty_sends_the_view_once_and_moves_the_cursor_by_placement(
         assert set(run.terminal.images) == images
         assert run.terminal.kitty_commands == commands + 1
 
-        await run.pilot.press("plus")  # a new view: a new image, the old one and patches deleted
+        await run.pilot.press("plus")  # a new view: new images, the old ones deleted
         await run.settle()
         assert np.array_equal(run.canvas_pixels(), run.expected())
-        assert len(run.terminal.images) == 2  # the view and the cursor
+        assert len(run.terminal.images) == 4  # background, photo, overlay, cursor
         assert images.isdisjoint(run.terminal.images)
+
+
+async def test_kitty_sends_a_new_mask_as_an_overlay_over_the_photo_it_holds(
+    workspace: Workspace,
+) -> None:
+    async with recorded(workspace, "kitty") as run:
+        whole_view = len(run.log)
+        images = run.terminal.images
+        photo = max(images, key=lambda image: images[image].shape[0] * images[image].shape[1])
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        mask[10:85, 5:90] = 1  # a new mask, larger than the first
+        run.canvas.set_segmentation(mask)
+        sent = await run.settle()
+        assert 0 < sent < whole_view / 4  # the overlay, not the photo again
+        assert photo in run.terminal.images
+        assert np.array_equal(run.canvas_pixels(), run.expected())
+
+        await run.pilot.press("space", "right", "space")  # dabs: small patches over both
+        assert await run.settle() < 2 * DAB_BYTES
+        assert np.array_equal(run.canvas_pixels(), run.expected())
+        run.canvas.set_segmentation(None)  # the mask gone: the patches go with the overlay
+        await run.settle()
+        assert np.array_equal(run.canvas_pixels(), run.expected())
+        assert photo in run.terminal.images
+        assert len(run.terminal.images) == 4  # background, photo, overlay (the dabs), cursor
+
+
+@pytest.mark.parametrize("path", ["kitty", "sixel"])
+async def test_every_update_is_one_synchronized_write_that_keeps_the_text_cursor(
+    workspace: Workspace, path: GraphicsPath
+) -> None:
+    async with recorded(workspace, path) as run:
+        await run.pilot.press("space", "right", "plus", "s")
+        await run.settle()
+        assert len(run.writes) >= 4
+        for write in run.writes:  # the terminal shows each at once: nothing flickers
+            assert write.startswith(SYNC_START + SAVE_CURSOR), write[:20]
+            assert write.endswith(RESTORE_CURSOR + SYNC_END), write[-20:]
+            assert write.count(SYNC_START) == 1
 
 
 @pytest.mark.parametrize("path", ["kitty", "sixel"])
@@ -285,3 +335,37 @@ def test_a_new_font_size_reported_in_pixels_changes_the_cell_size() -> None:
     text = GraphicsHub()
     text.resized(100, 30, (900, 540))
     assert not text.support.true_pixels
+
+
+@pytest.mark.parametrize("classes", [False, True])
+@pytest.mark.parametrize("view_size", [(80, 120), (20, 30)])  # magnified, reduced
+def test_the_overlay_over_the_photo_is_the_view_with_its_blends(
+    classes: bool, view_size: tuple[int, int]
+) -> None:
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (40, 50, 3)).astype(np.uint8)
+    palette = DEFAULT_PALETTE
+    if classes:  # three classes: masks hold 0..3, labels 0 (none), 1 (background), 2..4
+        palette = palette.with_classes(((255, 0, 0), (0, 0, 255), (255, 255, 0)))
+        segmentation = rng.integers(0, 4, (40, 50)).astype(np.uint8)
+        labels = rng.integers(0, 5, (40, 50)).astype(np.uint8)
+    else:
+        segmentation = (rng.random((40, 50)) > 0.6).astype(np.uint8)
+        labels = rng.choice([0, BACKGROUND, FOREGROUND], (40, 50)).astype(np.uint8)
+    viewport = Viewport.fitted(40, 50, *view_size)
+    view = render_view(image, viewport, segmentation=segmentation, labels=labels, palette=palette)
+    layers = render_layers(
+        image, viewport, segmentation=segmentation, labels=labels, palette=palette
+    )
+    assert np.abs(layers.composite().astype(int) - view.astype(int)).max() <= 1
+    photo = render_view(image, viewport, palette=palette)
+    assert np.array_equal(layers.photo, photo)
+    assert (layers.overlay[..., 3] > 0).any() and (layers.overlay[..., 3] < 255).any()
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_the_kitty_photo_keeps_every_value_within_half_a_level(bits: int) -> None:
+    values = np.arange(256, dtype=np.uint8)
+    shown = quantise_even(values, bits)
+    assert len(np.unique(shown)) == 1 << bits
+    assert np.abs(shown.astype(int) - values.astype(int)).max() <= (1 << (8 - bits)) // 2

@@ -10,11 +10,13 @@ stays visible when zoomed out.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from cluster.api import BACKGROUND, FOREGROUND
+from rptui.tui.canvas.layers import ViewLayers, overlay_from_blends
 from rptui.tui.canvas.palettes import DEFAULT_PALETTE, RGB, Palette
 from rptui.tui.canvas.render_classes import blend_classes, class_colour, rarest_per_block
 from rptui.tui.canvas.viewport import Viewport
@@ -122,43 +124,140 @@ def render_view(
     ``palette.class_colours`` (a multi-class project) the segmentation holds class indices
     (0 background) and the labels class index + 1; each class is drawn in its colour.
     """
-    v = viewport
-    r_start, r_stop = (0, v.view_h) if rows is None else (max(0, rows[0]), min(v.view_h, rows[1]))
-    r_stop = max(r_stop, r_start)
-    c_start, c_stop = (
-        (0, v.view_w) if columns is None else (max(0, columns[0]), min(v.view_w, columns[1]))
-    )
-    c_stop = max(c_stop, c_start)
-    out = np.empty((r_stop - r_start, c_stop - c_start, 3), np.uint8)
+    part = _Part(viewport, rows, columns)
+    out = np.empty((*part.shape, 3), np.uint8)
     out[:] = palette.outside
-    ra = _axis(v.origin_y, v.scale, r_start, r_stop, v.image_h)
-    ca = _axis(v.origin_x, v.scale, c_start, c_stop, v.image_w)
-    if ra.first < 0 or ca.first < 0:
+    if part.empty:
         return out
-    rs, cs = slice(ra.first, ra.last), slice(ca.first, ca.last)
-    if show_image:
-        rc = ra.centres[rs]
-        cc = ca.centres[cs]
-        inner = image[rc[:, None], cc[None, :]].astype(np.float32)
-    else:
+    inner = part.photo(image, show_image, palette)
+    blend = part.overlays(
+        segmentation if show_segmentation else None,
+        labels if show_annotation else None,
+        palette=palette,
+        seg_opacity=seg_opacity,
+        ann_opacity=ann_opacity,
+    )
+    blend(inner)
+    out[part.rs, part.cs] = np.clip(inner + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def render_layers(
+    image: np.ndarray,
+    viewport: Viewport,
+    *,
+    segmentation: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    show_image: bool = True,
+    show_segmentation: bool = True,
+    show_annotation: bool = True,
+    seg_opacity: float = 0.45,
+    ann_opacity: float = 0.6,
+    palette: Palette = DEFAULT_PALETTE,
+    rows: tuple[int, int] | None = None,
+    columns: tuple[int, int] | None = None,
+) -> ViewLayers:
+    """The view of :func:`render_view` as a photo and a translucent overlay over it.
+
+    The overlay's colour and alpha at each pixel make the same blends as
+    :func:`render_view` over whatever photo pixel lies under it (see
+    :func:`rptui.tui.canvas.layers.overlay_from_blends`).
+    """
+    part = _Part(viewport, rows, columns)
+    photo = np.empty((*part.shape, 3), np.uint8)
+    photo[:] = palette.outside
+    overlay = np.zeros((*part.shape, 4), np.uint8)
+    if part.empty:
+        return ViewLayers(photo, overlay)
+    inner = part.photo(image, show_image, palette)
+    photo[part.rs, part.cs] = np.clip(inner + 0.5, 0, 255).astype(np.uint8)
+    blend = part.overlays(
+        segmentation if show_segmentation else None,
+        labels if show_annotation else None,
+        palette=palette,
+        seg_opacity=seg_opacity,
+        ann_opacity=ann_opacity,
+    )
+    over_black = np.zeros(inner.shape, np.float32)
+    over_white = np.full(inner.shape, 255.0, np.float32)
+    blend(over_black)
+    blend(over_white)
+    overlay[part.rs, part.cs] = overlay_from_blends(over_black, over_white)
+    return ViewLayers(photo, overlay)
+
+
+class _Part:
+    """Where a part of the view (rows x columns of view pixels) samples the image."""
+
+    def __init__(
+        self, viewport: Viewport, rows: tuple[int, int] | None, columns: tuple[int, int] | None
+    ) -> None:
+        v = viewport
+        r_start, r_stop = (
+            (0, v.view_h) if rows is None else (max(0, rows[0]), min(v.view_h, rows[1]))
+        )
+        r_stop = max(r_stop, r_start)
+        c_start, c_stop = (
+            (0, v.view_w) if columns is None else (max(0, columns[0]), min(v.view_w, columns[1]))
+        )
+        c_stop = max(c_stop, c_start)
+        self.shape = (r_stop - r_start, c_stop - c_start)
+        self.scale = v.scale
+        self.ra = _axis(v.origin_y, v.scale, r_start, r_stop, v.image_h)
+        self.ca = _axis(v.origin_x, v.scale, c_start, c_stop, v.image_w)
+        self.empty = self.ra.first < 0 or self.ca.first < 0
+        self.rs = slice(self.ra.first, self.ra.last)
+        self.cs = slice(self.ca.first, self.ca.last)
+
+    def photo(self, image: np.ndarray, show_image: bool, palette: Palette) -> np.ndarray:
+        """The image pixels shown (float), or the blank colour when the image is hidden."""
+        ra, ca = self.ra, self.ca
+        if show_image:
+            rc = ra.centres[self.rs]
+            cc = ca.centres[self.cs]
+            return image[rc[:, None], cc[None, :]].astype(np.float32)
         inner = np.empty((ra.last - ra.first, ca.last - ca.first, 3), np.float32)
         inner[:] = palette.blank
-    colours = palette.class_colours
-    if show_segmentation and segmentation is not None and colours:
-        seg = reduce_classes(segmentation, ra, ca, v.scale)
-        by_class = {n: class_colour(colours, n) for n in range(1, len(colours) + 1)}
-        blend_classes(inner, seg, by_class, seg_opacity)
-    elif show_segmentation and segmentation is not None:
-        seg = reduce_blocks(segmentation, ra, ca, v.scale)
-        _blend(inner, seg > 0, palette.segmentation, seg_opacity)
-    if show_annotation and labels is not None and colours:
-        lab = reduce_classes(labels, ra, ca, v.scale)
-        by_label = {BACKGROUND: palette.background}
-        by_label.update({n + 1: class_colour(colours, n) for n in range(1, len(colours) + 1)})
-        blend_classes(inner, lab, by_label, ann_opacity)
-    elif show_annotation and labels is not None:
-        lab = reduce_blocks(labels, ra, ca, v.scale)
-        _blend(inner, lab == BACKGROUND, palette.background, ann_opacity)
-        _blend(inner, (lab & FOREGROUND) > 0, palette.foreground, ann_opacity)
-    out[rs, cs] = np.clip(inner + 0.5, 0, 255).astype(np.uint8)
-    return out
+        return inner
+
+    def overlays(
+        self,
+        segmentation: np.ndarray | None,
+        labels: np.ndarray | None,
+        *,
+        palette: Palette,
+        seg_opacity: float,
+        ann_opacity: float,
+    ) -> Callable[[np.ndarray], None]:
+        """The segmentation and annotation blends, as a function applying them in place
+        to a float view of this part (the masks are reduced once)."""
+        ra, ca, scale = self.ra, self.ca, self.scale
+        colours = palette.class_colours
+        steps: list[Callable[[np.ndarray], None]] = []
+        if segmentation is not None and colours:
+            seg = reduce_classes(segmentation, ra, ca, scale)
+            by_class = {n: class_colour(colours, n) for n in range(1, len(colours) + 1)}
+            steps.append(lambda inner: blend_classes(inner, seg, by_class, seg_opacity))
+        elif segmentation is not None:
+            fg = reduce_blocks(segmentation, ra, ca, scale) > 0
+            steps.append(lambda inner: _blend(inner, fg, palette.segmentation, seg_opacity))
+        if labels is not None and colours:
+            lab = reduce_classes(labels, ra, ca, scale)
+            by_label = {BACKGROUND: palette.background}
+            by_label.update({n + 1: class_colour(colours, n) for n in range(1, len(colours) + 1)})
+            steps.append(lambda inner: blend_classes(inner, lab, by_label, ann_opacity))
+        elif labels is not None:
+            reduced = reduce_blocks(labels, ra, ca, scale)
+            painted_bg, painted_fg = reduced == BACKGROUND, (reduced & FOREGROUND) > 0
+
+            def annotate(inner: np.ndarray) -> None:
+                _blend(inner, painted_bg, palette.background, ann_opacity)
+                _blend(inner, painted_fg, palette.foreground, ann_opacity)
+
+            steps.append(annotate)
+
+        def apply(inner: np.ndarray) -> None:
+            for step in steps:
+                step(inner)
+
+        return apply

@@ -17,6 +17,7 @@ from textual.geometry import Region
 from textual.screen import Screen
 
 from rptui.tui.canvas.cursor import cursor_pixels
+from rptui.tui.canvas.layers import ViewLayers
 from rptui.tui.canvas.palettes import Palette
 from rptui.tui.canvas.viewport import Viewport
 from rptui.tui.graphics.frame import CursorPixels, Frame, PixelBox, TerminalPicture
@@ -35,7 +36,8 @@ class TruePixels:
 
     def __init__(self, hub: GraphicsHub) -> None:
         self.hub = hub
-        picture: TerminalPicture = KittyPicture() if hub.support.path == "kitty" else SixelPicture()
+        self.layered = hub.support.path == "kitty"  # the terminal stacks translucent pictures
+        picture: TerminalPicture = KittyPicture() if self.layered else SixelPicture()
         self.picture = picture
         self._everything = True
         self._dirty: list[PixelBox] = []
@@ -89,10 +91,11 @@ class TruePixels:
         cursor: CursorPixels,
         origin: tuple[int, int],
         covered: list[PixelBox],
+        layers: ViewLayers | None = None,
     ) -> None:
-        """Send what the terminal lacks of this view and cursor."""
+        """Send what the terminal lacks of this view (and its layers) and cursor."""
         dirty = None if self._everything else self._dirty
-        frame = Frame(view, cursor, origin, self.cell, dirty=dirty, covered=covered)
+        frame = Frame(view, cursor, origin, self.cell, dirty, covered, layers)
         self._everything, self._dirty, self.hidden = False, [], False
         self.hub.send(self.picture.draw(frame))
 
@@ -141,6 +144,7 @@ class PixelCanvas(Protocol):
     @property
     def cell_pixels(self) -> tuple[int, int]: ...
     def rendered_view(self) -> np.ndarray | None: ...
+    def rendered_layers(self) -> ViewLayers | None: ...
     def cursor_pixels(self) -> CursorPixels: ...
     def call_after_refresh(self, callback: Callable[[], object]) -> bool: ...
     def after_frame(self, written: list[Region]) -> None: ...
@@ -223,7 +227,8 @@ class TruePixelCanvas:
         region = self.content_region
         notes = [toast.region for toast in self.screen.query(NOTIFICATIONS)]
         covered = pixels.boxes_of(notes, region)
-        pixels.draw(view, self.cursor_pixels(), (region.y, region.x), covered)
+        layers = self.rendered_layers()
+        pixels.draw(view, self.cursor_pixels(), (region.y, region.x), covered, layers)
 
 
 def _covers(parts: list[Region], region: Region) -> bool:

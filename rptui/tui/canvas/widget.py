@@ -26,12 +26,13 @@ from textual.widget import Widget
 from cluster.api import FOREGROUND
 from rptui.tui.canvas.controls import CANVAS_BINDINGS, PAN_FRACTION, CanvasControls
 from rptui.tui.canvas.cursor import CursorMarks, marks_by_line
-from rptui.tui.canvas.display_tone import as_rgb8, quantise
+from rptui.tui.canvas.display_tone import as_rgb8, quantise, quantise_even
 from rptui.tui.canvas.half_blocks import HalfBlocks
+from rptui.tui.canvas.layers import ViewLayers
 from rptui.tui.canvas.lines import ImageBox, box_bounds, cells_for_box, line_regions, line_strip
 from rptui.tui.canvas.messages import CursorMoved, PaintRequested, ViewChanged
 from rptui.tui.canvas.palettes import DEFAULT_PALETTE, PALETTES, Palette
-from rptui.tui.canvas.render import render_view
+from rptui.tui.canvas.render import render_layers, render_view
 from rptui.tui.canvas.true_pixels import TruePixelCanvas, TruePixels
 from rptui.tui.canvas.viewport import Viewport
 
@@ -102,6 +103,7 @@ class AnnotationCanvas(CanvasControls, TruePixelCanvas, Widget, can_focus=True):
         self._cursor = (0, 0)
         self._fitted = True
         self._view: np.ndarray | None = None  # quantised (view_h, view_w, 3) without cursor
+        self._layers: ViewLayers | None = None  # the view's photo and overlay (Kitty graphics)
         self._strips: dict[int, Strip] = {}
         self._overlay: CursorMarks | None = None
         self._half_blocks = HalfBlocks()
@@ -221,14 +223,17 @@ class AnnotationCanvas(CanvasControls, TruePixelCanvas, Widget, can_focus=True):
         width, height = self.cell_pixels
         y0, y1 = height * line0, min(height * line1, self.viewport.view_h)
         x0, x1 = width * column0, min(width * column1, self.viewport.view_w)
-        self._view[y0:y1, x0:x1] = self._view_pixels(rows=(y0, y1), columns=(x0, x1))
+        view, layers = self._render_part(rows=(y0, y1), columns=(x0, x1))
+        self._view[y0:y1, x0:x1] = view
+        if layers is not None and self._layers is not None:
+            self._layers.paste(y0, x0, layers)
         if self._true_pixels is not None:
             self._true_pixels.dirty((y0, x0, y1, x1))
         self._refresh_lines(set(range(line0, line1)))
 
     def _invalidate(self, *, same_view: bool = False) -> None:
         """Render the view again; ``same_view``: only what it shows changed, not where."""
-        self._view = None
+        self._view = self._layers = None
         self._strips.clear()
         self._overlay = None
         pixels = self._true_pixels
@@ -274,11 +279,15 @@ class AnnotationCanvas(CanvasControls, TruePixelCanvas, Widget, can_focus=True):
             self._true_pixels.hub.moved()
         self._invalidate()
 
-    def _view_pixels(
+    def _render_part(
         self, rows: tuple[int, int] | None = None, columns: tuple[int, int] | None = None
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, ViewLayers | None]:
+        """View pixels (all, or ``rows`` x ``columns``), and their layers where the terminal
+        stacks pictures (Kitty graphics: the view is the overlay blended over the photo)."""
         assert self._image is not None and self.viewport is not None
-        view = render_view(
+        pixels = self._true_pixels
+        render = render_layers if pixels is not None and pixels.layered else render_view
+        rendered = render(
             self._image,
             self.viewport,
             segmentation=self._segmentation,
@@ -292,7 +301,10 @@ class AnnotationCanvas(CanvasControls, TruePixelCanvas, Widget, can_focus=True):
             rows=rows,
             columns=columns,
         )
-        return quantise(view, self.colour_bits)
+        if isinstance(rendered, ViewLayers):
+            layers = ViewLayers(quantise_even(rendered.photo, self.colour_bits), rendered.overlay)
+            return layers.composite(), layers
+        return quantise(rendered, self.colour_bits), None
 
     def rendered_view(self) -> np.ndarray | None:
         """The current view (view pixels, (H, W, 3) uint8) without the cursor, rendering it."""
@@ -302,12 +314,17 @@ class AnnotationCanvas(CanvasControls, TruePixelCanvas, Widget, can_focus=True):
             self.viewport.resize(*self._view_size())
             if self._fitted:
                 self.viewport.fit()
-            self._view = None
+            self._view = self._layers = None
             self._strips.clear()
         if self._view is None:
-            self._view = self._view_pixels()
+            self._view, self._layers = self._render_part()
             self._strips.clear()
         return self._view
+
+    def rendered_layers(self) -> ViewLayers | None:
+        """The current view's photo and overlay (Kitty graphics only), rendering them."""
+        self.rendered_view()
+        return self._layers
 
     # ----- cursor ----------------------------------------------------------------------
 

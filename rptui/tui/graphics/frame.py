@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rptui.tui.canvas.layers import ViewLayers
 from rptui.tui.canvas.palettes import RGB
 from rptui.tui.graphics.escapes import Drawing
 from rptui.tui.graphics.support import CellSize
@@ -26,6 +27,8 @@ class Frame:
         cell: a cell's size in pixels.
         dirty: the parts of ``view`` that changed since the last frame; None: all of it.
         covered: parts other widgets draw over (a notification): not drawn.
+        layers: ``view`` as a photo and a translucent overlay, for terminals that stack
+            pictures (Kitty); None: ``view`` is all there is.
     """
 
     view: np.ndarray
@@ -34,6 +37,7 @@ class Frame:
     cell: CellSize
     dirty: list[PixelBox] | None = None
     covered: list[PixelBox] = field(default_factory=list)
+    layers: ViewLayers | None = None
 
     def cell_at(self, y: int, x: int) -> tuple[int, int, int, int]:
         """(row, column, y offset, x offset) of view pixel (y, x) on the screen."""

@@ -1,10 +1,18 @@
-"""The canvas on a Kitty graphics terminal: one image per view, patches, a cursor sprite.
+"""The canvas on a Kitty graphics terminal: the photo once per view, its overlay, patches.
 
-A new view (image, zoom, pan, layers) sends the whole view once, as a PNG scaled to the
-canvas's cells. A brush dab sends a patch: only the box of pixels that changed, placed
-over the view at its pixel offset. The cursor is a small transparent image sent when its
-shape changes; a move only places it again (a few dozen bytes). Everything lies under
-the text (negative z), so a notification's words stay readable over the picture.
+The terminal stacks the pictures (all under the text, so a notification's words stay
+readable over them) and blends the translucent ones:
+
+* the background: one pixel of the colour around the image, scaled to the canvas's cells;
+* the photo: the box of the view that differs from the background (the image, where it
+  shows), sent once per view (image, zoom, pan, image layer, palette);
+* the overlay: segmentation and annotation as one translucent picture (the box where
+  there is any), sent again when a new mask or a large edit changes much of it;
+* patches: a small edit (a dab) as the box of view pixels it changed, opaque;
+* the cursor: a small transparent image sent when its shape changes; a move only places
+  it again (a few dozen bytes).
+
+A frame without layers (:attr:`Frame.layers` None) is all photo.
 """
 
 from __future__ import annotations
@@ -13,12 +21,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rptui.tui.canvas.layers import ViewLayers
 from rptui.tui.graphics import kitty
 from rptui.tui.graphics.escapes import Drawing
 from rptui.tui.graphics.frame import Frame, PixelBox, clip_box, cursor_box, mask_box
 
-VIEW_Z, PATCH_Z, CURSOR_Z = -3, -2, -1
-MAX_PATCHES = 128  # then the view is sent afresh (patches cost the terminal memory)
+BACKGROUND_Z, PHOTO_Z, OVERLAY_Z, PATCH_Z, CURSOR_Z = -5, -4, -3, -2, -1
+PATCH_SHARE = 1 / 64  # an update changing more of the view sends the overlay again
+MAX_PATCHES = 128  # then the overlay is sent afresh (patches cost the terminal memory)
 MAX_PATCH_AREA = 1.0  # or when the patches add up to this many views' pixels
 PLACEMENT = 1
 FIRST_IMAGE_ID = 0x52_50_00_01  # ids in a range of their own
@@ -36,11 +46,13 @@ class KittyPicture:
     """What the terminal holds of the canvas, and the commands that bring it up to date."""
 
     next_id: int = FIRST_IMAGE_ID
-    _view_id: int | None = None
+    _view_ids: list[int] = field(default_factory=list)  # the background and the photo
+    _overlay_id: int | None = None
     _patches: list[int] = field(default_factory=list)
     _patch_area: int = 0  # pixels of the patches over the view
     _placed: dict[int, _Placed] = field(default_factory=dict)
-    _shown: np.ndarray | None = None  # the view as the terminal shows it
+    _photo: np.ndarray | None = None  # the photo the terminal holds
+    _shown: np.ndarray | None = None  # the view as the terminal shows it, without the cursor
     _origin: tuple[int, int] | None = None
     _cursor_id: int | None = None
     _sprite: bytes = b""
@@ -49,23 +61,20 @@ class KittyPicture:
     def draw(self, frame: Frame) -> list[Drawing]:
         """Bring the terminal's picture in step with ``frame``."""
         drawings = self._restore() if self._hidden else []
+        layers = frame.layers
+        if layers is None:
+            layers = ViewLayers(frame.view, np.zeros((*frame.view.shape[:2], 4), np.uint8))
         shown = self._shown
         if (
             frame.dirty is None
             or shown is None
             or shown.shape != frame.view.shape
             or frame.origin != self._origin
+            or self._photo_changed(frame.dirty, layers)
         ):
-            drawings += self._send_view(frame)
+            drawings += self._send_view(frame, layers)
         else:
-            patches = []
-            for box in frame.dirty:
-                patches += self._patch(frame, box)
-            view_area = frame.view.shape[0] * frame.view.shape[1]
-            too_many = len(self._patches) > MAX_PATCHES
-            if too_many or self._patch_area > MAX_PATCH_AREA * view_area:
-                patches = self._send_view(frame)  # the patches' images go with the old view
-            drawings += patches
+            drawings += self._update(frame, layers, frame.dirty)
         return drawings + self._draw_cursor(frame)
 
     def text_written(self, box: PixelBox) -> None:
@@ -82,9 +91,11 @@ class KittyPicture:
         """Delete every image of the canvas."""
         images = [*self._placed]
         self._placed.clear()
+        self._view_ids.clear()
         self._patches.clear()
-        self._view_id = self._cursor_id = None
-        self._shown, self._sprite = None, b""
+        self._overlay_id = self._cursor_id = None
+        self._photo = self._shown = None
+        self._sprite = b""
         return [Drawing(0, 0, (kitty.delete_image(image),)) for image in images]
 
     # ----- parts ---------------------------------------------------------------------
@@ -103,43 +114,111 @@ class KittyPicture:
         self._placed[image] = _Placed(at[0], at[1], keys)
         return Drawing(at[0], at[1], kitty.transmit_and_place(image, kitty.png_bytes(pixels), keys))
 
-    def _send_view(self, frame: Frame) -> list[Drawing]:
-        """The whole view as a new image, then the old view and its patches deleted."""
-        old = [image for image in (self._view_id, *self._patches) if image is not None]
+    def _delete(self, images: list[int]) -> list[Drawing]:
+        for image in images:
+            self._placed.pop(image, None)
+        return [Drawing(0, 0, (kitty.delete_image(image),)) for image in images]
+
+    def _send_box(
+        self, frame: Frame, pixels: np.ndarray, box: PixelBox, z: int
+    ) -> tuple[int, Drawing]:
+        """A new image of ``pixels`` (the view's ``box``) placed where the box is; its id."""
+        row, column, y_offset, x_offset = frame.cell_at(box[0], box[1])
+        keys = kitty.placement_keys(PLACEMENT, z=z, x_offset=x_offset, y_offset=y_offset)
+        image = self._new_id()
+        return image, self._transmit(image, pixels, (row, column), keys)
+
+    def _photo_changed(self, dirty: list[PixelBox], layers: ViewLayers) -> bool:
+        """The photo differs from the one the terminal holds within the changed boxes."""
+        assert self._photo is not None
+        height, width = self._photo.shape[:2]
+        for box in dirty:
+            clipped = clip_box(box, height, width)
+            if clipped is None:
+                continue
+            y0, x0, y1, x1 = clipped
+            if not np.array_equal(layers.photo[y0:y1, x0:x1], self._photo[y0:y1, x0:x1]):
+                return True
+        return False
+
+    def _send_view(self, frame: Frame, layers: ViewLayers) -> list[Drawing]:
+        """The background, photo and overlay as new images, then the old ones deleted."""
+        old = [*self._view_ids]
+        old += [image for image in (self._overlay_id, *self._patches) if image is not None]
         height, width = frame.view.shape[:2]
+        photo = layers.photo
+        background = photo[:1, :1]
         cells = (-(-width // frame.cell.width), -(-height // frame.cell.height))
-        image = self._view_id = self._new_id()
-        keys = kitty.placement_keys(PLACEMENT, z=VIEW_Z, cells=cells)
-        drawings = [self._transmit(image, frame.view, frame.origin, keys)]
-        for gone in old:
-            self._placed.pop(gone, None)
-            drawings.append(Drawing(0, 0, (kitty.delete_image(gone),)))
-        self._patches.clear()
-        self._patch_area = 0
-        self._shown, self._origin = frame.view.copy(), frame.origin
+        keys = kitty.placement_keys(PLACEMENT, z=BACKGROUND_Z, cells=cells)
+        self._view_ids = [self._new_id()]
+        drawings = [self._transmit(self._view_ids[0], background, frame.origin, keys)]
+        box = mask_box((photo != background).any(axis=-1))
+        if box is not None:
+            y0, x0, y1, x1 = box
+            image, drawing = self._send_box(frame, photo[y0:y1, x0:x1], box, PHOTO_Z)
+            self._view_ids.append(image)
+            drawings.append(drawing)
+        drawings += self._send_overlay(frame, layers, old)
+        self._photo, self._origin = photo.copy(), frame.origin
         return drawings
 
-    def _patch(self, frame: Frame, box: PixelBox) -> list[Drawing]:
-        """The changed pixels of ``box`` as a patch over the view (none if nothing changed)."""
+    def _send_overlay(
+        self, frame: Frame, layers: ViewLayers, old: list[int] | None = None
+    ) -> list[Drawing]:
+        """The overlay as a new image over the photo; the old one and the patches deleted."""
+        if old is None:
+            old = [image for image in (self._overlay_id, *self._patches) if image is not None]
+        drawings = []
+        self._overlay_id = None
+        box = mask_box(layers.overlay[..., 3] > 0)
+        if box is not None:
+            y0, x0, y1, x1 = box
+            overlay = layers.overlay[y0:y1, x0:x1]
+            self._overlay_id, drawing = self._send_box(frame, overlay, box, OVERLAY_Z)
+            drawings.append(drawing)
+        self._patches.clear()
+        self._patch_area = 0
+        self._shown = frame.view.copy()
+        return drawings + self._delete(old)
+
+    def _update(self, frame: Frame, layers: ViewLayers, dirty: list[PixelBox]) -> list[Drawing]:
+        """Patches for the pixels that changed, or the overlay again when they are many."""
+        changes = [box for box in (self._changed(frame, box) for box in dirty) if box]
+        if not changes:
+            return []
+        area = sum((y1 - y0) * (x1 - x0) for y0, x0, y1, x1 in changes)
+        view_area = frame.view.shape[0] * frame.view.shape[1]
+        if (
+            area > PATCH_SHARE * view_area
+            or len(self._patches) + len(changes) > MAX_PATCHES
+            or self._patch_area + area > MAX_PATCH_AREA * view_area
+        ):
+            return self._send_overlay(frame, layers)
+        return [self._patch(frame, box) for box in changes]
+
+    def _changed(self, frame: Frame, box: PixelBox) -> PixelBox | None:
+        """The box of the pixels of ``box`` that differ from what the terminal shows."""
         assert self._shown is not None
         clipped = clip_box(box, *frame.view.shape[:2])
         if clipped is None:
-            return []
+            return None
         y0, x0, y1, x1 = clipped
-        new, old = frame.view[y0:y1, x0:x1], self._shown[y0:y1, x0:x1]
-        changed = mask_box((new != old).any(axis=-1))
+        changed = mask_box((frame.view[y0:y1, x0:x1] != self._shown[y0:y1, x0:x1]).any(axis=-1))
         if changed is None:
-            return []
+            return None
         cy0, cx0, cy1, cx1 = changed
-        top, left = y0 + cy0, x0 + cx0
-        pixels = new[cy0:cy1, cx0:cx1]
-        row, column, y_offset, x_offset = frame.cell_at(top, left)
-        keys = kitty.placement_keys(PLACEMENT, z=PATCH_Z, x_offset=x_offset, y_offset=y_offset)
-        image = self._new_id()
+        return y0 + cy0, x0 + cx0, y0 + cy1, x0 + cx1
+
+    def _patch(self, frame: Frame, box: PixelBox) -> Drawing:
+        """The view's pixels in ``box`` as an opaque patch over photo and overlay."""
+        assert self._shown is not None
+        y0, x0, y1, x1 = box
+        pixels = frame.view[y0:y1, x0:x1]
+        image, drawing = self._send_box(frame, pixels, box, PATCH_Z)
         self._patches.append(image)
-        self._patch_area += pixels.shape[0] * pixels.shape[1]
-        self._shown[top : top + pixels.shape[0], left : left + pixels.shape[1]] = pixels
-        return [self._transmit(image, pixels, (row, column), keys)]
+        self._patch_area += (y1 - y0) * (x1 - x0)
+        self._shown[y0:y1, x0:x1] = pixels
+        return drawing
 
     def _draw_cursor(self, frame: Frame) -> list[Drawing]:
         """Send the cursor when its look changed, else only place it where it is now."""
@@ -160,8 +239,7 @@ class KittyPicture:
         if self._cursor_id is None or look != self._sprite:
             drawings = []
             if self._cursor_id is not None:
-                self._placed.pop(self._cursor_id, None)
-                drawings.append(Drawing(0, 0, (kitty.delete_image(self._cursor_id),)))
+                drawings += self._delete([self._cursor_id])
             self._cursor_id, self._sprite = self._new_id(), look
             return [*drawings, self._transmit(self._cursor_id, sprite, (row, column), keys)]
         if self._placed.get(self._cursor_id) == placed:

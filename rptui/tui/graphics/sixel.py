@@ -28,15 +28,18 @@ def shown_colours(rgb: np.ndarray) -> np.ndarray:
     return np.rint(percent(rgb) * 255 / 100).astype(np.uint8)
 
 
-def palette_indices(pixels: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def palette_indices(
+    pixels: np.ndarray, drawn: np.ndarray, colours: int = MAX_COLOURS
+) -> tuple[np.ndarray, np.ndarray]:
     """A palette for the drawn pixels and each pixel's index in it (-1 where not drawn).
 
-    The palette is exact when the drawn pixels hold at most 256 colours, else a median-cut
-    quantisation of them (the best of Pillow's for photographs).
+    The palette is exact when the drawn pixels hold at most ``colours`` colours, else a
+    median-cut quantisation of them (the best of Pillow's for photographs), not dithered.
 
     Args:
         pixels: (H, W, 3) uint8.
         drawn: (H, W) bool, the pixels to draw.
+        colours: at most this many (at most 256).
 
     Returns:
         (palette (K, 3) uint8, indices (H, W) int16).
@@ -46,15 +49,15 @@ def palette_indices(pixels: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, 
     if chosen.size == 0:
         return np.zeros((0, 3), np.uint8), indices
     row = Image.fromarray(chosen[None, :, :])
-    counted = row.getcolors(MAX_COLOURS)
+    counted = row.getcolors(colours)
     if counted is not None:  # few colours: exact
         palette = np.asarray(sorted(colour for _, colour in counted), np.uint8).reshape(-1, 3)
         keys = _packed(palette)
         indices[drawn] = np.searchsorted(keys, _packed(chosen)).astype(np.int16)
         return palette, indices
-    quantised = row.quantize(MAX_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    quantised = row.quantize(colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     flat = quantised.getpalette() or []
-    palette = np.asarray(flat[: 3 * MAX_COLOURS], np.uint8).reshape(-1, 3)
+    palette = np.asarray(flat[: 3 * colours], np.uint8).reshape(-1, 3)
     indices[drawn] = np.asarray(quantised, np.int16)[0]
     return palette, indices
 

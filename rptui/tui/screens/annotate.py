@@ -168,17 +168,21 @@ class AnnotateScreen(PaintActions, Screen[None]):
         self.link.masks.refresh()
 
     def refresh_status(self, *, waiting: bool | None = None) -> None:
-        """Redraw the status line: the session, the view, the last undo and the brush."""
+        """Redraw the status line (the session, the view, the last undo and the brush) and
+        the panel's line naming the model that drew the mask on screen."""
         link, brush, canvas = self.link, self.session.brush, self.canvas
-        parts = status_parts(self.session, link.shown_status, offline=link.offline)
+        status, view = link.shown_status, self.session.viewer
+        parts = status_parts(self.session, status, offline=link.offline)
         parts += view_status(canvas.zoom_percent, canvas.hidden_layers)
-        note = self.undo_note.part(self.session.viewer.annotation)
+        note = self.undo_note.part(view.annotation)
         if note is not None:
             parts.append(note)
         parts.append(brush_status(brush))
         colour = brush.colour
         accent = None if colour is None else (brush.name, f"bold {format_colour(colour)}")
         self.query_one(StatusLine).show_status(parts, waiting=waiting, accent=accent)
+        shown = view.segmentation_version if view.segmentation is not None else None
+        self.query_one(TrainingPanel).show_mask_model(shown, status.model_version)
 
     @on(AnnotationCanvas.ViewChanged)
     def _view_changed(self) -> None:

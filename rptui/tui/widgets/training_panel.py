@@ -1,5 +1,8 @@
 """The training panel: trainer state, epoch, best F1 and their history as sparklines.
 
+Under the state, the model that drew the mask on screen: a mask made by an older model
+than the newest (read from disk, or awaiting a re-segmentation) says so.
+
 A poll that brings the same status (and annotation count) as the last one changes
 nothing on screen, so an idle app writes nothing to the terminal: the plots get a
 point per change, not per poll.
@@ -20,11 +23,24 @@ from rptui.session.corrective import CorrectionRecord
 HISTORY_LENGTH = 200
 START_HINT = "T starts"
 ERROR_CHARS = 44  # two lines of the panel
+LINE_CHARS = 23  # one line of the panel
+NO_MASK = "mask: none"
 
 
 def shorten(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mask_model_text(version: int | None, newest: int) -> str:
+    """``mask: model #7``, with ``(older)`` when model ``newest`` is newer (``mask: #123
+    (older)`` when that is too long for a line); ``mask: none`` when no mask is shown
+    (``version`` None)."""
+    if version is None:
+        return NO_MASK
+    older = " (older)" if newest > version else ""
+    text = f"mask: model #{version}{older}"
+    return text if len(text) <= LINE_CHARS else f"mask: #{version}{older}"
 
 
 class TrainingPanel(Vertical):
@@ -42,6 +58,7 @@ class TrainingPanel(Vertical):
     def compose(self) -> ComposeResult:
         """State text, then the plots with their captions."""
         yield Static(f"training: stopped\n{START_HINT}", id="training-state", markup=False)
+        yield Static(NO_MASK, id="mask-model", markup=False)
         yield Label("validation F1", classes="plot-caption")
         yield Sparkline([], id="f1-plot")
         yield Label("annotations", classes="plot-caption")
@@ -61,6 +78,14 @@ class TrainingPanel(Vertical):
         state = self.query_one("#training-state", Static)
         if str(state.content) != text:
             state.update(text)
+
+    def show_mask_model(self, version: int | None, newest: int) -> None:
+        """Name the model that drew the mask on screen (None: no mask shown); ``newest``
+        is the newest model the app knows of."""
+        line = self.query_one("#mask-model", Static)
+        text = mask_model_text(version, newest)
+        if str(line.content) != text:
+            line.update(text)
 
     def record(self, status: TrainerStatus, n_annotated: int) -> None:
         """Show a status and add a point to both plots, unless nothing changed since the last."""
