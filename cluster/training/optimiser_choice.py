@@ -58,8 +58,3 @@ def optimiser_choice(config: TrainingConfig, device: DeviceInfo) -> OptimiserCho
     if momentum is None:
         momentum = SLOW_DEVICE_MOMENTUM if slow else METHOD_MOMENTUM
     return OptimiserChoice(name, learning_rate, momentum)
-
-
-def training_momentum(config: TrainingConfig, device: DeviceInfo) -> float:
-    """The SGD momentum the engine trains with (0 for Adam)."""
-    return optimiser_choice(config, device).momentum

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from rptui.errors import UserError
 from rptui.starters import check_start_model
@@ -16,6 +16,8 @@ Order = Literal["sequential", "uncertain"]
 ORDERS: tuple[Order, ...] = ("sequential", "uncertain")  # as rptui.session.order's modes
 STRATEGIES: tuple[Strategy, ...] = ("corrective", "dense")
 PACES: tuple[Pace, ...] = ("none", "mouse", "keyboard")
+Optimizer = Literal["sgd", "adam"]
+OPTIMIZERS: tuple[Optimizer, ...] = ("sgd", "adam")  # as cluster.api.TrainingConfig's
 DEFAULT_TEST_FRACTION = 0.25
 DEFAULT_SECONDS = 900.0
 DEFAULT_FINISH_SECONDS = 240.0
@@ -53,7 +55,7 @@ class BenchOptions:
     correction_seconds: float | None = DEFAULT_CORRECTION_SECONDS  # None: every error
     start_model: str | None = None  # a model file or starter:NAME; None: random weights
     momentum: float | None = None  # None: chosen for the device (docs/method.md, Optimiser)
-    optimizer: str | None = None  # "sgd" or "adam"; None: chosen for the device
+    optimizer: Optimizer | None = None  # None: chosen for the device
 
 
 def _positive(value: float | None, flag: str, *, allow_zero: bool = False) -> None:
@@ -131,5 +133,5 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         correction_seconds=correction_seconds,
         start_model=start_model or None,
         momentum=momentum,
-        optimizer=getattr(args, "optimizer", None),
+        optimizer=cast("Optimizer | None", getattr(args, "optimizer", None)),  # parser's choices
     )

@@ -61,7 +61,7 @@ def training_config(options: BenchOptions, classes: tuple[str, ...]) -> Training
         patience=options.patience,
         seed=options.seed,
         momentum=options.momentum,
-        optimizer=options.optimizer,  # type: ignore[arg-type]  # the parser's choices
+        optimizer=options.optimizer,
     )
 
 

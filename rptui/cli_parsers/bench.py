@@ -71,7 +71,7 @@ def add_bench_command(sub: argparse._SubParsersAction) -> None:
     )
     bench.add_argument(
         "--optimizer",
-        choices=("sgd", "adam"),
+        choices=options.OPTIMIZERS,
         default=None,
         help="the trainer's optimiser (default: adam on a CPU, sgd on a GPU; docs/method.md)",
     )

@@ -23,7 +23,7 @@ from cluster.io.model_metadata import (
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import snapshot_from_model
 from cluster.training.engine import TrainingEngine
-from cluster.training.optimiser_choice import optimiser_choice, training_momentum
+from cluster.training.optimiser_choice import optimiser_choice
 from cluster.training.validate import Confusion
 from tests.cluster_tests.test_train import CPU, TILE, _item
 
@@ -51,7 +51,7 @@ def test_kept_models_record_annotations_settings_and_parent(
     assert int(kept.metadata[TILE_SIZE]) == TILE == kept.tile_size
     assert int(kept.metadata[BATCH_SIZE]) == engine.batch_size
     assert float(kept.metadata[LEARNING_RATE]) == pytest.approx(0.02)
-    assert float(kept.metadata[MOMENTUM]) == pytest.approx(training_momentum(config, CPU))
+    assert float(kept.metadata[MOMENTUM]) == pytest.approx(optimiser_choice(config, CPU).momentum)
     assert kept.metadata[OPTIMISER] == optimiser_choice(config, CPU).name
 
     engine.set_annotation(_item("c", "train", 3))
