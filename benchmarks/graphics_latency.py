@@ -20,7 +20,9 @@ to 159 columns and back), all bytes and those of the pictures (the tmux passthro
 sequences): with half blocks until the output is quiet for 0.3 s, with true pixels all
 that is written in the 15 s after the key (the app's own status writes every 2 s
 included in "all"). The app segments with an untrained model, whose masks cover much of
-an image: a new image's bytes include its mask arriving.
+an image: a new image's bytes include its mask arriving. The app draws a new image at once
+and its mask when the mask comes, so with half blocks a new image is one whole-canvas
+frame or two, as the mask comes within those 0.3 s or after: the column lists the frames.
 
 With ``--masks`` (the images' masks, same stems), the canvas alone (160x45 cells, 1600x900
 pixels, Textual's Pilot) also shows five images whole with their masks, one after the
@@ -64,6 +66,7 @@ PATHS = ("kitty", "sixel", "halfblocks")
 CELL = CellSize(10, 20)
 CANVAS_CELLS = (160, 45)  # a canvas of 1600x900 pixels
 NEW_IMAGES = 5
+WHOLE_FRAME_BYTES = 20_000  # a text frame this large redraws the canvas (half blocks)
 
 
 def real_workspace(root: Path, images: Path, count: int) -> Workspace:
@@ -78,10 +81,20 @@ def real_workspace(root: Path, images: Path, count: int) -> Workspace:
 
 
 def _redraw(run: dict[str, Any], name: str) -> str:
-    """All bytes of a redraw, and those of its pictures (none with half blocks)."""
-    total = sum(run["redraws"][name]) / 1000
+    """All bytes of a redraw, and those of its pictures (none with half blocks); with half
+    blocks the size of each whole-canvas text frame too (a new image draws the photo, then
+    again with its mask when the mask comes before the output has been quiet for 0.3 s)."""
+    frames = run["redraws"][name]
+    total = sum(frames) / 1000
     pictures = run["pictures"][name] / 1000
-    return f"{total:.1f} KB / {pictures:.1f} KB" if pictures else f"{total:.1f} KB"
+    if pictures:
+        return f"{total:.1f} KB / {pictures:.1f} KB"
+    whole = [f"{size / 1000:.0f}" for size in frames if size >= WHOLE_FRAME_BYTES]
+    return (
+        f"{total:.1f} KB ({len(whole)} frame{'s' * (len(whole) > 1)}: {' + '.join(whole)} KB)"
+        if whole
+        else f"{total:.1f} KB"
+    )
 
 
 def _picture_ms(run: dict[str, Any], key: str) -> str:

@@ -18,6 +18,14 @@ length (orientation-fair skeleton length) against the hand masks.
         [--images 14 --clear 6 --tiles-per-image 96 --finish-tiles 288]
     nice -n 15 python benchmarks/real_roots.py --data peanut --dense --images 30
         --tiles-per-image 0 --finish-tiles 960 --epoch-tiles 96 [--optimizer adam]
+
+The defaults are a short session (about 6 minutes of the user, 2 of training). What a
+30-minute session gives (about 45 photos at 40 s, one core training throughout):
+
+    nice -n 5 python benchmarks/real_roots.py --data peanut --threads 1 --epoch-tiles 192
+        --images 45 --tiles-per-image 300 --finish-tiles 1500
+
+Every photo is priced with the bench's mouse model; the user's seconds are reported.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from real_roots_data import (
     dataset_split,
     held_out_score,
     load_pair,
+    mouse_seconds,
     paced_corrections,
 )
 
@@ -49,7 +58,7 @@ from cluster.io.model_files import load_model_file, save_model
 from cluster.nn.devices import pick_device
 from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
 from cluster.nn.tiles import normalise_tile
-from cluster.simulate.strokes import dense_labels
+from cluster.simulate.strokes import dense_labels, plan_dense
 from cluster.training.engine import TrainingEngine
 from rptui.store.annotation import assign_split
 
@@ -137,6 +146,7 @@ class Run:
         held = split.held_out[:: max(1, len(split.held_out) // count)][:count]
         self.held_out = [load_pair(path) for path in held]
         self.n_train = self.n_val = 0
+        self.user_seconds = 0.0  # the simulated user's mouse time
 
     def train(self, tiles: int) -> None:
         """Train about ``tiles`` tiles (whole epochs) once the engine is ready."""
@@ -175,13 +185,17 @@ class Run:
             image, mask = load_pair(path)
             if self.args.dense:
                 labels = dense_labels(mask, band=0)
+                seconds = mouse_seconds(plan_dense(mask), mask.shape)
                 note = "dense"
-            elif index < self.args.clear:
-                labels = clear_labels(mask, self.style, self.rng)
-                note = "clear"
             else:
-                labels, regions = paced_corrections(mask, self.shown(image), self.style)
-                note = f"{regions} error regions corrected"
+                if index < self.args.clear:
+                    plan = clear_labels(mask, self.style, self.rng)
+                    note = "clear"
+                else:
+                    plan = paced_corrections(mask, self.shown(image), self.style)
+                    note = f"{plan.error_regions} error regions corrected"
+                labels, seconds = plan.labels, mouse_seconds(plan, mask.shape)
+            self.user_seconds += seconds
             split = assign_split(self.n_train, self.n_val)
             if split == "val":
                 self.n_val += 1
@@ -189,7 +203,14 @@ class Run:
                 self.n_train += 1
             painted += int(np.count_nonzero(labels))
             self.engine.set_annotation(AnnotatedImage(path.stem, image, labels, split))
-            log.info("photo %d (%s): %s, %d px painted", index + 1, split, note, painted)
+            log.info(
+                "photo %d (%s): %s, %d px painted, %.0f s of mouse time in all",
+                index + 1,
+                split,
+                note,
+                painted,
+                self.user_seconds,
+            )
             self.train(self.args.tiles_per_image)
             if index + 1 == self.args.clear:
                 report("clear")
@@ -281,6 +302,7 @@ def main() -> None:
             "precision": counts.precision,
             "recall": counts.recall,
             "length_r2": score.length_r2(),
+            "user_s": run.user_seconds,
             "cpu_s": train_cpu,
             "wall_s": time.perf_counter() - run.wall_started,
         }
@@ -288,7 +310,7 @@ def main() -> None:
             f"{args.label or '-'} {args.data} seed {args.seed} {stage:13s} tiles {run.tiles:5d} "
             f"model {row['model']:3d} val {row['val_f1'] or 0:.3f}  held-out F1 {counts.f1:.3f} "
             f"(P {counts.precision:.3f} R {counts.recall:.3f}) length R² {row['length_r2']:.3f}  "
-            f"cpu {train_cpu:.0f} s",
+            f"user {run.user_seconds:.0f} s  cpu {train_cpu:.0f} s",
             flush=True,
         )
         if args.out:

@@ -28,8 +28,10 @@ from cluster.inference.tiled import THRESHOLD, segment_probability
 from cluster.io.images import read_image, read_mask
 from cluster.measure.length import skeleton_length
 from cluster.nn.devices import DeviceInfo
+from cluster.simulate.annotation_time import MouseTimeModel, annotation_seconds
 from cluster.simulate.clear_examples import clear_example_plan
 from cluster.simulate.pace import plan_paced_corrections
+from cluster.simulate.strokes import AnnotationPlan
 from cluster.training.validate import Confusion, confusion
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -101,18 +103,20 @@ class UserStyle:
     correction_seconds: float = CORRECTION_SECONDS
 
 
-def clear_labels(mask: np.ndarray, style: UserStyle, rng: np.random.Generator) -> np.ndarray:
+def clear_labels(mask: np.ndarray, style: UserStyle, rng: np.random.Generator) -> AnnotationPlan:
     """A clear example: the clearest roots and open soil, no model shown."""
-    return clear_example_plan(mask, rng=rng).labels
+    return clear_example_plan(mask, rng=rng)
 
 
-def paced_corrections(
-    mask: np.ndarray, predicted: np.ndarray, style: UserStyle
-) -> tuple[np.ndarray, int]:
-    """(labels, error regions painted): the largest errors first, within the time budget."""
+def paced_corrections(mask: np.ndarray, predicted: np.ndarray, style: UserStyle) -> AnnotationPlan:
+    """The largest errors first, within the time budget."""
     empty = np.zeros(mask.shape, dtype=np.uint8)
-    plan = plan_paced_corrections(mask, predicted, empty, seconds=style.correction_seconds)
-    return plan.labels, plan.error_regions
+    return plan_paced_corrections(mask, predicted, empty, seconds=style.correction_seconds)
+
+
+def mouse_seconds(plan: AnnotationPlan, shape: tuple[int, int]) -> float:
+    """What painting ``plan`` costs a mouse user (the bench's own price)."""
+    return annotation_seconds(plan, MouseTimeModel(), image_shape=shape)
 
 
 @dataclass

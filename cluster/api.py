@@ -12,6 +12,7 @@ not paint, and ``class index + 1`` for painted ones, so a binary project has
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal, Protocol, runtime_checkable
@@ -223,3 +224,38 @@ class Backend(Protocol):
 
     async def close(self) -> None:
         """Release what this client holds (the Ray implementation leaves actors running)."""
+
+
+WORKER_RESOURCE_ENV = "RPTUI_WORKER_RESOURCE"
+PLACEMENT_SHARE = 0.01  # of the node's custom resource, per actor: room for 100 actors
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the trainer, the segmenter and the batch workers run.
+
+    ``resource`` names a custom Ray resource (``ray start --resources '{"gpu_box": 1}'``):
+    every actor then asks for a small share of it, so Ray places them only on nodes that
+    declare it. ``None`` lets Ray place them anywhere. The default comes from
+    ``RPTUI_WORKER_RESOURCE``.
+    """
+
+    resource: str | None = None
+
+    def __post_init__(self) -> None:
+        name = self.resource
+        if name is not None and (
+            not name or not name.isprintable() or any(c.isspace() for c in name)
+        ):
+            raise ValueError(f"not a Ray resource name: {name!r}")
+        if name in ("CPU", "GPU", "memory", "object_store_memory"):
+            raise ValueError(f"{name} is a built-in Ray resource; name a custom one")
+
+    @classmethod
+    def from_environment(cls) -> Placement:
+        """The placement named by ``RPTUI_WORKER_RESOURCE`` (none when unset or empty)."""
+        return cls(os.environ.get(WORKER_RESOURCE_ENV) or None)
+
+    def actor_resources(self) -> dict[str, float]:
+        """The custom resources each actor asks for (``ray.remote(resources=...)``)."""
+        return {self.resource: PLACEMENT_SHARE} if self.resource else {}

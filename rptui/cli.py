@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rptui.cli_parsers.bench import add_bench_command
-from rptui.cli_parsers.common import PROGRAM, OneLineParser, handler
+from rptui.cli_parsers.common import PROGRAM, OneLineParser, add_annotator_option, handler
 from rptui.cli_parsers.measuring import add_measuring_commands
 from rptui.cli_parsers.models import add_models_command
 from rptui.cli_parsers.workspace import add_workspace_commands
@@ -54,6 +54,7 @@ def build_parser() -> OneLineParser:
         help="how the app draws images: kitty or sixel (true pixels) or halfblocks "
         "(default: what the terminal offers; `rptui doctor` says which)",
     )
+    add_annotator_option(parser)
     parser.add_argument("--verbose", action="store_true", help="log more to stderr")
     parser.set_defaults(handler=handler("app"), project=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from cluster.api import (
     AnnotatedImage,
     EpochRecord,
     ModelSnapshot,
+    Placement,
     Segmentation,
     SegmentationRequest,
     TrainerStatus,
@@ -31,6 +31,7 @@ from cluster.api import (
 )
 from cluster.backends.segmenter_actor import Processed, SegmenterActor, segmenter_name
 from cluster.backends.trainer_actor import TrainerActor, trainer_name
+from cluster.head.placement import largest_node, placement_nodes
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +67,6 @@ def actor_shapes(node_cpus: float, node_gpus: float = 0.0) -> tuple[ActorShape, 
     else:
         gpus = (0.0, 0.0)
     return ActorShape(trainer_cpus, gpus[0]), ActorShape(segmenter_cpus, gpus[1])
-
-
-def largest_node() -> tuple[float, float]:
-    """(CPUs, GPUs) of the biggest live node of the connected cluster."""
-    import ray
-
-    nodes: list[Mapping[str, Any]] = [node["Resources"] for node in ray.nodes() if node["Alive"]]
-    if not nodes:
-        return 1.0, 0.0
-    biggest = max(nodes, key=lambda r: (r.get("GPU", 0.0), r.get("CPU", 0.0)))
-    return float(biggest.get("CPU", 1.0)), float(biggest.get("GPU", 0.0))
 
 
 class TrainerModels:
@@ -117,8 +107,11 @@ async def _await(ref: Any, timeout: float) -> Any:
     return await asyncio.wait_for(asyncio.wrap_future(ref.future()), timeout)
 
 
-def _named_actor(cls: type, name: str, shape: ActorShape, concurrency: int) -> Any:
-    """A detached, named, always-restarted threaded actor class, found again by name."""
+def _named_actor(
+    cls: type, name: str, shape: ActorShape, concurrency: int, placement: Placement
+) -> Any:
+    """A detached, named, always-restarted threaded actor class, found again by name,
+    on a node that ``placement`` allows."""
     import ray
 
     return ray.remote(cls).options(
@@ -130,6 +123,7 @@ def _named_actor(cls: type, name: str, shape: ActorShape, concurrency: int) -> A
         max_concurrency=concurrency,
         num_cpus=shape.num_cpus,
         num_gpus=shape.num_gpus,
+        resources=placement.actor_resources(),
     )
 
 
@@ -146,6 +140,7 @@ class RayBackend:
         tta: bool = True,
         call_timeout_s: float = CALL_TIMEOUT_S,
         shapes: tuple[ActorShape, ActorShape] | None = None,
+        placement: Placement | None = None,
     ) -> None:
         import ray
 
@@ -154,12 +149,21 @@ class RayBackend:
         self.project_name = project_name
         self.timeout_s = call_timeout_s
         self._tile_size = tile_size
-        trainer_shape, segmenter_shape = shapes or actor_shapes(*largest_node())
+        self.placement = placement or Placement.from_environment()
+        trainer_shape, segmenter_shape = shapes or actor_shapes(*largest_node(self.placement))
         self.trainer = _named_actor(
-            TrainerActor, trainer_name(project_name), trainer_shape, TRAINER_CONCURRENCY
+            TrainerActor,
+            trainer_name(project_name),
+            trainer_shape,
+            TRAINER_CONCURRENCY,
+            self.placement,
         ).remote()
         self.segmenter = _named_actor(
-            SegmenterActor, segmenter_name(project_name), segmenter_shape, SEGMENTER_CONCURRENCY
+            SegmenterActor,
+            segmenter_name(project_name),
+            segmenter_shape,
+            SEGMENTER_CONCURRENCY,
+            self.placement,
         ).remote(TrainerModels(trainer_name(project_name)), tile_size=segment_tile_size, tta=tta)
         self.incarnation: str | None = None
         self.restarts_seen = 0
@@ -172,7 +176,14 @@ class RayBackend:
             self.segmenter.set_model.remote(start_model)
 
     async def _call(self, ref: Any, timeout: float | None = None) -> Any:
-        return await _await(ref, self.timeout_s if timeout is None else timeout)
+        try:
+            return await _await(ref, self.timeout_s if timeout is None else timeout)
+        except asyncio.TimeoutError:
+            if self.placement.resource is not None:
+                # The actors' node may be gone with no other to hold them: say so plainly
+                # (raises ConnectError) instead of a bare timeout.
+                await asyncio.to_thread(placement_nodes, self.placement)
+            raise
 
     async def _seen(self, incarnation: str) -> None:
         """Note the trainer's incarnation; a new one means a restart: send everything again."""

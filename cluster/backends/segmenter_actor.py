@@ -24,6 +24,7 @@ import numpy as np
 from torch import nn
 
 from cluster.api import ModelSnapshot, Segmentation, SegmentationRequest
+from cluster.backends.declared_gpus import warn_if_gpu_absent
 from cluster.backends.segment_queue import SegmentationQueue
 from cluster.inference.options import Cancelled
 from cluster.inference.tiled import segment_request
@@ -75,6 +76,7 @@ class SegmenterActor:
         self._tile_size = tile_size
         self._tta = tta
         self._device: DeviceInfo = pick_device(device)
+        self._device_note = warn_if_gpu_absent(self._device, "segmenter")
         self._dtype = resolve_precision(self._device, "auto")
         self._poll_s = model_poll_s
         self._queue = SegmentationQueue()
@@ -106,6 +108,11 @@ class SegmenterActor:
         stale = self._queue.requeue_stale(version)
         log.info("model %d in use; %d stale results queued again", version, len(stale))
         return version
+
+    def device(self) -> str:
+        """Where it segments, with the note when the node's declared GPUs are absent."""
+        described = self._device.describe()
+        return f"{described} ({self._device_note})" if self._device_note else described
 
     def model_version(self) -> int:
         """Version of the model in use, 0 before the first one arrives."""

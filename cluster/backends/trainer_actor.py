@@ -25,6 +25,7 @@ from cluster.api import (
     TrainerStatus,
     TrainingConfig,
 )
+from cluster.backends.declared_gpus import warn_if_gpu_absent
 from cluster.head.status import touch_activity
 from cluster.head.trainer_report import publish_trainer_status
 from cluster.nn.devices import DeviceInfo, pick_device
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 TRAINER_PREFIX = "trainer:"
 IDLE_POLL_S = 0.2  # how often an idle trainer looks for enough annotations
 STOP_JOIN_S = 20.0  # how long stop_training waits for the current batch to end
+ABSENT_GPU_SHORT = "declared GPU absent"  # beside the device in the status (details: log)
 
 
 def trainer_name(project: str) -> str:
@@ -73,6 +75,7 @@ class TrainerActor:
         self.incarnation_id = uuid.uuid4().hex
         self._device_name = device
         self._device: DeviceInfo | None = None
+        self._device_note: str | None = None  # the node's declared GPUs are absent
         self._activity = activity
         self._lock = threading.RLock()
         self._pending: dict[str, AnnotatedImage] = {}  # held until the engine exists
@@ -145,6 +148,7 @@ class TrainerActor:
                 return self._engine
             if self._device is None:
                 self._device = pick_device(self._device_name)
+                self._device_note = warn_if_gpu_absent(self._device, "trainer")
             start = self._start
         engine = TrainingEngine(config, start=start, device=self._device)
         engine.epoch = first_epoch
@@ -229,6 +233,8 @@ class TrainerActor:
         best = self._best()
         saved_f1 = engine.saved_f1 if engine is not None else best.f1 if best else None
         device = self._device.describe() if self._device is not None else "cpu"
+        if self._device_note is not None:
+            device += f" ({ABSENT_GPU_SHORT})"
         status = TrainerStatus(
             state=self._state,
             epoch=last,

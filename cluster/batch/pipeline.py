@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from cluster.api import Placement
 from cluster.batch.waiting import OnWait, wait_notice
 from cluster.batch.worker import (
     DATA,
@@ -41,6 +42,7 @@ from cluster.batch.worker import (
     slice_failure,
 )
 from cluster.batch.worker_shape import WorkerShape, worker_shape
+from cluster.head.placement import free_resources
 from cluster.io.image_limits import ImageReadError
 from cluster.io.images import encode_png
 from cluster.io.stacks import read_stack_slice
@@ -132,6 +134,7 @@ def segment_paths(
     threads_per_worker: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
     on_wait: OnWait | None = None,
+    placement: Placement | None = None,
 ) -> Iterator[ImageResult]:
     """Segment image files (or slices of stacks) on the connected Ray cluster, yielding
     results as they finish.
@@ -148,6 +151,8 @@ def segment_paths(
         chunk_bytes: encoded image bytes per Ray Data run.
         on_wait: told why, in one line, while a run has brought no result yet (every
             :data:`cluster.batch.waiting.WAIT_NOTICE_S` seconds).
+        placement: the nodes the workers may run on (default: ``RPTUI_WORKER_RESOURCE``);
+            the pool is sized to what is free on them (one worker per declared GPU).
 
     Yields:
         One :class:`ImageResult` per path or unit (named by its ``name``), in completion
@@ -165,8 +170,9 @@ def segment_paths(
     quiet_ray_data()
     # What is free now: a trainer may hold some CPUs or a GPU, and a pool asking for
     # them would wait for it to stop.
+    placement = placement or Placement.from_environment()
     shape = worker_shape(
-        ray.available_resources(), workers=workers, threads_per_worker=threads_per_worker
+        free_resources(placement), workers=workers, threads_per_worker=threads_per_worker
     )
     log.info("batch: %d images or slices on %s", len(units), shape)
     blobs_ref = ray.put(list(model_blobs))
@@ -183,7 +189,7 @@ def segment_paths(
             else:
                 rows.append(item)
         if rows:
-            yield from _run_chunk(rows, blobs_ref, settings, shape, on_wait)
+            yield from _run_chunk(rows, blobs_ref, settings, shape, on_wait, placement)
 
 
 def _run_chunk(
@@ -192,6 +198,7 @@ def _run_chunk(
     settings: BatchSettings,
     shape: WorkerShape,
     on_wait: OnWait | None,
+    placement: Placement,
 ) -> Iterator[ImageResult]:
     """One Ray Data run over ``rows``; if the pipeline itself fails, the rest get its error."""
     import ray.data
@@ -209,6 +216,7 @@ def _run_chunk(
         },
         num_cpus=shape.num_cpus,
         num_gpus=shape.num_gpus,
+        resources=placement.actor_resources(),
     )
     done: set[str] = set()
     try:

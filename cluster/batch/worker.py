@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cluster.backends.declared_gpus import warn_if_gpu_absent
 from cluster.inference.planning import ensemble_tile
 from cluster.inference.tiled import segment
 from cluster.io.atomic import write_bytes_atomic
@@ -253,6 +254,7 @@ class SegmentWorker:
             model_blobs = ray.get(model_blobs)
         self.threads = set_cpu_threads(threads)
         self.device = pick_device()
+        warn_if_gpu_absent(self.device, "segment worker")
         self.dtype = resolve_precision(self.device, settings.precision)
         self.models, tile, classes = load_ensemble(model_blobs, self.device)
         if settings.tile_size is None:

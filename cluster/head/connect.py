@@ -34,6 +34,7 @@ NAMESPACE_PREFIX = "rptui-"
 CLIENT_SCHEME = "ray://"
 DEFAULT_GCS_PORT = 6379
 LOG_MODE = 0o600  # what Ray prints may name paths and hosts: the owner only
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray keeps loopback addresses
 
 
 class ConnectError(RuntimeError):
@@ -156,6 +157,28 @@ def use_embedded_environment(workspace: Path) -> None:
     AuthenticationTokenLoader.instance().reset_cache()
 
 
+def is_loopback(address: str) -> bool:
+    """Whether a Ray address names this machine's loopback (``127.x``, ``localhost``, ``::1``)."""
+    import ipaddress
+
+    host, _ = split_address(address)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def keep_loopback() -> None:
+    """Join a cluster on loopback as it is: without this, Ray swaps ``127.0.0.1`` for the
+    machine's network address, where a loopback-only head does not listen."""
+    import ray._private.ray_constants as ray_constants
+
+    os.environ[LOOPBACK_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def _init(address: str, namespace: str) -> None:
     import ray
 
@@ -215,6 +238,8 @@ def connect(
         ray.shutdown()
     if connection.embedded:
         use_embedded_environment(workspace)
+    elif is_loopback(connection.address):
+        keep_loopback()
     started = time.monotonic()
     try:
         _init(connection.address, namespace)

@@ -13,9 +13,10 @@ from cluster.nn.model import DEFAULT_TILE, is_valid_input_size
 from cluster.nn.snapshot import unwrap
 from cluster.nn.tiles import choose_tile_shape
 
-# Input pixels per forward call on a CPU, for a peak RSS under 1 GB (measured: 796x588 at
-# fp32 peaked at 1002 MiB, at bf16 at 690 MiB)
-CPU_BATCH_PIXELS = {None: 400_000, torch.bfloat16: 480_000, torch.float16: 480_000}
+# Input pixels per forward call on a CPU, for a peak RSS under 750 MiB when `rptui segment`
+# segments a 2273x2550 photo (benchmarks/RESULTS.md, Engine, Memory); fp32 holds
+# twice bf16's bytes per pixel, so its tiles are smaller
+CPU_BATCH_PIXELS = {None: 280_000, torch.bfloat16: 480_000, torch.float16: 480_000}
 MAX_TILE_PIXELS = 4 * DEFAULT_TILE**2  # GroupNorm sees at most ~2x the training tile's side
 GPU_BYTES_PER_PIXEL = 4096  # generous per input pixel at fp32, for the GPU batch bound
 

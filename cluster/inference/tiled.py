@@ -7,7 +7,8 @@ A binary model (two outputs) yields the foreground probability map; a multi-clas
 
 Memory grows with the tile batch, not with the image's model count: every output pixel
 belongs to exactly one tile, whose probability (summed over models and flip passes on
-the device) is written once into a single float32 map.
+the device) is written once into a single float32 map, and the network's activations
+are let go layer by layer (:mod:`cluster.inference.lean`).
 
 The run's device, batch and tile shape are planned by :mod:`cluster.inference.planning`;
 its options are :mod:`cluster.inference.options`.
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from cluster.api import Segmentation, SegmentationRequest
+from cluster.inference.lean import forward
 from cluster.inference.options import Cancelled, RunOptions, SegmentOptions, TileOptions
 from cluster.inference.planning import (
     default_batch_pixels,
@@ -54,7 +56,7 @@ THRESHOLD = 0.5
 
 def _maps(model: nn.Module, batch: torch.Tensor, multi: bool) -> torch.Tensor:
     """One pass: N x K x h x w class probabilities, or N x h x w foreground for binary."""
-    probs = torch.softmax(model(batch).float(), dim=1)
+    probs = torch.softmax(forward(model, batch).float(), dim=1)
     return probs if multi else probs[:, FOREGROUND_CHANNEL]
 
 

@@ -6,6 +6,8 @@ import argparse
 from typing import Any, NoReturn
 
 from rptui.errors import EXIT_USER_ERROR
+from rptui.store.annotator import clean_annotator
+from rptui.store.paths import WorkspaceError
 
 PROGRAM = "rptui"
 
@@ -31,6 +33,26 @@ def add_command(
     parser: argparse.ArgumentParser = sub.add_parser(name, **options)
     parser.set_defaults(handler=handler(module))
     return parser
+
+
+def annotator_name(text: str) -> str:
+    """``--annotator``'s value: a printable name (argparse reports a bad one in one line)."""
+    try:
+        return clean_annotator(text)
+    except WorkspaceError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_annotator_option(parser: argparse.ArgumentParser) -> None:
+    """``--annotator NAME``: who annotates, recorded with each annotation beside the OS user."""
+    parser.add_argument(
+        "--annotator",
+        type=annotator_name,
+        default=None,
+        metavar="NAME",
+        help="your name, recorded with each annotation you save and shown to others "
+        "annotating the same project (default: your user name alone)",
+    )
 
 
 def add_model_option(parser: argparse.ArgumentParser, *, required: bool) -> None:

@@ -115,6 +115,13 @@ def add_measuring_commands(sub: argparse._SubParsersAction) -> None:
         help="every Ray node sees INPUT and OUTPUT at the same paths: workers read and "
         "write them directly instead of sending bytes through the driver",
     )
+    segment.add_argument(
+        "--worker-resource",
+        default=None,
+        metavar="NAME",
+        help="run the workers only on Ray nodes that declare this custom resource "
+        "(ray start --resources '{\"NAME\": 1}'; default: $RPTUI_WORKER_RESOURCE, any node)",
+    )
     _add_voxel_size_option(segment)
     _add_trait_options(segment)
     segment.add_argument(

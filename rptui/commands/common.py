@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from cluster.api import Backend, ModelSnapshot
 from rptui.errors import UserError
 from rptui.exit_watch import watch_sudden_exit
+from rptui.store.annotator import Annotator
 from rptui.store.workspace import Workspace, default_workspace_root
 
 if TYPE_CHECKING:
@@ -36,7 +37,10 @@ def workspace_from(args: argparse.Namespace) -> Workspace:
     Raises:
         UserError: the path (or a folder above it) is a file.
     """
-    workspace = Workspace(args.workspace or default_workspace_root())
+    name = getattr(args, "annotator", None)
+    workspace = Workspace(
+        args.workspace or default_workspace_root(), annotator=Annotator.current(name)
+    )
     for path in (workspace.root, *workspace.root.parents):
         if path.exists():
             if not path.is_dir():

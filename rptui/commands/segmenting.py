@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 from functools import partial
@@ -13,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
+from cluster.api import WORKER_RESOURCE_ENV, Placement
 from cluster.io.atomic import write_bytes_atomic
 from cluster.io.model_files import load_model_file
 from cluster.measure.tables import ALL_KINDS, EVERY_IMAGE_KIND, IMAGE_KINDS, REGIONS
@@ -72,6 +74,16 @@ def _connect(args: argparse.Namespace, workspace: Workspace) -> bool:
     return True
 
 
+def set_worker_resource(name: str) -> None:
+    """Place this run's workers on nodes that declare ``name`` (checked here, used by
+    the batch pipeline through ``RPTUI_WORKER_RESOURCE``)."""
+    try:
+        Placement(name)
+    except ValueError as error:
+        raise UserError(f"--worker-resource: {error}") from error
+    os.environ[WORKER_RESOURCE_ENV] = name
+
+
 def _write_table(table: pd.DataFrame, path: Path) -> None:
     try:
         write_bytes_atomic(path, table_bytes(table, path))
@@ -107,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     for table_path in (table, regions):
         if table_path is not None:
             check_output_file(table_path)
+    if args.worker_resource is not None:
+        set_worker_resource(args.worker_resource)
     use_ray = not args.in_process
     connected = _connect(args, workspace) if use_ray else False
     run_folder = partial(

@@ -9,10 +9,17 @@ requests (``presegmenter``, :mod:`rptui.session.preseg`) and Enter's saving (``s
 (:func:`rptui.session.status.status_line`). The session itself moves: accept, skip,
 previous, go to, and the order mode. Talking to the backend is
 :class:`rptui.session.link.BackendLink`'s.
+
+In a writable project the session holds a lease on the item on screen
+(:mod:`rptui.store.leases`), so other apps annotating the project are served other
+images; it opens on the first item no other app holds. An item another app holds can
+still be looked at (P, G): :attr:`ReviewSession.held_by` names its holder, and nothing
+is saved for it here.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -26,8 +33,11 @@ from rptui.session.paint import Brush
 from rptui.session.preseg import PreSegmenter
 from rptui.session.serve_order import ServeOrder
 from rptui.session.view import Clock, ImageLoader, Viewer
+from rptui.store.leases import LeaseInfo
 from rptui.store.paths import WorkspaceError
 from rptui.store.project import Project
+
+log = logging.getLogger(__name__)
 
 
 class ReviewSession:
@@ -50,13 +60,20 @@ class ReviewSession:
         self.brush = Brush(project, self.viewer)
         self.presegmenter = PreSegmenter(project, self.viewer, self.order)
         self.saver = Saver(project, self.viewer)
+        self.held_by: LeaseInfo | None = None  # another app's lease on the item on screen
+        self._hold()
+        if self.held_by is not None:  # another app works on where this one left off
+            self._move(self.order.next_index(self.viewer.index))
 
     # -- moving -------------------------------------------------------------------------
     def accept(self) -> list[AnnotatedImage]:
         """Enter: save what was painted (every visited slice), mark the item reviewed and
-        move on; returns the annotations saved, for the trainer."""
+        move on; returns the annotations saved, for the trainer. Nothing is saved for an
+        item another app holds (:attr:`held_by`)."""
         shown_version = self.viewer.segmentation_version
-        items = self.saver.save_item()
+        if self.held_by is not None:
+            self._hold()  # its holder may have moved on since
+        items = self.saver.save_item() if self.held_by is None else []
         self._move(self.order.next_index(self.viewer.index, shown_version=shown_version))
         return items
 
@@ -76,6 +93,28 @@ class ReviewSession:
     def _move(self, index: int) -> None:
         self.viewer.show(index)
         self.order.served(self.viewer.index)
+        self._hold()
+
+    def _hold(self) -> None:
+        """Lease the item on screen, giving back the one held before; :attr:`held_by`
+        names another app holding it."""
+        leases = self.project.leases
+        self.held_by = None
+        if leases is None:
+            return
+        stem = self.viewer.stem
+        try:
+            if not leases.keep_only(stem):
+                self.held_by = leases.holder(stem)
+        except (OSError, WorkspaceError) as error:
+            log.warning("could not lease %s: %s", stem, error)
+
+    def keep_lease(self) -> None:
+        """Renew the lease on the item on screen (call it often; it renews now and then)."""
+        try:
+            self.project.refresh_lock()
+        except (OSError, WorkspaceError) as error:
+            log.warning("could not renew the image lease: %s", error)
 
     def find(self, query: str) -> int:
         """The index for a 1-based number, a stem or a file name; WorkspaceError if none."""

@@ -4,6 +4,11 @@ UI-free; :class:`rptui.session.review.ReviewSession` holds one :class:`ServeOrde
 ``order``) and asks it which image comes next, which images to score in the background
 and what to say about the score of the image on screen. The pieces (score book, history,
 choosing) live in :mod:`rptui.session.order`.
+
+When several apps annotate the project at once, an image another app holds a lease on
+(:mod:`rptui.store.leases`) is never served to this one, in either order; an image
+another app served in most-uncertain order is not served again, and in the fixed order
+an image another annotator saved is passed over.
 """
 
 from __future__ import annotations
@@ -72,22 +77,62 @@ class ServeOrder:
         )
 
     def candidates(self) -> list[tuple[int, str]]:
-        """(index, stem) of images not served yet, not reviewed, not annotated."""
+        """(index, stem) of images not served yet (here or by another app), not reviewed,
+        not annotated, and not leased by another app."""
         served = self.history.served
         config = self.project.config
-        return [
+        served_elsewhere = set(config.served)
+        found = [
             (i, stem)
             for i in range(len(self.project))
             if i not in served
             and (stem := self.project.stem(i)) not in config.reviewed
             and stem not in config.splits
+            and stem not in served_elsewhere
         ]
+        busy = self.leased_elsewhere([stem for _, stem in found])
+        return [(i, stem) for i, stem in found if stem not in busy]
+
+    def leased_elsewhere(self, stems: list[str]) -> set[str]:
+        """Which of ``stems`` another app holds (none when the project is read-only)."""
+        leases = self.project.leases
+        if leases is None or not stems:
+            return set()
+        try:
+            return leases.leased_by_others(stems)
+        except OSError as error:
+            log.warning("could not read the image leases: %s", error)
+            return set()
+
+    def next_free(self, current: int) -> int:
+        """The first image after ``current`` in the fixed order that no other app holds and
+        no other annotator saved (the next image when there is none such)."""
+        last = len(self.project) - 1
+        later = list(range(current + 1, last + 1))
+        busy = self.leased_elsewhere([self.project.stem(i) for i in later])
+        stems = {i: self.project.stem(i) for i in later}
+        free = (i for i in later if stems[i] not in busy)
+        return next(
+            (i for i in free if not self.annotated_by_another(stems[i])), min(current + 1, last)
+        )
+
+    def annotated_by_another(self, stem: str) -> bool:
+        """Whether an annotator other than this app's saved an annotation of ``stem``."""
+        mine = self.project.annotator.to_json()
+        records = self.project.config.annotated_by.get(stem, [])
+        return any(
+            record.get("user") != mine["user"] or record.get("name") != mine.get("name")
+            for record in records
+        )
 
     def next_index(self, current: int, *, shown_version: int | None = None) -> int:
         """The image after ``current``: the next in the fixed order, or the most uncertain
-        unserved one (retracing first what was served after a step back)."""
+        unserved one (retracing first what was served after a step back). What other apps
+        recorded since is read first."""
+        if self.project.leases is not None:
+            self.project.reload_config()
         if self.mode == SEQUENTIAL:
-            return min(current + 1, len(self.project) - 1)
+            return self.next_free(current)
         again = self.history.forward()  # the user went back with P: retrace first
         if again is not None:
             return again

@@ -81,6 +81,10 @@ def status_parts(
     if project.read_only:
         reason = project.read_only_reason or "locked"
         parts.append(StatusPart(f"read-only: {reason}", "read-only", ESSENTIAL))
+    if session.held_by is not None:
+        who = session.held_by.annotator
+        text = f"{who} is annotating this image: not saved"
+        parts.append(StatusPart(text, f"held by {who}", ESSENTIAL))
     if view.problem is not None:
         parts.append(StatusPart(f"not shown: {view.problem}", "not shown", ESSENTIAL))
     return parts

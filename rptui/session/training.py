@@ -33,6 +33,7 @@ from cluster.io.model_names import model_file_name
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import output_channels, snapshot_from_model
 from rptui.store.annotation_files import from_png_bytes
+from rptui.store.brief_lock import held_briefly
 from rptui.store.paths import ModelFileInfo
 from rptui.store.project import Project
 
@@ -154,14 +155,25 @@ def append_epoch_log(project: Project, records: list[EpochRecord]) -> None:
     """Append epoch records to ``logs/epochs.csv`` (the whole file is rewritten atomically).
 
     A log that already exists keeps its header: rows are written in its columns, so a log
-    begun by another version of the program stays aligned.
+    begun by another version of the program stays aligned. Several apps following one
+    trainer each pull its records: the rewrite is done under a brief lock, and a record
+    the log holds already (same epoch and time) is not written again.
     """
     if not records:
         return
-    classes = tuple(project.config.classes)
     path = project.logs_dir / EPOCH_LOG_NAME
+    with held_briefly(path.with_name(f".{EPOCH_LOG_NAME}.lock")):
+        _append_epoch_log(project, path, records)
+
+
+def _append_epoch_log(project: Project, path: Path, records: list[EpochRecord]) -> None:
+    classes = tuple(project.config.classes)
     existing = path.read_text(encoding="utf-8") if path.is_file() else ""
     header = next(csv.reader(io.StringIO(existing)), None) if existing else None
+    logged = {(row.get("epoch"), row.get("time")) for row in csv.DictReader(io.StringIO(existing))}
+    records = [r for r in records if (str(r.epoch), str(r.time)) not in logged]
+    if not records:
+        return
     buffer = io.StringIO()
     buffer.write(existing)
     writer = csv.DictWriter(

@@ -1,4 +1,9 @@
-"""One writer per project: a lock file holding host, pid and time.
+"""A whole-project lock file holding host, pid and time (what rptui took before leases).
+
+A project is no longer held whole: apps lease images (:mod:`rptui.store.leases`). The
+lock stays for an rptui from before leases, which still takes it and writes
+``project.json`` whole: while its holder lives, a project opens read-only
+(:mod:`rptui.store.opening`). Its stale-holder rules are the leases' too.
 
 The lock file is made complete in a temporary file and then hard-linked into place,
 which fails atomically when a lock already exists, so a reader never sees a half
@@ -99,7 +104,7 @@ class LockHeld(WorkspaceError):
         super().__init__(f"{self.path.parent.name}: {who}")
 
 
-def _process_start_time(pid: int) -> float | None:
+def process_start_time(pid: int) -> float | None:
     """Unix time a local process started (Linux /proc), or None if unknown."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -116,7 +121,7 @@ def is_stale(info: LockInfo, *, stale_after: float = STALE_AFTER_SECONDS) -> boo
     if info.host == socket.gethostname():
         if not pid_alive(info.pid):
             return True
-        started = _process_start_time(info.pid)
+        started = process_start_time(info.pid)
         return started is not None and started > info.since + _START_TIME_SLACK_SECONDS
     return time.time() - info.heartbeat > stale_after
 

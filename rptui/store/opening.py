@@ -1,8 +1,12 @@
-"""Opening a project whose files are found: its lock taken, folders recreated, splits tidied.
+"""Opening a project whose files are found: folders recreated, splits tidied, leases ready.
 
-Opening takes the project's lock; when another live session holds it, the project opens
-read-only and says who holds it. Missing folders are recreated and leftovers of killed
-writers are removed when a project opens writable.
+Several apps may open one project for writing at once: each takes a lease on the image
+it shows (:mod:`rptui.store.leases`) and writes project.json by read-modify-write under
+a brief lock (:mod:`rptui.store.shared_config`). A project opens read-only when asked,
+when its folder cannot be written, or when an rptui from before leases holds the
+project's whole-project lock (``.rptui.lock``: it would overwrite the others' records).
+Missing folders are recreated and leftovers of killed writers (older than a minute, so
+never another app's write in flight) are removed when a project opens writable.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import logging
 from pathlib import Path
 
 from cluster.io.atomic import remove_stale_temp_files
-from rptui.store.lock import LockHeld, LockInfo, ProjectLock
+from rptui.store.annotator import Annotator
+from rptui.store.leases import ImageLeases
+from rptui.store.lock import LOCK_FILE_NAME, LockHeld, LockInfo, ProjectLock, is_stale
 from rptui.store.project import Project
 from rptui.store.project_config import ProjectConfig
 
@@ -29,6 +35,12 @@ def _reconcile_splits(project: Project) -> bool:
     return changed
 
 
+def exclusive_holder(root: Path) -> LockInfo | None:
+    """The live holder of the whole-project lock an rptui from before leases takes, if any."""
+    holder = ProjectLock(root).holder()
+    return holder if holder is not None and not is_stale(holder) else None
+
+
 def open_project_at(
     config_path: Path,
     config: ProjectConfig,
@@ -36,35 +48,38 @@ def open_project_at(
     dataset_dir: Path,
     *,
     read_only: bool = False,
+    annotator: Annotator | None = None,
 ) -> Project:
-    """Open the project whose data lives in ``root``: lock, recreate folders, tidy."""
-    lock: ProjectLock | None = None
+    """Open the project whose data lives in ``root``: recreate folders, tidy, lease."""
     reason: str | None = "opened read-only" if read_only else None
     holder: LockInfo | None = None
+    leases: ImageLeases | None = None
+    annotator = annotator or Annotator.current()
     if not read_only:
-        candidate = ProjectLock(root)
-        try:
-            candidate.acquire()
-            lock = candidate
-        except LockHeld as exc:
-            holder = exc.info
-            reason = str(exc)
-        except PermissionError as exc:
-            reason = f"cannot write in {root}: {exc.strerror}"
+        holder = exclusive_holder(root)
+        if holder is not None:
+            reason = str(LockHeld(root / LOCK_FILE_NAME, holder))
+        else:
+            try:
+                leases = ImageLeases(root, annotator)
+            except OSError as exc:
+                reason = f"cannot write in {root}: {exc.strerror}"
     project = Project(
         config_path,
         config,
         root=root,
         dataset_dir=dataset_dir,
-        lock=lock,
+        writable=leases is not None,
         read_only_reason=reason,
         lock_info=holder,
+        annotator=annotator,
+        leases=leases,
     )
     if reason is not None and not read_only:
         logger.warning("project %s opened read-only: %s", config.name, reason)
     for problem in config.settings.problems:
         logger.warning("%s: %s", config_path, problem)
-    if lock is not None:
+    if leases is not None:
         try:
             for folder in project.folders:
                 folder.mkdir(parents=True, exist_ok=True)

@@ -1,22 +1,29 @@
-"""An open project: its folders, items and slices, annotations, segmentations, models, lock.
+"""An open project: its folders, items and slices, annotations, segmentations, models, leases.
 
 What ``project.json`` holds, and how it is read and written, is
 :mod:`rptui.store.project_config`; the dataset's items and their slices (an image file, a
 multi-page TIFF or a folder of numbered slices) are :mod:`rptui.store.project_items`.
+Several apps may have a project open for writing at once (docs/workspace.md): each
+write of project.json is a read-modify-write under a brief lock
+(:mod:`rptui.store.shared_config`), and each app holds a lease on the image it shows
+(:mod:`rptui.store.leases`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.api import Split
 from cluster.io.atomic import write_bytes_atomic, write_json_atomic
+from rptui.store.annotator import Annotator
 from rptui.store.classes import RGB
-from rptui.store.lock import LockInfo, ProjectLock
+from rptui.store.leases import ImageLeases
+from rptui.store.lock import LockInfo
 from rptui.store.paths import (
     ModelFileInfo,
     ReadOnlyProjectError,
@@ -28,9 +35,11 @@ from rptui.store.project_config import (
     SPLITS,
     ProjectConfig,
     choose_split,
-    save_config,
 )
 from rptui.store.project_items import ProjectItems
+from rptui.store.shared_config import SharedConfig
+
+log = logging.getLogger(__name__)
 
 MODEL_SUFFIX = ".pt"
 SEGMENTATION_RECORD_SUFFIX = ".json"
@@ -46,11 +55,13 @@ class SegmentationInfo:
 
 
 class Project(ProjectItems):
-    """An open project: its config, its folders, and the one writer's lock.
+    """An open project: its config, its folders, and this app's image leases.
 
     Open projects through :class:`rptui.store.workspace.Workspace`. ``root`` holds the data
     (annotations, segmentations, models, logs); ``config_path`` is project.json.
     A read-only project (``read_only``; ``read_only_reason`` says why) refuses writes.
+    ``annotator`` is who saves annotations (recorded with each); ``leases`` are the
+    images this app holds (None when read-only).
     """
 
     def __init__(
@@ -60,14 +71,19 @@ class Project(ProjectItems):
         *,
         root: Path,
         dataset_dir: Path,
-        lock: ProjectLock | None,
+        writable: bool = False,
         read_only_reason: str | None = None,
         lock_info: LockInfo | None = None,
+        annotator: Annotator | None = None,
+        leases: ImageLeases | None = None,
     ) -> None:
         super().__init__(config, dataset_dir)
         self.config_path = Path(config_path)
         self.root = Path(root)
-        self._lock = lock
+        self._writable = writable
+        self.shared = SharedConfig(self.config_path, config)
+        self.annotator = annotator or Annotator.current()
+        self.leases = leases if writable else None
         self.read_only_reason = read_only_reason
         self.lock_info = lock_info
         self.annotations_dir = self.root / "annotations"
@@ -82,8 +98,8 @@ class Project(ProjectItems):
 
     @property
     def read_only(self) -> bool:
-        """Whether writes are refused (locked by another session, or asked for)."""
-        return self._lock is None
+        """Whether writes are refused (asked for, not permitted, or held by an older rptui)."""
+        return not self._writable
 
     @property
     def folders(self) -> tuple[Path, ...]:
@@ -96,7 +112,7 @@ class Project(ProjectItems):
         )
 
     def _check_writable(self, action: str) -> None:
-        if self._lock is None:
+        if not self._writable:
             raise ReadOnlyProjectError(
                 f"cannot {action}: project {self.name} is read-only ({self.read_only_reason})"
             )
@@ -107,9 +123,18 @@ class Project(ProjectItems):
 
     # config -------------------------------------------------------------
     def save_config(self) -> None:
-        """Write project.json atomically (refused when read-only)."""
+        """Write this app's settings and position into project.json, merged with what other
+        apps recorded (:meth:`SharedConfig.save`; refused when read-only)."""
         self._check_writable("save project settings")
-        save_config(self.config_path, self.config)
+        self.shared.save()
+
+    def reload_config(self) -> None:
+        """Take in the splits, reviewed and served images other apps recorded since; a
+        file that cannot be read now is logged and the copy in memory kept."""
+        try:
+            self.shared.reload()
+        except WorkspaceError as error:
+            log.warning("could not reread %s: %s", self.config_path, error)
 
     def set_position(self, index: int, *, reviewed: bool = False, served: bool = False) -> None:
         """Remember where the user is (and, optionally, that the image was reviewed, or
@@ -150,15 +175,26 @@ class Project(ProjectItems):
         """
         self._check_writable("save an annotation")
         validate_name(stem, what="image stem")
-        known = self.config.splits.get(stem)
-        if known is not None and split is not None and split != known:
-            raise WorkspaceError(f"{stem} is in {known}; an image never changes split")
-        chosen: Split = known or split or choose_split(self.config.splits)
-        write_bytes_atomic(self.annotation_path(stem, chosen), png_bytes)
-        if known is None:
-            self.config.splits[stem] = chosen
-            self.save_config()
-        return chosen
+        record = {**self.annotator.to_json(), "time": time.time()}
+
+        def save(config: ProjectConfig) -> Split:
+            # The split is chosen from the file's splits under the lock, so two apps
+            # accepting at once follow the split rule together.
+            known = config.splits.get(stem)
+            if known is not None and split is not None and split != known:
+                raise WorkspaceError(f"{stem} is in {known}; an image never changes split")
+            chosen: Split = known or split or choose_split(config.splits)
+            write_bytes_atomic(self.annotation_path(stem, chosen), png_bytes)
+            config.splits[stem] = chosen
+            config.annotated_by.setdefault(stem, []).append(record)
+            return chosen
+
+        return self.shared.update(save)
+
+    def annotators_of(self, stem: str) -> list[dict[str, object]]:
+        """Who saved the annotation of ``stem`` and when, oldest first (project.json's
+        ``annotated_by``)."""
+        return [dict(record) for record in self.config.annotated_by.get(stem, [])]
 
     def annotation_file(self, stem: str) -> Path | None:
         """The annotation file of ``stem`` (its own split first, then train, val), or None."""
@@ -203,8 +239,11 @@ class Project(ProjectItems):
         self._check_writable("unpin the model" if number is None else "pin a model")
         if number is not None and self.model(number) is None:
             raise WorkspaceError(f"project {self.name} has no model number {number}")
-        self.config.pinned_model = number
-        self.save_config()
+
+        def pin(config: ProjectConfig) -> None:
+            config.pinned_model = number
+
+        self.shared.update(pin)
 
     def remove_model(self, info: ModelFileInfo) -> None:
         """Delete a model file; the pinned model's is refused (unpin it first)."""
@@ -248,15 +287,16 @@ class Project(ProjectItems):
 
     # lifetime -----------------------------------------------------------
     def refresh_lock(self) -> None:
-        """Renew the lock's heartbeat (call every few minutes in long sessions)."""
-        if self._lock is not None:
-            self._lock.refresh()
+        """Renew this app's image leases (call it often: it renews every few seconds)."""
+        if self.leases is not None:
+            self.leases.renew()
 
     def close(self) -> None:
-        """Release the lock; the project becomes read-only."""
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        """Give this app's image leases back; the project becomes read-only."""
+        if self._writable:
+            if self.leases is not None:
+                self.leases.release_all()
+            self._writable = False
             self.read_only_reason = "closed"
 
     def __enter__(self) -> Project:

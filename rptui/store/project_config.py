@@ -5,7 +5,8 @@ the workspace, or an absolute folder for imported RootPainter projects), the cla
 (background first) and their optional colours, the starting model, the settings, the
 image order fixed at creation (with the seed that shuffled it), each annotated image's
 split (fixed once assigned), the reviewed images, the last position and, when one is
-pinned, the number of the pinned model (``pinned_model``, optional). A file that
+pinned, the number of the pinned model (``pinned_model``, optional) and who saved each
+annotation when (``annotated_by``, optional: see docs/workspace.md). A file that
 does not parse, or lacks a key, raises :class:`CorruptProjectError` naming it; nothing
 ever overwrites such a file. A bad setting only falls back to its default
 (:class:`rptui.store.settings.ProjectSettings` names it).
@@ -41,6 +42,8 @@ PROJECT_FILE_NAME = "project.json"
 SCHEMA_VERSION = 1
 DEFAULT_CLASSES: tuple[str, ...] = ("background", "foreground")
 PINNED_MODEL_KEY = "pinned_model"
+ANNOTATED_BY_KEY = "annotated_by"
+AnnotationRecord = dict[str, Any]  # {"user": str, "name": str (optional), "time": float}
 
 
 class NewerSchemaError(WorkspaceError):
@@ -80,6 +83,7 @@ class ProjectConfig:
     location: str | None = None  # absolute data folder when it lives outside the workspace
     rootpainter_file: str | None = None  # the .seg_proj this project was imported from
     pinned_model: int | None = None  # the model number `rptui models --pin` chose
+    annotated_by: dict[str, list[AnnotationRecord]] = field(default_factory=dict)  # by stem
     created: float = field(default_factory=time.time)
     schema_version: int = SCHEMA_VERSION
 
@@ -100,6 +104,7 @@ class ProjectConfig:
         when set)."""
         colours = {} if self.colours is None else {"colours": dict(self.colours)}
         pinned = {} if self.pinned_model is None else {PINNED_MODEL_KEY: self.pinned_model}
+        by = {ANNOTATED_BY_KEY: _copy_records(self.annotated_by)} if self.annotated_by else {}
         return {
             "schema_version": self.schema_version,
             "name": self.name,
@@ -118,6 +123,7 @@ class ProjectConfig:
             "rootpainter_file": self.rootpainter_file,
             "created": self.created,
             **pinned,
+            **by,
         }
 
     @classmethod
@@ -150,6 +156,7 @@ class ProjectConfig:
                 rootpainter_file=_optional_str(obj.get("rootpainter_file"), "rootpainter_file"),
                 created=float(_typed(obj.get("created", 0.0), (int, float), "created")),
                 pinned_model=_optional_int(obj.get(PINNED_MODEL_KEY), PINNED_MODEL_KEY),
+                annotated_by=_annotated_by(obj.get(ANNOTATED_BY_KEY, {})),
                 schema_version=version,
             )
         except (WorkspaceError, TypeError, ValueError) as exc:
@@ -189,6 +196,30 @@ def _splits(value: Any) -> dict[str, Split]:
         if split not in SPLITS:
             raise ValueError(f"split of {stem!r} must be 'train' or 'val', got {split!r}")
     return dict(splits)
+
+
+def _copy_records(by: dict[str, list[AnnotationRecord]]) -> dict[str, list[AnnotationRecord]]:
+    return {stem: [dict(record) for record in records] for stem, records in by.items()}
+
+
+def _annotated_by(value: Any) -> dict[str, list[AnnotationRecord]]:
+    """``annotated_by``: each stem's records of who saved its annotation and when."""
+    found: dict[str, list[AnnotationRecord]] = {}
+    for stem, records in _typed(value, dict, ANNOTATED_BY_KEY).items():
+        validate_name(stem, what="annotated image")
+        found[stem] = [_annotation_record(record) for record in _list(records)]
+    return found
+
+
+def _annotation_record(record: Any) -> AnnotationRecord:
+    _typed(record, dict, "annotation record")
+    checked: AnnotationRecord = {
+        "user": _typed(record.get("user"), str, "annotation record's user"),
+        "time": float(_typed(record.get("time"), (int, float), "annotation record's time")),
+    }
+    if record.get("name") is not None:
+        checked["name"] = _typed(record["name"], str, "annotation record's name")
+    return checked
 
 
 def load_config(path: Path) -> ProjectConfig:

@@ -6,9 +6,9 @@
                                    models, logs (or, for an imported RootPainter project,
                                    project.json only: its data stays in its own folder)
 ```
-Opening a project takes its lock; when another live session holds it, the project
-opens read-only and says who holds it. Missing folders are recreated and leftovers of
-killed writers are removed when a project opens writable.
+Several apps may open one project for writing at once (:mod:`rptui.store.opening`,
+docs/workspace.md); ``annotator`` names who saves annotations. Missing folders are
+recreated and leftovers of killed writers are removed when a project opens writable.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from cluster.io.atomic import write_bytes_atomic
 from cluster.io.model_names import model_file_name
 from cluster.io.stacks import list_items
 from rptui.starters import start_model_source
+from rptui.store.annotator import Annotator
 from rptui.store.classes import validate_classes, validate_colours
-from rptui.store.lock import LockInfo, ProjectLock, is_stale
-from rptui.store.opening import open_project_at
+from rptui.store.lock import LockInfo
+from rptui.store.opening import exclusive_holder, open_project_at
 from rptui.store.paths import (
     CorruptProjectError,
     ReadOnlyProjectError,
@@ -94,10 +95,14 @@ def shuffled_order(names: list[str], seed: int) -> list[str]:
 
 
 class Workspace:
-    """The folder holding datasets and projects."""
+    """The folder holding datasets and projects; projects open for ``annotator`` (this
+    process's user by default)."""
 
-    def __init__(self, root: Path | str | None = None) -> None:
+    def __init__(
+        self, root: Path | str | None = None, *, annotator: Annotator | None = None
+    ) -> None:
         self.root = Path(root).expanduser() if root is not None else default_workspace_root()
+        self.annotator = annotator or Annotator.current()
         self.datasets_dir = self.root / "datasets"
         self.projects_dir = self.root / "projects"
 
@@ -156,8 +161,7 @@ class Workspace:
         except WorkspaceError as exc:
             return ProjectSummary(name=folder.name, path=folder, error=str(exc))
         root = Path(config.location) if config.location else folder
-        project = Project(config_path, config, root=root, dataset_dir=root, lock=None)
-        holder = ProjectLock(root).holder()
+        project = Project(config_path, config, root=root, dataset_dir=root)
         return ProjectSummary(
             name=folder.name,
             path=folder,
@@ -166,7 +170,7 @@ class Workspace:
             n_images=len(config.images),
             n_annotated=len(project.annotated()),
             n_models=len(project.models()),
-            locked_by=holder if holder is not None and not is_stale(holder) else None,
+            locked_by=exclusive_holder(root),
         )
 
     def create_project(
@@ -222,7 +226,8 @@ class Workspace:
     def open_project(
         self, name: str, *, read_only: bool = False, dataset_dir: Path | None = None
     ) -> Project:
-        """Open a project; read-only when asked, or when another session holds it."""
+        """Open a project; read-only when asked, or when it cannot be written (see
+        :func:`rptui.store.opening.open_project_at`)."""
         folder = self.project_dir(name)
         config_path = folder / PROJECT_FILE_NAME
         if not config_path.is_file():
@@ -230,7 +235,14 @@ class Workspace:
         config = load_config(config_path)
         root = Path(config.location) if config.location else folder
         dataset_folder = dataset_dir or self.dataset_dir(config.dataset)
-        return open_project_at(config_path, config, root, dataset_folder, read_only=read_only)
+        return open_project_at(
+            config_path,
+            config,
+            root,
+            dataset_folder,
+            read_only=read_only,
+            annotator=self.annotator,
+        )
 
     def import_rootpainter(self, seg_proj_path: Path | str, *, name: str | None = None) -> Project:
         """Register a RootPainter project (its .seg_proj) here and open it."""

@@ -18,6 +18,7 @@ from cluster.api import (
     TrainerStatus,
 )
 from cluster.simulate.synthetic import write_dataset
+from rptui.store.lock import ProjectLock
 from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
 from rptui.tui.canvas.widget import AnnotationCanvas
@@ -189,15 +190,18 @@ async def test_failing_backend_means_offline(workspace: Workspace) -> None:
         await wait_for(pilot, lambda: "offline" in status_text(app))
 
 
-async def test_locked_project_opens_read_only(workspace: Workspace) -> None:
-    holder = workspace.open_project("demo")
+async def test_project_held_whole_by_an_older_rptui_opens_read_only(
+    workspace: Workspace,
+) -> None:
+    holder = ProjectLock(workspace.project_dir("demo"))  # what an rptui before leases takes
+    holder.acquire()
     app = make_app(workspace, None)
     async with app.run_test(size=APP_SIZE) as pilot:
         session = app.screen.session
         assert "read-only" in status_text(app)
         await pilot.press("space", "enter")
         assert session.project.annotated() == {}
-    holder.close()
+    holder.release()
 
 
 async def test_help_lists_every_key(workspace: Workspace) -> None:

@@ -162,7 +162,7 @@ def test_clock_restarts_when_the_segmentation_arrives_before_painting(
 
 def test_read_only_session_logs_nothing(workspace: Workspace) -> None:
     holder = workspace.open_project("p")
-    session = ReviewSession(workspace.open_project("p"))
+    session = ReviewSession(workspace.open_project("p", read_only=True))
     assert session.project.read_only
     session.accept()
     assert session.saver.last_correction is None and not session.saver.corrections_log.exists()

@@ -35,6 +35,25 @@ def test_sixel_pixels_come_back_with_transparent_gaps_kept(seed: int) -> None:
     assert (terminal.sixels == -1).all()  # nothing drawn elsewhere
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_a_grey_sixel_painted_over_shows_every_pixel_and_costs_less(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    height, width = int(rng.integers(7, 60)), int(rng.integers(20, 90))  # a part band below
+    levels = np.clip(rng.normal(120, 30, (height, width)), 0, 255).astype(np.uint8) // 8 * 8
+    pixels = np.repeat(levels[..., None], 3, axis=-1)
+    drawn = rng.random((height, width)) > 0.05  # a few pixels left as they are
+    palette, indices = sixel.palette_indices(pixels, drawn)
+    image = sixel.encode(indices, palette)
+    terminal = PretendTerminal(10, 6, CELL)
+    terminal.feed(image)
+    assert terminal.sixels is not None
+    got = terminal.sixels[:height, :width]
+    assert np.array_equal(got[drawn], sixel.shown_colours(pixels[drawn]))
+    assert (got[~drawn] == -1).all()
+    assert (terminal.sixels[height:] == -1).all() and (terminal.sixels[:, width:] == -1).all()
+    assert len(image) < len(sixel.encode(indices, palette, overpaint=False))
+
+
 def test_sixel_of_many_colours_keeps_them_close() -> None:
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, (30, 40, 3)).astype(np.uint8)

@@ -177,3 +177,28 @@ async def test_the_bench_and_the_app_ask_for_the_same_masks(tmp_path: Path) -> N
     assert app_backend.cancelled == bench_backend.cancelled
     slices = [name for name, _, _ in asked(bench_backend)]
     assert any(name.endswith(".z0003") for name in slices)  # the neighbouring slices too
+
+
+async def test_a_stop_that_meets_a_finished_call_still_stops_the_task(tmp_path: Path) -> None:
+    """Closing a screen cancels the link's loop of mask calls; a call ending at that very
+    moment must not swallow the cancel (the app would then never quit)."""
+    workspace = make_workspace(tmp_path / "ws", count=2, height=SIZE, width=SIZE)
+    project = workspace.open_project(PROJECT)
+    link = BackendLink(ReviewSession(project), StubBackend(), training_config=CONFIG)
+    calls = 0
+
+    async def answered_as_cancelled() -> int:
+        nonlocal calls
+        calls += 1
+        waiting.cancel()  # the stop comes while the call is finishing
+        return calls
+
+    async def ask_until_stopped() -> None:
+        for _ in range(3):  # like the wait for a mask, which only a cancel ends
+            await link.call(answered_as_cancelled(), 5.0)
+
+    waiting = asyncio.ensure_future(ask_until_stopped())
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(waiting, 5.0)
+    assert calls == 1
+    project.close()

@@ -1,4 +1,6 @@
-"""One writer per project: live locks block, stale locks are taken over."""
+"""The whole-project lock an rptui from before leases takes: live locks block (the project
+opens read-only, see test_workspace), stale locks are taken over. Apps of this version
+lease images instead (test_leases)."""
 
 from __future__ import annotations
 
@@ -141,9 +143,12 @@ def test_only_one_of_several_racers_takes_over_a_stale_lock(tmp_path: Path) -> N
 
 
 def test_opening_a_workspace_does_not_load_the_network_library() -> None:
-    """Processes that only open projects and take their locks start in a blink: the
+    """Processes that only open projects and take their leases start in a blink: the
     project store reads model file names without importing torch (seconds to load)."""
-    probe = "import sys, rptui.store.workspace, rptui.store.lock; print('torch' in sys.modules)"
+    probe = (
+        "import sys, rptui.store.workspace, rptui.store.lock, rptui.store.leases; "
+        "print('torch' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )

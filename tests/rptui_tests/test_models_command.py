@@ -16,6 +16,7 @@ from cluster.io.model_metadata import ANNOTATIONS_VAL, COPY_OF, training_metadat
 from rptui.cli import main
 from rptui.errors import UserError
 from rptui.session.training import ensure_start_model, save_model
+from rptui.store.lock import ProjectLock
 from rptui.store.models import resolve_model
 from rptui.store.project import Project
 from rptui.store.workspace import Workspace
@@ -171,15 +172,20 @@ def test_prune_keeps_pinned_best_and_newest(
     assert "nothing to prune" in capsys.readouterr().out
 
 
-def test_prune_of_a_project_in_use_refuses_with_the_reason(
+def test_prune_of_a_project_held_whole_by_an_older_rptui_refuses_with_the_reason(
     workspace: Workspace, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with workspace.open_project(PROJECT) as held:  # a live session holds the lock
-        assert not held.read_only
-        assert _models(workspace, "--prune", "--keep", "1", "--yes") == 2
+    with workspace.open_project(PROJECT) as other_app:  # apps of today lease images only
+        assert not other_app.read_only
+        older = ProjectLock(workspace.project_dir(PROJECT))  # an rptui from before leases
+        older.acquire()
+        try:
+            assert _models(workspace, "--prune", "--keep", "1", "--yes") == 2
+        finally:
+            older.release()
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "read-only" in err and "pid" in err
-        assert [info.number for info in held.models()] == [1, 2, 3, 4, 5]
+        assert [info.number for info in other_app.models()] == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize(

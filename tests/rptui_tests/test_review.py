@@ -164,7 +164,7 @@ def test_status_line_text(session: ReviewSession) -> None:
 
 def test_read_only_session_saves_nothing(workspace: Workspace) -> None:
     holder = workspace.open_project("p")
-    reader = ReviewSession(workspace.open_project("p"))
+    reader = ReviewSession(workspace.open_project("p", read_only=True))
     assert reader.project.read_only
     reader.brush.paint_point(4, 4)
     assert reader.accept() == []

@@ -77,13 +77,18 @@ def test_rootpainter_project_opens_in_place_and_takes_new_annotations(tmp_path: 
         assert again.split_of("a_01") == "val"
 
 
-def test_one_writer_across_workspaces_importing_the_same_project(tmp_path: Path) -> None:
+def test_workspaces_importing_the_same_project_share_its_image_leases(tmp_path: Path) -> None:
     seg_proj = _make_rootpainter_project(tmp_path / "sync")
     first = Workspace(tmp_path / "ws1").import_rootpainter(seg_proj)
     second = Workspace(tmp_path / "ws2").import_rootpainter(seg_proj)
-    assert not first.read_only and second.read_only
-    assert "locked by pid" in (second.read_only_reason or "")
+    assert not first.read_only and not second.read_only
+    assert first.leases is not None and second.leases is not None
+    stem = first.stem(0)
+    assert first.leases.take(stem)
+    assert not second.leases.take(stem)  # the leases live in the RootPainter folder
     first.close()
+    assert second.leases.take(stem)
+    second.close()
 
 
 def test_a_name_already_taken_needs_another_name(tmp_path: Path) -> None:

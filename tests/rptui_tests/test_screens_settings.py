@@ -9,6 +9,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Input
 
+from rptui.store.lock import ProjectLock
 from rptui.store.workspace import Workspace
 from rptui.tui.canvas.palettes import COLOURBLIND_PALETTE
 from rptui.tui.canvas.widget import AnnotationCanvas
@@ -110,7 +111,8 @@ async def test_a_bad_value_is_named_and_nothing_is_saved(workspace: Workspace) -
 
 
 async def test_a_read_only_project_says_it_cannot_save(workspace: Workspace) -> None:
-    holder = workspace.open_project("p")
+    holder = ProjectLock(workspace.project_dir("p"))  # an rptui from before leases holds it
+    holder.acquire()
     try:
         app = open_app(workspace)
         async with app.run_test(size=APP_SIZE) as pilot:
@@ -122,7 +124,7 @@ async def test_a_read_only_project_says_it_cannot_save(workspace: Workspace) -> 
             assert app.screen is screen
             assert saved_settings(workspace)["overlay_opacity"] == 0.5
     finally:
-        holder.close()
+        holder.release()
 
 
 async def test_the_palette_and_the_help_list_the_three_screens(workspace: Workspace) -> None:

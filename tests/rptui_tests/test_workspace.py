@@ -1,4 +1,4 @@
-"""Creating, listing and opening projects; strict project.json; one writer."""
+"""Creating, listing and opening projects; strict project.json; several writers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cluster.io.atomic import write_png_atomic
+from rptui.store.lock import ProjectLock
 from rptui.store.project_config import PROJECT_FILE_NAME, NewerSchemaError
 from rptui.store.workspace import (
     CorruptProjectError,
@@ -112,10 +113,28 @@ def test_newer_schema_gives_a_clear_error(workspace: Workspace) -> None:
         workspace.open_project("p")
 
 
-def test_second_session_is_read_only_and_told_why(workspace: Workspace) -> None:
-    writer = workspace.create_project("p", "roots")
+def test_a_second_app_opens_the_project_writable_too(workspace: Workspace) -> None:
+    first = workspace.create_project("p", "roots")
+    second = workspace.open_project("p")
+    assert not first.read_only and not second.read_only
+    first.save_annotation_png("img_00", None, b"png")
+    second.save_annotation_png("img_01", None, b"png")
+    on_disk = json.loads((workspace.project_dir("p") / PROJECT_FILE_NAME).read_bytes())
+    assert set(on_disk["splits"]) == {"img_00", "img_01"}
+    first.close()
+    second.close()
+
+
+def test_an_older_rptui_holding_the_whole_project_makes_it_read_only(
+    workspace: Workspace,
+) -> None:
+    """An rptui from before leases takes the whole-project lock and would overwrite the
+    others' records: while it lives, the project opens read-only and says who holds it."""
+    workspace.create_project("p", "roots").close()
+    older = ProjectLock(workspace.project_dir("p"))
+    older.acquire()
     reader = workspace.open_project("p")
-    assert reader.read_only and not writer.read_only
+    assert reader.read_only
     assert reader.lock_info is not None and reader.lock_info.pid == os.getpid()
     assert f"pid {os.getpid()}" in (reader.read_only_reason or "")
     before = (workspace.project_dir("p") / PROJECT_FILE_NAME).read_bytes()
@@ -127,9 +146,9 @@ def test_second_session_is_read_only_and_told_why(workspace: Workspace) -> None:
         with pytest.raises(ReadOnlyProjectError, match="read-only"):
             attempt()
     assert (workspace.project_dir("p") / PROJECT_FILE_NAME).read_bytes() == before
-    reader.close()  # closing a reader must not drop the writer's lock
+    reader.close()  # closing a reader must not drop the older rptui's lock
     assert workspace.open_project("p").read_only
-    writer.close()
+    older.release()
     assert not workspace.open_project("p").read_only
 
 

@@ -46,6 +46,16 @@ SYNC_INTERVAL_S = 2.0  # the poll: trainer status, new models, epoch records, sc
 T = TypeVar("T")
 
 
+def raise_if_cancelling() -> None:
+    """Raise CancelledError when this task was asked to stop: before Python 3.12,
+    ``asyncio.wait_for`` returns the call's result instead when the call ends at the moment
+    of the cancel, and a loop of calls (awaiting a mask) would then never end. (Python
+    3.10 cannot tell: its tasks do not count cancel requests.)"""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    if cancelling is not None and cancelling():
+        raise asyncio.CancelledError
+
+
 class BackendLink:
     """Talks to ``backend`` (None: not yet, or offline) for ``session``.
 
@@ -117,7 +127,9 @@ class BackendLink:
         of nothing)."""
         backend = self.backend
         try:
-            return await asyncio.wait_for(call, self.timings.call_s if timeout is None else timeout)
+            result = await asyncio.wait_for(
+                call, self.timings.call_s if timeout is None else timeout
+            )
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -125,6 +137,8 @@ class BackendLink:
             if self.backend is backend:
                 self._go_offline(f"{type(error).__name__}: {error}")
             raise
+        raise_if_cancelling()
+        return result
 
     def _go_offline(self, reason: str) -> None:
         first = not self.offline
@@ -239,8 +253,10 @@ class BackendLink:
         self._poll.start()
 
     def poll_once(self) -> None:
-        """One poll (see :meth:`start`), its work in the background."""
+        """One poll (see :meth:`start`), its work in the background; the image lease of
+        the item on screen is renewed now and then."""
         order = self.session.order
+        self.session.keep_lease()
         if self.online and self.follow and order.mode == UNCERTAIN and order.scoring_names():
             self.tasks.spawn("scores", self.masks.collect_scores_quietly(), exclusive=True)
         if self.online and not self._syncing:
@@ -267,6 +283,10 @@ class BackendLink:
                     self.on_disk = await asyncio.to_thread(status_on_disk, self.session.project)
             else:
                 status = await self.call(backend.status())
+                if status.state in RUNNING and not self.session.project.read_only:
+                    # the project's one trainer, started by another app (or annotator):
+                    # follow it, so its models land here and this screen's masks follow
+                    self._sync_with(backend)
         except Exception:  # call reported it
             return
         finally:

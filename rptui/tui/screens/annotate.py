@@ -225,7 +225,13 @@ class AnnotateScreen(PaintActions, Screen[None]):
         s = self.session
         if s.project.read_only and s.viewer.annotation.dirty:
             self.notify("read-only project: corrections are not saved", severity="warning")
-        items = s.accept()
+        if s.held_by is not None and s.viewer.annotation.dirty:
+            self.notify(f"{s.held_by.describe()} holds this image: not saved", severity="warning")
+        try:
+            items = s.accept()
+        except WorkspaceError as error:  # project.json unreadable now: say so, keep the work
+            self.notify(str(error), severity="error")
+            return
         if s.saver.last_correction is not None:
             self.query_one(TrainingPanel).record_correction(s.saver.last_correction)
         self.link.send_soon(items)
@@ -233,12 +239,20 @@ class AnnotateScreen(PaintActions, Screen[None]):
 
     def action_skip(self) -> None:
         """Next image without saving."""
-        self.session.skip()
+        try:
+            self.session.skip()
+        except WorkspaceError as error:
+            self.notify(str(error), severity="error")
+            return
         self._show_current()
 
     def action_previous(self) -> None:
         """The image before."""
-        self.session.previous()
+        try:
+            self.session.previous()
+        except WorkspaceError as error:
+            self.notify(str(error), severity="error")
+            return
         self._show_current()
 
     def action_goto(self) -> None:

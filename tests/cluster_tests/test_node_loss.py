@@ -1,0 +1,141 @@
+"""Losing the worker node of a two-node cluster: while a project trains, and while a
+batch run segments a folder.
+
+A node is lost the hard way (every process of it killed at once); a new worker node
+then joins. The trainer is recreated there and sent the annotations again, and until
+a node can hold it the backend says so in one line; the batch run finishes every image,
+writing each mask once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cluster.io.model_files import save_model
+from cluster.nn.model import UNetGNRes
+from cluster.nn.snapshot import snapshot_from_model
+from cluster.simulate.synthetic import generate_root_image
+from tests.cluster_tests import two_nodes_cluster
+from tests.cluster_tests.two_nodes_cluster import WORKER_RESOURCE, TwoNodes
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]  # minutes on a small machine: -m slow
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+LOSS_CHECK_S = 1.5  # how soon the head notices a lost node
+RUN_TIMEOUT_S = 240.0
+IMAGES = 6
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
+    root = tmp_path_factory.mktemp("node-loss").resolve()
+    (root / "cluster").mkdir()
+    (root / "driver" / "workspace").mkdir(parents=True)
+    with two_nodes_cluster.running(
+        root, guarded=[root / "driver"], loss_check_s=LOSS_CHECK_S
+    ) as nodes:
+        yield nodes
+
+
+def _line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line, f"the driver ended: {process.stderr.read()[-3000:] if process.stderr else ''}"
+    return line.strip()
+
+
+def _tell(process: subprocess.Popen[str], word: str) -> None:
+    assert process.stdin is not None
+    process.stdin.write(word + "\n")
+    process.stdin.flush()
+
+
+def test_the_trainer_comes_back_on_a_new_node(cluster: TwoNodes) -> None:
+    workspace = cluster.root / "driver" / "workspace"
+    module = "tests.cluster_tests.two_nodes_loss_driver"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", module, str(workspace), cluster.address],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cluster.driver_environment(),
+        cwd=REPOSITORY,
+    )
+    try:
+        assert _line(driver) == "trained"
+        two_nodes_cluster.kill_worker(cluster)
+        _tell(driver, "killed")
+        said = _line(driver)
+        assert said.startswith("no-node ") and f"resource '{WORKER_RESOURCE}'" in said
+        replaced = time.monotonic()
+        two_nodes_cluster.add_worker(cluster)
+        joined_s = time.monotonic() - replaced
+        _tell(driver, "replaced")
+        seen = json.loads(_line(driver))
+        assert driver.wait(timeout=RUN_TIMEOUT_S) == 0
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    print(f"node joined in {joined_s:.1f} s; {seen}")
+    assert seen["restarts_seen"] >= 1 and seen["counts"] == [1, 1]
+    assert seen["state"] == "training" and seen["epoch_after"] > seen["first_epoch"]
+    assert seen["node_after"] != seen["node_before"]
+    # Nothing of the workspace was read on a worker node, before or after the loss.
+    guard = cluster.guard_log.read_text().splitlines()
+    assert not [line for line in guard if line.startswith("access ")]
+
+
+def test_a_batch_run_finishes_every_image_after_the_node_is_lost(cluster: TwoNodes) -> None:
+    driver_root = cluster.root / "driver"
+    images, masks = driver_root / "images", driver_root / "masks"
+    images.mkdir()
+    for index in range(IMAGES):
+        image, _ = generate_root_image(seed=20 + index, height=96, width=128)
+        Image.fromarray(image).save(images / f"root{index}.png")
+    model = driver_root / "model.pt"
+    save_model(model, snapshot_from_model(UNetGNRes(), version=1))
+    command = [str(Path(sys.executable).with_name("rptui")), "--workspace"]
+    command += [str(driver_root / "workspace"), "--address", cluster.address, "segment"]
+    command += [str(images), str(masks), "--model", str(model), "--no-tta", "--progress-jsonl"]
+    command += ["--worker-resource", WORKER_RESOURCE]
+    run = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cluster.driver_environment(),
+        cwd=REPOSITORY,
+    )
+    try:
+        first = json.loads(_line(run))
+        while "done" not in first:  # a line on why no result has come yet
+            first = json.loads(_line(run))
+        assert first["done"] == 1 and not first["error"]
+        written_before = {path.name: path.stat().st_mtime_ns for path in masks.glob("*.png")}
+        killed = two_nodes_cluster.kill_worker(cluster)
+        two_nodes_cluster.add_worker(cluster)
+        out, err = run.communicate(timeout=RUN_TIMEOUT_S)
+        finished_s = time.monotonic() - killed
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err[-3000:]
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    report = lines[-1]["report"]
+    progress = [line for line in lines if "done" in line]
+    print(f"finished {finished_s:.1f} s after the loss; {len(written_before)} written before")
+    assert not report["failed"] and len(report["written"]) == IMAGES
+    files = [first["file"]] + [line["file"] for line in progress]
+    assert len(set(files)) == len(files) == IMAGES  # each image reported once
+    # A mask written before the loss is never written again.
+    for name, mtime in written_before.items():
+        assert (masks / name).stat().st_mtime_ns == mtime
