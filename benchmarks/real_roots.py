@@ -90,6 +90,11 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--no-augment", action="store_true", help="train on tiles as cut")
     parser.add_argument(
+        "--painted-only",
+        action="store_true",
+        help="validate on painted pixels only (not also on the accepted segmentation)",
+    )
+    parser.add_argument(
         "--dense-share",
         type=float,
         default=None,
@@ -183,6 +188,7 @@ class Run:
         painted = 0
         for index, path in enumerate(self.annotate):
             image, mask = load_pair(path)
+            accepted = None  # the segmentation the user corrected and accepted
             if self.args.dense:
                 labels = dense_labels(mask, band=0)
                 seconds = mouse_seconds(plan_dense(mask), mask.shape)
@@ -192,8 +198,11 @@ class Run:
                     plan = clear_labels(mask, self.style, self.rng)
                     note = "clear"
                 else:
-                    plan = paced_corrections(mask, self.shown(image), self.style)
+                    shown = self.shown(image)
+                    plan = paced_corrections(mask, shown, self.style)
                     note = f"{plan.error_regions} error regions corrected"
+                    if not self.args.painted_only:
+                        accepted = shown.astype(np.uint8)
                 labels, seconds = plan.labels, mouse_seconds(plan, mask.shape)
             self.user_seconds += seconds
             split = assign_split(self.n_train, self.n_val)
@@ -202,7 +211,9 @@ class Run:
             else:
                 self.n_train += 1
             painted += int(np.count_nonzero(labels))
-            self.engine.set_annotation(AnnotatedImage(path.stem, image, labels, split))
+            self.engine.set_annotation(
+                AnnotatedImage(path.stem, image, labels, split, shown=accepted)
+            )
             log.info(
                 "photo %d (%s): %s, %d px painted, %.0f s of mouse time in all",
                 index + 1,

@@ -42,12 +42,16 @@ class AnnotatedImage:
     """One image with the user's labels, as the trainer needs it.
 
     ``image`` is HxWx3 uint8 RGB; ``labels`` is HxW uint8 in the encoding above.
+    ``shown`` is the segmentation the user painted over and accepted (HxW uint8 class
+    indices, 0 background), or None: a corrected validation image is also scored against
+    it where nothing was painted (``cluster.training.accepted``).
     """
 
     name: str
     image: np.ndarray
     labels: np.ndarray
     split: Split
+    shown: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
@@ -55,6 +59,11 @@ class AnnotatedImage:
         if self.labels.shape != self.image.shape[:2]:
             raise ValueError(
                 f"{self.name}: labels {self.labels.shape} do not match image {self.image.shape[:2]}"
+            )
+        if self.shown is not None and self.shown.shape != self.labels.shape:
+            raise ValueError(
+                f"{self.name}: the shown mask {self.shown.shape} does not match the labels "
+                f"{self.labels.shape}"
             )
         if self.split not in ("train", "val"):
             raise ValueError(f"{self.name}: split must be 'train' or 'val', got {self.split!r}")

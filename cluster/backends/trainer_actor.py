@@ -52,6 +52,7 @@ def compact(item: AnnotatedImage) -> AnnotatedImage:
         np.array(item.image, dtype=np.uint8, order="C"),
         np.array(item.labels, dtype=np.uint8, order="C"),
         item.split,
+        None if item.shown is None else np.array(item.shown, dtype=np.uint8, order="C"),
     )
 
 

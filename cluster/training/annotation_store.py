@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from cluster.api import AnnotatedImage
+from cluster.nn.model import output_size
+from cluster.training.accepted import validation_labels
 from cluster.training.sampler import TileSampler
 from cluster.training.spill import DEFAULT_MEMORY_BOUND, SpillPool
 
@@ -23,7 +25,8 @@ VAL_PREFIX = "val/"  # validation keys in the pool shared with the sampler
 def fingerprint(item: AnnotatedImage) -> bytes:
     """A digest of an annotation's pixels and split, to tell a changed one from a resend."""
     digest = hashlib.blake2b(digest_size=16)
-    for array in (item.image, item.labels):
+    shown = () if item.shown is None else (item.shown,)
+    for array in (item.image, item.labels, *shown):
         digest.update(str(array.shape).encode())
         digest.update(np.ascontiguousarray(array).tobytes())
     digest.update(item.split.encode())
@@ -48,6 +51,7 @@ class AnnotationStore:
         foreground_share: float = 0.0,
     ) -> None:
         self.pool = SpillPool(memory_bound=memory_bound, directory=spill_dir)
+        self._cell = output_size(tile_size) or tile_size  # one tile's output side
         self.sampler = TileSampler(tile_size, pool=self.pool, foreground_share=foreground_share)
         self._val: dict[str, None] = {}  # validation names, in the order they came
         self._fingerprints: dict[str, bytes] = {}
@@ -66,7 +70,8 @@ class AnnotationStore:
                 self.sampler.remove(item.name)
                 self._val[item.name] = None
                 image = np.array(item.image, dtype=np.uint8, order="C")
-                labels = np.array(item.labels, dtype=np.uint8, order="C")
+                scored = validation_labels(item.name, item.labels, item.shown, cell=self._cell)
+                labels = np.array(scored, dtype=np.uint8, order="C")
                 self.pool.put(VAL_PREFIX + item.name, (image, labels))
             self._fingerprints[item.name] = digest
         return changed
@@ -108,7 +113,8 @@ class AnnotationStore:
         return self.sampler.is_spilled(name) or self.pool.is_spilled(VAL_PREFIX + name)
 
     def validation_items(self) -> list[AnnotatedImage]:
-        """The validation annotations now held (spilled ones as read-only memory maps)."""
+        """The validation annotations now held (spilled ones as read-only memory maps),
+        their labels as scored: a correction's include the accepted sample."""
         with self._lock:
             names = list(self._val)
             arrays = [self.pool.get(VAL_PREFIX + name) for name in names]

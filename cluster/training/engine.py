@@ -129,6 +129,8 @@ class TrainingEngine:
                 f"{item.name}: label {highest} is beyond the project's "
                 f"{len(self.config.classes)} classes"
             )
+        if item.shown is not None and int(item.shown.max(initial=0)) >= len(self.config.classes):
+            raise ValueError(f"{item.name}: the shown mask holds a class beyond the project's")
         was_val = self._is_validation(item.name)
         if self._annotations.set(item):
             self.last_annotation = item.name

@@ -11,13 +11,16 @@ import logging
 import time
 from pathlib import Path
 
-from cluster.api import AnnotatedImage
+import numpy as np
+
+from cluster.api import STARTING_VERSION, AnnotatedImage
 from rptui.session.corrective import (
     CORRECTIONS_LOG_NAME,
     CorrectionRecord,
     append_correction,
     correction_record,
 )
+from rptui.session.stack import encode_mask
 from rptui.session.view import Viewer
 from rptui.store.annotation_files import to_png_bytes
 from rptui.store.project import Project
@@ -86,6 +89,18 @@ class Saver:
         if self.project.read_only or view.problem is not None or not ann.dirty or ann.is_empty:
             return None
         png = to_png_bytes(ann.labels, classes=view.n_classes)
-        split = self.project.save_annotation_png(view.name, None, png)
+        shown = self._accepted_segmentation()
+        accepted = None if shown is None else encode_mask(shown, classes=view.n_classes)
+        split = self.project.save_annotation_png(view.name, None, png, accepted)
         ann.mark_saved()
-        return AnnotatedImage(view.name, view.image, ann.labels.copy(), split)
+        return AnnotatedImage(view.name, view.image, ann.labels.copy(), split, shown=shown)
+
+    def _accepted_segmentation(self) -> np.ndarray | None:
+        """The mask the user painted over, when a model trained on this project drew it:
+        outside the painted pixels the user accepted it (docs/method.md, validation).
+        The start model's mask (random or given) is what clear examples are painted on."""
+        view = self.viewer
+        version = view.segmentation_version
+        if view.segmentation is None or version is None or version <= STARTING_VERSION:
+            return None
+        return view.segmentation.copy()

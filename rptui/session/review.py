@@ -89,6 +89,7 @@ class ReviewSession:
             self._move(index)
         else:
             self.viewer.show(index)
+            self._hold()  # another app may have taken it since it was served here
 
     def _move(self, index: int) -> None:
         self.viewer.show(index)

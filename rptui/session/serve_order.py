@@ -127,13 +127,15 @@ class ServeOrder:
 
     def next_index(self, current: int, *, shown_version: int | None = None) -> int:
         """The image after ``current``: the next in the fixed order, or the most uncertain
-        unserved one (retracing first what was served after a step back). What other apps
-        recorded since is read first."""
+        unserved one (retracing first what was served after a step back, except images
+        another app holds now). What other apps recorded since is read first."""
         if self.project.leases is not None:
             self.project.reload_config()
         if self.mode == SEQUENTIAL:
             return self.next_free(current)
-        again = self.history.forward()  # the user went back with P: retrace first
+        again = self.history.forward()  # the user went back with P: retrace first,
+        while again is not None and self.leased_elsewhere([self.project.stem(again)]):
+            again = self.history.forward()  # passing over what another app took since
         if again is not None:
             return again
         candidates = self.candidates()

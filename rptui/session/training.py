@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
+import numpy as np
+
 from cluster.api import (
     AnnotatedImage,
     Backend,
@@ -32,6 +34,7 @@ from cluster.io.model_metadata import COPY_OF, SOURCE_FILE
 from cluster.io.model_names import model_file_name
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import output_channels, snapshot_from_model
+from rptui.session.stack import read_shown_mask
 from rptui.store.annotation_files import from_png_bytes
 from rptui.store.brief_lock import held_briefly
 from rptui.store.paths import ModelFileInfo
@@ -54,10 +57,26 @@ def annotated_image(project: Project, name: str) -> AnnotatedImage | None:
     if png is None or split is None:
         return None
     image = project.read_named(name)
-    labels = from_png_bytes(
-        png, expected_shape=image.shape[:2], classes=project.config.n_classes, source=name
-    )
-    return AnnotatedImage(name, image, labels, split)
+    classes = project.config.n_classes
+    labels = from_png_bytes(png, expected_shape=image.shape[:2], classes=classes, source=name)
+    return AnnotatedImage(name, image, labels, split, shown=accepted_mask(project, name, labels))
+
+
+def accepted_mask(project: Project, name: str, labels: np.ndarray) -> np.ndarray | None:
+    """The segmentation ``name``'s annotation corrected, or None (none saved, or a file
+    that does not fit: logged, and the annotation is used without it)."""
+    path = project.accepted_path(name)
+    if not path.is_file():
+        return None
+    try:
+        mask = read_shown_mask(path, classes=project.config.n_classes)
+    except (OSError, ValueError) as error:
+        log.warning("ignoring the accepted segmentation of %s: %s", name, error)
+        return None
+    if mask.shape != labels.shape:
+        log.warning("ignoring the accepted segmentation of %s: it does not fit the image", name)
+        return None
+    return mask
 
 
 def annotated_images(project: Project) -> list[AnnotatedImage]:

@@ -26,13 +26,11 @@ import math
 import os
 import secrets
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cluster.io.atomic import json_bytes, write_bytes_atomic
-from cluster.io.processes import pid_alive
 from rptui.store.annotator import Annotator, clean_annotator
 from rptui.store.brief_lock import (
     NOT_WORLD_WRITABLE,
@@ -40,7 +38,7 @@ from rptui.store.brief_lock import (
     held_briefly,
     shared_file_mode,
 )
-from rptui.store.lock import process_start_time
+from rptui.store.lock import link_new_file, process_gone
 from rptui.store.paths import WorkspaceError, validate_name
 
 log = logging.getLogger(__name__)
@@ -52,7 +50,6 @@ LEASE_SECONDS = 120.0  # a lease not renewed for this long is free
 RENEW_EVERY_SECONDS = 30.0  # how often the holder renews (well inside LEASE_SECONDS)
 MAX_LEASE_BYTES = 4096
 _MAX_NAME_IN_FILE = 200  # longer stems are leased under their hash
-_START_TIME_SLACK_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -68,16 +65,8 @@ class LeaseInfo:
     token: str
 
     def to_json(self) -> dict[str, object]:
-        """The lease file's JSON object."""
-        return {
-            "stem": self.stem,
-            "annotator": self.annotator,
-            "host": self.host,
-            "pid": self.pid,
-            "since": self.since,
-            "expires": self.expires,
-            "token": self.token,
-        }
+        """The lease file's JSON object (its fields by name)."""
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, obj: object) -> LeaseInfo:
@@ -126,12 +115,7 @@ def is_free(info: LeaseInfo | None, *, now: float | None = None) -> bool:
         return True
     if (time.time() if now is None else now) > info.expires:
         return True
-    if info.host != socket.gethostname():
-        return False
-    if not pid_alive(info.pid):
-        return True
-    started = process_start_time(info.pid)
-    return started is not None and started > info.since + _START_TIME_SLACK_SECONDS
+    return info.host == socket.gethostname() and process_gone(info.pid, info.since)
 
 
 def read_lease(path: Path) -> LeaseInfo | None:
@@ -189,19 +173,7 @@ class ImageLeases:
     def _link_into_place(self, info: LeaseInfo) -> bool:
         """Create the lease file holding ``info``; False when one exists already."""
         path = self.path(info.stem)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), shared_file_mode(path))
-                handle.write(json_bytes(info.to_json()))
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                return False
-            return True
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        return link_new_file(path, json_bytes(info.to_json()), shared_file_mode(path))
 
     def holder(self, stem: str) -> LeaseInfo | None:
         """The live lease on ``stem`` of another app; None when free or ours."""

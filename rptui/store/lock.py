@@ -23,6 +23,7 @@ sessions racing for the same stale lock cannot both win. A live lock raises
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
@@ -116,13 +117,42 @@ def process_start_time(pid: int) -> float | None:
     return boot_time + ticks / os.sysconf("SC_CLK_TCK")
 
 
+def process_gone(pid: int, since: float) -> bool:
+    """Whether process ``pid`` of this host, which took something at ``since``, is gone:
+    it is not alive, or its pid was reused by a process started after ``since``."""
+    if not pid_alive(pid):
+        return True
+    started = process_start_time(pid)
+    return started is not None and started > since + _START_TIME_SLACK_SECONDS
+
+
+def link_new_file(path: Path, data: bytes, mode: int, *, durable: bool = False) -> bool:
+    """Create the file ``path`` holding ``data`` (permissions ``mode``), never half written:
+    it is made complete in a temporary file beside it, then hard-linked into place, which
+    fails atomically when ``path`` exists (then False). ``durable``: synced before linking.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(data)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def is_stale(info: LockInfo, *, stale_after: float = STALE_AFTER_SECONDS) -> bool:
     """Whether the holder of ``info`` is gone (see the module docstring)."""
     if info.host == socket.gethostname():
-        if not pid_alive(info.pid):
-            return True
-        started = process_start_time(info.pid)
-        return started is not None and started > info.since + _START_TIME_SLACK_SECONDS
+        return process_gone(info.pid, info.since)
     return time.time() - info.heartbeat > stale_after
 
 
@@ -187,22 +217,8 @@ class ProjectLock:
 
     def _link_into_place(self, info: LockInfo) -> bool:
         """Create the lock file with ``info``; False when one already exists."""
-        folder = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), new_file_mode(self.path))
-                handle.write(json_bytes(info.to_json()))
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(tmp, self.path)
-            except FileExistsError:
-                return False
-            return True
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        data = json_bytes(info.to_json())
+        return link_new_file(self.path, data, new_file_mode(self.path), durable=True)
 
     def _is_takeable(self) -> tuple[bool, LockInfo | None]:
         """Whether the existing lock may be removed, and what it holds."""
@@ -262,13 +278,7 @@ class ProjectLock:
         if not self.still_ours():
             self._info = None
             raise WorkspaceError(f"lost the lock {self.path}: another session took it over")
-        info = LockInfo(
-            host=self._info.host,
-            pid=self._info.pid,
-            since=self._info.since,
-            heartbeat=time.time(),
-            token=self._info.token,
-        )
+        info = dataclasses.replace(self._info, heartbeat=time.time())
         write_bytes_atomic(self.path, json_bytes(info.to_json()))
         self._info = info
 

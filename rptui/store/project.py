@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MODEL_SUFFIX = ".pt"
 SEGMENTATION_RECORD_SUFFIX = ".json"
+ACCEPTED_FOLDER = "accepted"  # under annotations/: the segmentations corrections were painted on
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Project(ProjectItems):
         """Every folder the project writes into."""
         return (
             *(self.annotations_dir / split for split in SPLITS),
+            self.annotations_dir / ACCEPTED_FOLDER,
             self.segmentations_dir,
             self.models_dir,
             self.logs_dir,
@@ -168,10 +170,21 @@ class Project(ProjectItems):
                 found.update({p.stem: split for p in folder.glob("*.png")})
         return found
 
-    def save_annotation_png(self, stem: str, split: Split | None, png_bytes: bytes) -> Split:
+    def accepted_path(self, stem: str) -> Path:
+        """Where the segmentation accepted with ``stem``'s annotation lives: the mask the
+        user painted corrections over (docs/workspace.md)."""
+        return (
+            self.annotations_dir / ACCEPTED_FOLDER / f"{validate_name(stem, what='image stem')}.png"
+        )
+
+    def save_annotation_png(
+        self, stem: str, split: Split | None, png_bytes: bytes, accepted_png: bytes | None = None
+    ) -> Split:
         """Save an annotation atomically; ``split`` None assigns one. Returns the split.
 
-        An image keeps its split forever: asking for another one is an error.
+        ``accepted_png`` is the segmentation the annotation corrects (a mask file), saved
+        beside it; None removes an older one. An image keeps its split forever: asking
+        for another one is an error.
         """
         self._check_writable("save an annotation")
         validate_name(stem, what="image stem")
@@ -185,6 +198,10 @@ class Project(ProjectItems):
                 raise WorkspaceError(f"{stem} is in {known}; an image never changes split")
             chosen: Split = known or split or choose_split(config.splits)
             write_bytes_atomic(self.annotation_path(stem, chosen), png_bytes)
+            if accepted_png is None:
+                self.accepted_path(stem).unlink(missing_ok=True)
+            else:
+                write_bytes_atomic(self.accepted_path(stem), accepted_png)
             config.splits[stem] = chosen
             config.annotated_by.setdefault(stem, []).append(record)
             return chosen

@@ -9,6 +9,7 @@ writing each mask once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -45,6 +46,28 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
         yield nodes
 
 
+@contextlib.contextmanager
+def _driver(
+    cluster: TwoNodes, command: list[str], *, talks: bool = False
+) -> Iterator[subprocess.Popen[str]]:
+    """``command`` run as a driver of ``cluster`` (its output read as text; its input too
+    when it ``talks``), killed on the way out if it still runs."""
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE if talks else None,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cluster.driver_environment(),
+        cwd=REPOSITORY,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def _line(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     line = process.stdout.readline()
@@ -61,16 +84,8 @@ def _tell(process: subprocess.Popen[str], word: str) -> None:
 def test_the_trainer_comes_back_on_a_new_node(cluster: TwoNodes) -> None:
     workspace = cluster.root / "driver" / "workspace"
     module = "tests.cluster_tests.two_nodes_loss_driver"
-    driver = subprocess.Popen(
-        [sys.executable, "-m", module, str(workspace), cluster.address],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cluster.driver_environment(),
-        cwd=REPOSITORY,
-    )
-    try:
+    command = [sys.executable, "-m", module, str(workspace), cluster.address]
+    with _driver(cluster, command, talks=True) as driver:
         assert _line(driver) == "trained"
         two_nodes_cluster.kill_worker(cluster)
         _tell(driver, "killed")
@@ -82,9 +97,6 @@ def test_the_trainer_comes_back_on_a_new_node(cluster: TwoNodes) -> None:
         _tell(driver, "replaced")
         seen = json.loads(_line(driver))
         assert driver.wait(timeout=RUN_TIMEOUT_S) == 0
-    finally:
-        if driver.poll() is None:
-            driver.kill()
     print(f"node joined in {joined_s:.1f} s; {seen}")
     assert seen["restarts_seen"] >= 1 and seen["counts"] == [1, 1]
     assert seen["state"] == "training" and seen["epoch_after"] > seen["first_epoch"]
@@ -107,15 +119,7 @@ def test_a_batch_run_finishes_every_image_after_the_node_is_lost(cluster: TwoNod
     command += [str(driver_root / "workspace"), "--address", cluster.address, "segment"]
     command += [str(images), str(masks), "--model", str(model), "--no-tta", "--progress-jsonl"]
     command += ["--worker-resource", WORKER_RESOURCE]
-    run = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cluster.driver_environment(),
-        cwd=REPOSITORY,
-    )
-    try:
+    with _driver(cluster, command) as run:
         first = json.loads(_line(run))
         while "done" not in first:  # a line on why no result has come yet
             first = json.loads(_line(run))
@@ -125,9 +129,6 @@ def test_a_batch_run_finishes_every_image_after_the_node_is_lost(cluster: TwoNod
         two_nodes_cluster.add_worker(cluster)
         out, err = run.communicate(timeout=RUN_TIMEOUT_S)
         finished_s = time.monotonic() - killed
-    finally:
-        if run.poll() is None:
-            run.kill()
     assert run.returncode == 0, err[-3000:]
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     report = lines[-1]["report"]

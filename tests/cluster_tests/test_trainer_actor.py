@@ -6,29 +6,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
 
-import numpy as np
 import pytest
 
-from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainerState, TrainingConfig
+from cluster.api import TrainerState
 from cluster.backends.ray_backend import RayBackend
 from cluster.head.connect import Connection
-from cluster.simulate.synthetic import generate_root_image
+from tests.cluster_tests.two_nodes_driver import CONFIG, annotated
 
 pytestmark = pytest.mark.ray
 
-SIZE = 96
-CONFIG = TrainingConfig(tile_size=108, batch_size=2, epoch_tiles=4, seed=0, patience=10_000)
 WAIT_S = 60.0
-
-
-def annotated(name: str, split: str, seed: int) -> AnnotatedImage:
-    """A generated root image with sparse corrections drawn from its true mask."""
-    image, mask = generate_root_image(seed=seed, height=SIZE, width=SIZE, noise_sigma=3.0)
-    rng = np.random.default_rng(seed)
-    labels = np.zeros(mask.shape, dtype=np.uint8)
-    labels[(mask == 1) & (rng.random(mask.shape) < 0.6)] = FOREGROUND
-    labels[(mask == 0) & (rng.random(mask.shape) < 0.1)] = BACKGROUND
-    return AnnotatedImage(name, image, labels, split)  # type: ignore[arg-type]
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = WAIT_S) -> bool:

@@ -41,6 +41,7 @@ WAIT_S = 120.0
 
 
 def annotated(name: str, split: str, seed: int) -> AnnotatedImage:
+    """A generated root image with sparse corrections drawn from its true mask."""
     image, mask = generate_root_image(seed=seed, height=SIZE, width=SIZE, noise_sigma=3.0)
     rng = np.random.default_rng(seed)
     labels = np.zeros(mask.shape, dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""In-process stand-ins for a backend, shared by the app's pilot tests."""
+"""In-process stand-ins for a backend, and the demo app the app's pilot tests drive."""
 
 from __future__ import annotations
 
@@ -18,9 +18,14 @@ from cluster.api import (
     TrainerStatus,
     TrainingConfig,
 )
+from rptui.store.workspace import Workspace
+from rptui.tui.app import RptuiApp
+from rptui.tui.widgets.status_line import StatusLine
 
 POLL_S = 0.05
 STUB_VERSION = 7  # the model version of StubBackend's masks
+DEMO_SIZE = 64  # the side of the demo workspace's images (``demo_workspace`` fixture)
+DEMO_IMAGES = 4
 
 
 async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 5.0) -> None:
@@ -143,3 +148,24 @@ class ScoringBackend(StubBackend):
         if result is None:
             await asyncio.sleep(min(timeout, POLL_S))
         return result
+
+
+def square_mask() -> np.ndarray:
+    """A DEMO_SIZE mask with one 10 px square of foreground at rows and columns 10..19."""
+    mask = np.zeros((DEMO_SIZE, DEMO_SIZE), np.uint8)
+    mask[10:20, 10:20] = 1
+    return mask
+
+
+def demo_app(
+    workspace: Workspace, backend: StubBackend | None = None, *, project: str | None = "demo"
+) -> RptuiApp:
+    """The app on ``project`` (None: the picker), on ``backend`` (offline when None)."""
+    factory: Callable[[str], StubBackend] | None = (lambda _: backend) if backend else None
+    opened = workspace.open_project(project) if project is not None else None
+    return RptuiApp(workspace, project=opened, backend_factory=factory, animate=False)
+
+
+def status_text(app: RptuiApp) -> str:
+    """What the screen's status line says."""
+    return str(app.screen.query_one(StatusLine).render())

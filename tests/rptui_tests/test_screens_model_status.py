@@ -14,13 +14,11 @@ from cluster.api import BACKGROUND, FOREGROUND, TrainerState, TrainerStatus
 from rptui.session.training import append_epoch_log
 from rptui.store.annotation_files import to_png_bytes
 from rptui.store.workspace import Workspace
-from rptui.tui.app import RptuiApp
 from rptui.tui.canvas.widget import AnnotationCanvas
 from rptui.tui.screens.annotate import AnnotateScreen
 from rptui.tui.screens.segment_folder import SegmentFolderScreen
 from rptui.tui.widgets import model_list
-from rptui.tui.widgets.status_line import StatusLine
-from tests.rptui_tests.app_stubs import StubBackend, quick_polls
+from tests.rptui_tests.app_stubs import StubBackend, demo_app, quick_polls, status_text
 from tests.rptui_tests.model_helpers import add_model, epoch_record
 from tests.rptui_tests.screen_helpers import (
     PROJECT,
@@ -52,16 +50,6 @@ def workspace(tmp_path: Path) -> Workspace:
     return make_workspace(tmp_path / "ws", count=3, height=HEIGHT, width=WIDTH)
 
 
-def _app(workspace: Workspace, backend: StubBackend | None = None) -> RptuiApp:
-    factory = (lambda _: backend) if backend is not None else None
-    project = workspace.open_project(PROJECT)
-    return RptuiApp(workspace, project=project, backend_factory=factory, animate=False)
-
-
-def _status(app: RptuiApp) -> str:
-    return str(app.screen.query_one(StatusLine).render())
-
-
 def _trained_before(workspace: Workspace) -> None:
     """Two annotations, models #1 (random weights) and #3 (F1 0.908), four epochs logged."""
     with workspace.open_project(PROJECT) as project:
@@ -81,31 +69,31 @@ async def test_zoom_hidden_layers_and_undo_are_on_a_status_line_that_fits(
 ) -> None:
     wide = size == WIDE
     lines = []
-    app = _app(workspace)  # offline: the line also says so
+    app = demo_app(workspace, project=PROJECT)  # offline: the line also says so
     async with app.run_test(size=size) as pilot:
         canvas = app.screen.query_one(AnnotationCanvas)
         fitted = canvas.zoom_percent
         await pilot.press("plus", "plus")
         await pilot.pause()
         assert canvas.zoom_percent > fitted
-        lines.append(_status(app))
+        lines.append(status_text(app))
         assert f"{canvas.zoom_percent:.0f}%" in lines[-1]
         await pilot.press("s", "i")
         await pilot.pause()
-        lines.append(_status(app))
+        lines.append(status_text(app))
         assert ("hidden: image, segmentation" if wide else "hid is") in lines[-1]
         await pilot.press("d", "right", "right", "d", "z")
-        lines.append(_status(app))
+        lines.append(status_text(app))
         assert ("undo: stroke (0 left)" if wide else "undo (0)") in lines[-1]
         await pilot.press("shift+z")
-        lines.append(_status(app))
+        lines.append(status_text(app))
         assert ("redo: stroke (0 left)" if wide else "redo (0)") in lines[-1]
         await pilot.press("w", "space", "q")  # a new edit (background here): the note goes
-        lines.append(_status(app))
+        lines.append(status_text(app))
         assert "redo" not in lines[-1]
         await pilot.press("s", "i", "f")  # every layer shown again, the whole image
         await pilot.pause()
-        lines.append(_status(app))
+        lines.append(status_text(app))
         assert canvas.zoom_percent == fitted
         assert f"{fitted:.0f}%" in lines[-1] and "hid" not in lines[-1]
     for line in lines:
@@ -124,13 +112,13 @@ async def test_a_reopened_project_says_the_same_everywhere_then_a_rescored_f1(
     monkeypatch.setattr(model_list, "REFRESH_S", 0.1)
     _trained_before(workspace)
     backend = LiveBackend()
-    app = _app(workspace, backend)
+    app = demo_app(workspace, backend, project=PROJECT)
     async with app.run_test(size=WIDE) as pilot:
         screen = app.screen
         assert isinstance(screen, AnnotateScreen)
         await wait_for(pilot, lambda: screen.link.status is not None, WAIT_S)
         await pilot.pause()
-        line, panel = _status(app), static_text(screen, "#training-state")
+        line, panel = status_text(app), static_text(screen, "#training-state")
         assert "model #3 F1 0.91 · epoch 4 (2 since best)" in line
         assert "model #3 F1 0.908" in panel and "train 1 · val 1" in panel
         assert "epoch 4, 2 since best" in panel and "training: stopped" in panel
@@ -140,8 +128,8 @@ async def test_a_reopened_project_says_the_same_everywhere_then_a_rescored_f1(
             TrainerState.TRAINING, epoch=1, best_f1=0.854, saved_f1=0.908, model_version=3,
             n_train=1, n_val=2,
         )  # fmt: skip
-        await wait_for(pilot, lambda: "when saved" in _status(app), WAIT_S)
-        assert "model #3 F1 0.85 (0.91 when saved) · epoch 1" in _status(app)
+        await wait_for(pilot, lambda: "when saved" in status_text(app), WAIT_S)
+        assert "model #3 F1 0.85 (0.91 when saved) · epoch 1" in status_text(app)
         panel = static_text(screen, "#training-state")
         assert "model #3 F1 0.854 (0.908 when saved)" in panel and "val 2" in panel
 
@@ -171,12 +159,12 @@ async def test_a_fresh_project_calls_its_random_start_model_a_start_without_f1(
 ) -> None:
     quick_polls(monkeypatch)
     backend = LiveBackend()
-    app = _app(workspace, backend)
+    app = demo_app(workspace, backend, project=PROJECT)
     async with app.run_test(size=WIDE) as pilot:
         screen = app.screen
         await wait_for(pilot, lambda: screen.link.status is not None, WAIT_S)
         await pilot.pause()
-        assert "no model yet · epoch 0" in _status(app)
+        assert "no model yet · epoch 0" in status_text(app)
         assert "no model yet" in static_text(screen, "#training-state")
         await pilot.press("t")
         await wait_for(pilot, lambda: backend.state is TrainerState.TRAINING, WAIT_S)
@@ -190,7 +178,7 @@ async def test_a_fresh_project_calls_its_random_start_model_a_start_without_f1(
 
         await wait_for(pilot, lambda: "training: training" in panel_says(), WAIT_S)
         await pilot.pause()
-        line, panel = _status(app), static_text(screen, "#training-state")
+        line, panel = status_text(app), static_text(screen, "#training-state")
         assert "model #1 (start)" in line and "model #1 (start)" in panel
         assert "0.2" not in line + panel
         assert [info.number for info in screen.session.project.models()] == [1]

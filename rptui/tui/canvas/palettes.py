@@ -15,9 +15,9 @@ class Palette:
     foreground: RGB
     background: RGB
     segmentation: RGB
-    cursor: RGB
-    outside: RGB  # view pixels beyond the image
-    blank: RGB  # the image when it is hidden
+    cursor: RGB = (255, 255, 255)
+    outside: RGB = (24, 24, 24)  # view pixels beyond the image
+    blank: RGB = (0, 0, 0)  # the image when it is hidden
     # Multi-class projects: the colour of each foreground class, in class order. Empty for
     # binary projects, which draw ``foreground`` and ``segmentation`` as always.
     class_colours: tuple[RGB, ...] = ()
@@ -32,9 +32,6 @@ DEFAULT_PALETTE = Palette(
     foreground=(255, 0, 0),
     background=(0, 255, 0),
     segmentation=(0, 230, 255),
-    cursor=(255, 255, 255),
-    outside=(24, 24, 24),
-    blank=(0, 0, 0),
 )
 # Okabe–Ito colours: vermillion / blue / yellow stay distinct for the common colour blindnesses.
 COLOURBLIND_PALETTE = Palette(
@@ -42,8 +39,5 @@ COLOURBLIND_PALETTE = Palette(
     foreground=(213, 94, 0),
     background=(0, 114, 178),
     segmentation=(240, 228, 66),
-    cursor=(255, 255, 255),
-    outside=(24, 24, 24),
-    blank=(0, 0, 0),
 )
 PALETTES: dict[str, Palette] = {p.name: p for p in (DEFAULT_PALETTE, COLOURBLIND_PALETTE)}

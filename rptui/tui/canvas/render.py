@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from rptui.tui.canvas.layers import ViewLayers, overlay_from_blends
 from rptui.tui.canvas.palettes import DEFAULT_PALETTE, RGB, Palette
 from rptui.tui.canvas.render_classes import blend_classes, class_colour, rarest_per_block
 from rptui.tui.canvas.viewport import Viewport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,47 @@ def _blend(out: np.ndarray, where: np.ndarray, colour: RGB, opacity: float) -> N
     out[where] = pixels * (1.0 - opacity) + np.asarray(colour, np.float32) * opacity
 
 
-def render_view(
+class ViewOptions(TypedDict, total=False):
+    """What :func:`render_view` and :func:`render_layers` draw (defaults in :func:`_scene`).
+
+    ``segmentation`` HxW, nonzero for foreground; ``labels`` HxW with ``BACKGROUND`` /
+    ``FOREGROUND`` for painted pixels. With ``palette.class_colours`` (a multi-class
+    project) the segmentation holds class indices (0 background) and the labels class
+    index + 1; each class is drawn in its colour. ``rows`` and ``columns`` are [start,
+    stop) in view pixels (a part redrawn after a dab); by default the whole view.
+    """
+
+    segmentation: np.ndarray | None
+    labels: np.ndarray | None
+    show_image: bool
+    show_segmentation: bool
+    show_annotation: bool
+    seg_opacity: float
+    ann_opacity: float
+    palette: Palette
+    rows: tuple[int, int] | None
+    columns: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """A part of the view ready to draw: its size, where the image shows in it, the
+    photo there and the overlays' blends."""
+
+    shape: tuple[int, int]  # view pixels (h, w)
+    outside: RGB  # the colour where the image does not reach
+    where: tuple[slice, slice]  # the view pixels the image covers
+    photo: np.ndarray | None  # float (h, w, 3) image pixels or blank; None: no image here
+    blend: Callable[[np.ndarray], None]  # applies the overlays in place to a float view
+
+    def background(self) -> np.ndarray:
+        """An (h, w, 3) uint8 array of the outside colour."""
+        out = np.empty((*self.shape, 3), np.uint8)
+        out[:] = self.outside
+        return out
+
+
+def _scene(
     image: np.ndarray,
     viewport: Viewport,
     *,
@@ -114,22 +158,12 @@ def render_view(
     palette: Palette = DEFAULT_PALETTE,
     rows: tuple[int, int] | None = None,
     columns: tuple[int, int] | None = None,
-) -> np.ndarray:
-    """Render the view as an (h, w, 3) uint8 array: all of it, or ``rows`` x ``columns``.
-
-    ``rows`` and ``columns`` are [start, stop) in view pixels (a part redrawn after a dab).
-
-    ``image`` is HxWx3 uint8; ``segmentation`` HxW with nonzero for foreground;
-    ``labels`` HxW with ``BACKGROUND``/``FOREGROUND`` for painted pixels. With
-    ``palette.class_colours`` (a multi-class project) the segmentation holds class indices
-    (0 background) and the labels class index + 1; each class is drawn in its colour.
-    """
+) -> _Scene:
+    """What :func:`render_view` and :func:`render_layers` draw (the masks reduced once)."""
     part = _Part(viewport, rows, columns)
-    out = np.empty((*part.shape, 3), np.uint8)
-    out[:] = palette.outside
+    where = (part.rs, part.cs)
     if part.empty:
-        return out
-    inner = part.photo(image, show_image, palette)
+        return _Scene(part.shape, palette.outside, where, None, lambda inner: None)
     blend = part.overlays(
         segmentation if show_segmentation else None,
         labels if show_annotation else None,
@@ -137,25 +171,25 @@ def render_view(
         seg_opacity=seg_opacity,
         ann_opacity=ann_opacity,
     )
-    blend(inner)
-    out[part.rs, part.cs] = np.clip(inner + 0.5, 0, 255).astype(np.uint8)
+    photo = part.photo(image, show_image, palette)
+    return _Scene(part.shape, palette.outside, where, photo, blend)
+
+
+def render_view(
+    image: np.ndarray, viewport: Viewport, **options: Unpack[ViewOptions]
+) -> np.ndarray:
+    """Render the view of HxWx3 uint8 ``image`` as an (h, w, 3) uint8 array: all of it,
+    or ``rows`` x ``columns`` (see :class:`ViewOptions`)."""
+    scene = _scene(image, viewport, **options)
+    out = scene.background()
+    if scene.photo is not None:
+        scene.blend(scene.photo)
+        out[scene.where] = _to_uint8(scene.photo)
     return out
 
 
 def render_layers(
-    image: np.ndarray,
-    viewport: Viewport,
-    *,
-    segmentation: np.ndarray | None = None,
-    labels: np.ndarray | None = None,
-    show_image: bool = True,
-    show_segmentation: bool = True,
-    show_annotation: bool = True,
-    seg_opacity: float = 0.45,
-    ann_opacity: float = 0.6,
-    palette: Palette = DEFAULT_PALETTE,
-    rows: tuple[int, int] | None = None,
-    columns: tuple[int, int] | None = None,
+    image: np.ndarray, viewport: Viewport, **options: Unpack[ViewOptions]
 ) -> ViewLayers:
     """The view of :func:`render_view` as a photo and a translucent overlay over it.
 
@@ -163,27 +197,23 @@ def render_layers(
     :func:`render_view` over whatever photo pixel lies under it (see
     :func:`rptui.tui.canvas.layers.overlay_from_blends`).
     """
-    part = _Part(viewport, rows, columns)
-    photo = np.empty((*part.shape, 3), np.uint8)
-    photo[:] = palette.outside
-    overlay = np.zeros((*part.shape, 4), np.uint8)
-    if part.empty:
+    scene = _scene(image, viewport, **options)
+    photo = scene.background()
+    overlay = np.zeros((*scene.shape, 4), np.uint8)
+    if scene.photo is None:
         return ViewLayers(photo, overlay)
-    inner = part.photo(image, show_image, palette)
-    photo[part.rs, part.cs] = np.clip(inner + 0.5, 0, 255).astype(np.uint8)
-    blend = part.overlays(
-        segmentation if show_segmentation else None,
-        labels if show_annotation else None,
-        palette=palette,
-        seg_opacity=seg_opacity,
-        ann_opacity=ann_opacity,
-    )
-    over_black = np.zeros(inner.shape, np.float32)
-    over_white = np.full(inner.shape, 255.0, np.float32)
-    blend(over_black)
-    blend(over_white)
-    overlay[part.rs, part.cs] = overlay_from_blends(over_black, over_white)
+    photo[scene.where] = _to_uint8(scene.photo)
+    over_black = np.zeros(scene.photo.shape, np.float32)
+    over_white = np.full(scene.photo.shape, 255.0, np.float32)
+    scene.blend(over_black)
+    scene.blend(over_white)
+    overlay[scene.where] = overlay_from_blends(over_black, over_white)
     return ViewLayers(photo, overlay)
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """Float pixels rounded to uint8."""
+    return np.clip(pixels + 0.5, 0, 255).astype(np.uint8)
 
 
 class _Part:
