@@ -80,7 +80,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=None, help="default: the optimiser's")
     parser.add_argument("--momentum", type=float, default=None, help="default: the device's")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
-    parser.add_argument("--average", type=float, default=0.0, help="weight average decay")
+    parser.add_argument(
+        "--average",
+        type=float,
+        default=None,
+        help="weight average decay (0: off; default: the device's)",
+    )
     parser.add_argument("--fg-tiles", type=float, default=0.0, help="share of object tiles")
     parser.add_argument(
         "--norm", choices=("context", "tile"), default="context", help="tile: min-max per tile"

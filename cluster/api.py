@@ -84,7 +84,9 @@ class TrainingConfig:
     momentum: float | None = None  # SGD only; None: chosen for the device (epoch_plan)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     seed: int | None = None
-    weight_average: float = 0.0  # decay of the averaged weights that are kept; 0: off
+    # decay of the averaged weights that are validated and kept; 0: off; None: chosen for
+    # the device (cluster.training.average)
+    weight_average: float | None = None
     foreground_tiles: float = 0.0  # share of tiles placed on a painted object pixel; 0: off
 
 

@@ -43,7 +43,7 @@ from cluster.nn.devices import (
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import model_from_snapshot, output_channels, snapshot_from_model
 from cluster.training.annotation_store import AnnotationStore
-from cluster.training.average import WeightAverage
+from cluster.training.average import WeightAverage, average_decay
 from cluster.training.epoch_plan import epoch_complete, epoch_length, plan_sizes
 from cluster.training.epoch_record import epoch_record, log_epoch
 from cluster.training.optimise import Stepper
@@ -91,9 +91,8 @@ class TrainingEngine:
         self._model = prepare_model(network, self.device)
         self.optimiser = optimiser_choice(config, self.device)
         self._stepper = Stepper(self._model, self.device, self.optimiser, dtype=self.dtype)
-        self._average = (
-            WeightAverage(self._model, config.weight_average) if config.weight_average else None
-        )
+        decay = average_decay(config, self.device)
+        self._average = WeightAverage(self._model, decay) if decay else None
         self.tile_size, self.batch_size, self._seconds_per_tile = plan_sizes(
             self._model, self.device, config, dtype=self.dtype
         )

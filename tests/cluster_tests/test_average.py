@@ -8,8 +8,13 @@ import torch
 from torch import nn
 
 from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainingConfig
-from cluster.nn.devices import pick_device
-from cluster.training.average import WARMUP_STEPS, WeightAverage
+from cluster.nn.devices import DeviceInfo, pick_device
+from cluster.training.average import (
+    SLOW_DEVICE_DECAY,
+    WARMUP_STEPS,
+    WeightAverage,
+    average_decay,
+)
 from cluster.training.engine import TrainingEngine
 from cluster.training.validate import Confusion
 
@@ -71,3 +76,14 @@ def test_the_engine_validates_and_keeps_the_averaged_weights(
     assert np.array_equal(kept, judged[-1][key])  # the judged weights are the ones kept
     assert not np.allclose(kept, trained)  # and they are not the last step's
     assert not np.allclose(kept, judged[0][key])  # nor the starting weights
+
+
+def test_a_cpu_keeps_an_average_by_default_and_a_gpu_only_when_asked() -> None:
+    cpu = DeviceInfo(torch.device("cpu"), 0, 0)
+    gpu = DeviceInfo(torch.device("cuda", 0), 1, 80 * 2**30)
+    assert average_decay(TrainingConfig(), cpu) == SLOW_DEVICE_DECAY
+    assert average_decay(TrainingConfig(), gpu) == 0.0
+    assert average_decay(TrainingConfig(weight_average=0.0), cpu) == 0.0  # turned off
+    assert average_decay(TrainingConfig(weight_average=0.9), gpu) == 0.9
+    engine = TrainingEngine(TrainingConfig(tile_size=108, batch_size=2, epoch_tiles=6), device=cpu)
+    assert engine._average is not None and engine._average.decay == SLOW_DEVICE_DECAY

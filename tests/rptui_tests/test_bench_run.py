@@ -94,9 +94,13 @@ def dense(data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> 
     return out
 
 
+def annotations_of(out: Path) -> Path:
+    return out / "workspace" / "projects" / "bench" / "annotations"
+
+
 def saved_labels(out: Path) -> dict[str, np.ndarray]:
-    project = out / "workspace" / "projects" / "bench" / "annotations"
-    return {p.stem: from_png_bytes(p.read_bytes()) for p in project.glob("*/*.png")}
+    folders = [annotations_of(out) / split for split in ("train", "val")]
+    return {p.stem: from_png_bytes(p.read_bytes()) for f in folders for p in f.glob("*.png")}
 
 
 def truth_of(data: tuple[Path, Path], stem: str) -> np.ndarray:
@@ -134,6 +138,10 @@ def test_corrective_run_follows_the_protocol(corrective: Path, data: tuple[Path,
         assert not np.any((painted == BACKGROUND) & truth)
         row = accepted[accepted["image"] == stem].iloc[0]
         assert row["annotated_fg"] == np.count_nonzero(painted == FOREGROUND)
+        # A correction keeps the mask it was painted on (validation scores against it);
+        # a clear example, painted over the start model's mask, keeps none.
+        kept = (annotations_of(corrective) / "accepted" / f"{stem}.png").is_file()
+        assert kept == (row["phase"] == "corrective"), stem
 
 
 def test_corrective_run_writes_report_model_and_charts(corrective: Path) -> None:
