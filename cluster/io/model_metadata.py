@@ -21,8 +21,9 @@ BATCH_SIZE = "batch_size"
 OPTIMISER = "optimiser"
 LEARNING_RATE = "learning_rate"
 MOMENTUM = "momentum"
+WEIGHT_AVERAGE = "weight_average"  # the decay of the kept running average; 0.0: none
 # The training settings, in order.
-SETTINGS = (TILE_SIZE, BATCH_SIZE, OPTIMISER, LEARNING_RATE, MOMENTUM)
+SETTINGS = (TILE_SIZE, BATCH_SIZE, OPTIMISER, LEARNING_RATE, MOMENTUM, WEIGHT_AVERAGE)
 SOURCE_FILE = "file"  # the name of the file a model was read from
 COPY_OF = "copy_of"  # a model saved again under a new number: the file it copies
 
@@ -38,6 +39,7 @@ def training_metadata(
     optimiser: str,
     learning_rate: float,
     momentum: float,
+    weight_average: float = 0.0,
 ) -> dict[str, str]:
     """The metadata of a model kept after ``epoch``: what it had seen and how it trained."""
     recorded = {
@@ -49,6 +51,7 @@ def training_metadata(
         OPTIMISER: optimiser,
         LEARNING_RATE: repr(float(learning_rate)),
         MOMENTUM: repr(float(momentum)),
+        WEIGHT_AVERAGE: repr(float(weight_average)),
     }
     if last_annotation is not None:
         recorded[LAST_ANNOTATION] = last_annotation

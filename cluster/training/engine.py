@@ -326,6 +326,7 @@ class TrainingEngine:
             optimiser=self.optimiser.name,
             learning_rate=self.optimiser.learning_rate,
             momentum=self.optimiser.momentum,
+            weight_average=self._average.decay if self._average is not None else 0.0,
         )
 
     def release_device(self) -> None:

@@ -28,6 +28,7 @@ from cluster.io.model_metadata import (
     OPTIMISER,
     SETTINGS,
     TILE_SIZE,
+    WEIGHT_AVERAGE,
 )
 from cluster.io.model_names import parse_model_name
 from rptui.store.paths import ModelFileInfo
@@ -42,6 +43,7 @@ SETTING_LABELS = {
     OPTIMISER: "optimiser",
     LEARNING_RATE: "lr",
     MOMENTUM: "momentum",
+    WEIGHT_AVERAGE: "average",
 }
 RECORD_CACHE = 1024  # model files read for their score, remembered by path
 

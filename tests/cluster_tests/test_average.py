@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainingConfig
+from cluster.io.model_metadata import WEIGHT_AVERAGE
 from cluster.nn.devices import DeviceInfo, pick_device
 from cluster.training.average import (
     SLOW_DEVICE_DECAY,
@@ -76,6 +77,7 @@ def test_the_engine_validates_and_keeps_the_averaged_weights(
     assert np.array_equal(kept, judged[-1][key])  # the judged weights are the ones kept
     assert not np.allclose(kept, trained)  # and they are not the last step's
     assert not np.allclose(kept, judged[0][key])  # nor the starting weights
+    assert engine.best_snapshot().metadata[WEIGHT_AVERAGE] == "0.9"  # rptui models shows it
 
 
 def test_a_cpu_keeps_an_average_by_default_and_a_gpu_only_when_asked() -> None:

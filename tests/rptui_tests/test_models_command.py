@@ -26,7 +26,9 @@ SCALED_LAYER = "conv_out.0"  # model 5 is model 2 with this layer's weights x 1.
 SCALE = 1.1
 
 
-def _trained(start: ModelSnapshot, version: int, f1: float, *, momentum: float) -> ModelSnapshot:
+def _trained(
+    start: ModelSnapshot, version: int, f1: float, *, momentum: float, average: float = 0.0
+) -> ModelSnapshot:
     metadata = training_metadata(
         epoch=version * 3,
         n_train=version + 1,
@@ -37,6 +39,7 @@ def _trained(start: ModelSnapshot, version: int, f1: float, *, momentum: float) 
         optimiser="sgd",
         learning_rate=0.01,
         momentum=momentum,
+        weight_average=average,
     )
     return dataclasses.replace(
         start, version=version, f1=f1, parent=str(version - 1), metadata=metadata
@@ -62,7 +65,7 @@ def workspace(tmp_path: Path) -> Workspace:
         state = dict(second.state_dict)
         for key in (f"{SCALED_LAYER}.weight", f"{SCALED_LAYER}.bias"):
             state[key] = state[key] * np.float32(SCALE)
-        fifth = _trained(start, 5, 0.45, momentum=0.99)
+        fifth = _trained(start, 5, 0.45, momentum=0.99, average=0.99)
         save_model(project, dataclasses.replace(fifth, state_dict=state))
     return workspace
 
@@ -87,7 +90,8 @@ def test_listing_shows_what_each_model_recorded(
     assert "cannot be read: not a readable model file" in _row(out, 3)
     rootpainter = _row(out, 4)
     assert rootpainter.split()[3:] == ["—"] * 5  # F1, epoch, annotations, parent, settings
-    assert "best" not in _row(out, 5) and "momentum 0.99" in _row(out, 5)
+    assert "best" not in _row(out, 5) and "momentum 0.99, average 0.99" in _row(out, 5)
+    assert "average 0.0" in second
     assert "no model pinned: --model p and the app's trainer use the newest, #5" in out
 
 
@@ -145,6 +149,7 @@ def test_diff_tells_what_changed_and_how_far_the_weights_moved(
     assert "6 → 15" in text
     assert "3 train + 1 val, last img2 → 6 train + 1 val, last img5" in text
     assert "momentum 0.9 → 0.99" in text and "tile" not in _line(lines, "settings")
+    assert "average 0.0 → 0.99" in text
     most = _line(lines, "most moved:").split("most moved: ")[1].split(", ")
     assert most[0] == f"{SCALED_LAYER} {100 * (SCALE - 1):.2f} %"  # |1.1 w - w| / |w|
     assert len(most) == 1  # no other layer moved
