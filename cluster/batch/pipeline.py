@@ -213,6 +213,7 @@ def _run_chunk(
             "model_blobs": blobs_ref,
             "settings": settings,
             "threads": shape.threads,
+            "in_ray_worker": True,
         },
         num_cpus=shape.num_cpus,
         num_gpus=shape.num_gpus,

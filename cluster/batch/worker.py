@@ -33,6 +33,7 @@ from cluster.io.images import encode_png, read_image
 from cluster.io.mask_formats import SUFFIXES, MaskFormat, encode_mask
 from cluster.io.model_files import ensemble_classes, model_from_bytes
 from cluster.io.stacks import read_stack_slice
+from cluster.io.worker_log import log_to_worker_file
 from cluster.measure.regions import region_table
 from cluster.measure.tables import (
     DEFAULT_TRAITS,
@@ -245,9 +246,20 @@ class SegmentWorker:
         model_blobs: model files' bytes, or an ObjectRef to that list.
         settings: how to segment, encode and measure.
         threads: torch CPU threads (default: what the actor holds, ``OMP_NUM_THREADS``).
+        in_ray_worker: log to the Ray worker's log file, a line per image started
+            (:mod:`cluster.io.worker_log`); off where the worker runs in the driver.
     """
 
-    def __init__(self, model_blobs: Any, settings: BatchSettings, threads: int | None = None):
+    def __init__(
+        self,
+        model_blobs: Any,
+        settings: BatchSettings,
+        threads: int | None = None,
+        *,
+        in_ray_worker: bool = False,
+    ):
+        if in_ray_worker:
+            log_to_worker_file()
         if not isinstance(model_blobs, list | tuple):
             import ray
 
@@ -293,6 +305,7 @@ class SegmentWorker:
         path; never raises."""
         started = time.perf_counter()
         is_slice = z >= 0
+        log.info("segmenting %s%s", name, f" slice {z}" if is_slice else "")
         try:
             image = self._decode(name, data, z, window)
             result = process_image(

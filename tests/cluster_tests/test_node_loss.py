@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 from PIL import Image
@@ -33,6 +38,8 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 LOSS_CHECK_S = 1.5  # how soon the head notices a lost node
 RUN_TIMEOUT_S = 240.0
 IMAGES = 6
+# The batch worker's line for each image it starts, in its worker log on its node.
+STARTED = re.compile(r"INFO cluster\.batch\.worker: segmenting (\S+)$", re.MULTILINE)
 
 
 @pytest.fixture(scope="module")
@@ -46,39 +53,59 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
         yield nodes
 
 
+@dataclass
+class Driver:
+    """A driver process: its output read line by line, its errors kept in a file (a
+    pipe that nobody reads could fill and stall it)."""
+
+    process: subprocess.Popen[str]
+    errors_file: IO[str]
+
+    def errors(self) -> str:
+        self.errors_file.seek(0)
+        return self.errors_file.read()[-3000:]
+
+    def line(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, f"the driver ended: {self.errors()}"
+        return line.strip()
+
+    def rest(self) -> str:
+        """Everything it writes until it ends (read through the same buffer as
+        :meth:`line`, so a line already read ahead is not lost)."""
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()
+        self.process.wait(timeout=RUN_TIMEOUT_S)
+        return out
+
+
 @contextlib.contextmanager
-def _driver(
-    cluster: TwoNodes, command: list[str], *, talks: bool = False
-) -> Iterator[subprocess.Popen[str]]:
-    """``command`` run as a driver of ``cluster`` (its output read as text; its input too
-    when it ``talks``), killed on the way out if it still runs."""
-    process = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE if talks else None,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cluster.driver_environment(),
-        cwd=REPOSITORY,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
+def _driver(cluster: TwoNodes, command: list[str], *, talks: bool = False) -> Iterator[Driver]:
+    """``command`` run as a driver of ``cluster`` (its input written when it ``talks``),
+    killed on the way out if it still runs."""
+    with tempfile.TemporaryFile("w+") as errors_file:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE if talks else None,
+            stdout=subprocess.PIPE,
+            stderr=errors_file,
+            text=True,
+            env=cluster.driver_environment(),
+            cwd=REPOSITORY,
+        )
+        try:
+            yield Driver(process, errors_file)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
 
 
-def _line(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line, f"the driver ended: {process.stderr.read()[-3000:] if process.stderr else ''}"
-    return line.strip()
-
-
-def _tell(process: subprocess.Popen[str], word: str) -> None:
-    assert process.stdin is not None
-    process.stdin.write(word + "\n")
-    process.stdin.flush()
+def _tell(driver: Driver, word: str) -> None:
+    assert driver.process.stdin is not None
+    driver.process.stdin.write(word + "\n")
+    driver.process.stdin.flush()
 
 
 def test_the_trainer_comes_back_on_a_new_node(cluster: TwoNodes) -> None:
@@ -86,17 +113,17 @@ def test_the_trainer_comes_back_on_a_new_node(cluster: TwoNodes) -> None:
     module = "tests.cluster_tests.two_nodes_loss_driver"
     command = [sys.executable, "-m", module, str(workspace), cluster.address]
     with _driver(cluster, command, talks=True) as driver:
-        assert _line(driver) == "trained"
+        assert driver.line() == "trained"
         two_nodes_cluster.kill_worker(cluster)
         _tell(driver, "killed")
-        said = _line(driver)
+        said = driver.line()
         assert said.startswith("no-node ") and f"resource '{WORKER_RESOURCE}'" in said
         replaced = time.monotonic()
         two_nodes_cluster.add_worker(cluster)
         joined_s = time.monotonic() - replaced
         _tell(driver, "replaced")
-        seen = json.loads(_line(driver))
-        assert driver.wait(timeout=RUN_TIMEOUT_S) == 0
+        seen = json.loads(driver.line())
+        assert driver.process.wait(timeout=RUN_TIMEOUT_S) == 0, driver.errors()
     print(f"node joined in {joined_s:.1f} s; {seen}")
     assert seen["restarts_seen"] >= 1 and seen["counts"] == [1, 1]
     assert seen["state"] == "training" and seen["epoch_after"] > seen["first_epoch"]
@@ -120,23 +147,34 @@ def test_a_batch_run_finishes_every_image_after_the_node_is_lost(cluster: TwoNod
     command += [str(images), str(masks), "--model", str(model), "--no-tta", "--progress-jsonl"]
     command += ["--worker-resource", WORKER_RESOURCE]
     with _driver(cluster, command) as run:
-        first = json.loads(_line(run))
+        first = json.loads(run.line())
         while "done" not in first:  # a line on why no result has come yet
-            first = json.loads(_line(run))
+            first = json.loads(run.line())
         assert first["done"] == 1 and not first["error"]
         written_before = {path.name: path.stat().st_mtime_ns for path in masks.glob("*.png")}
         killed = two_nodes_cluster.kill_worker(cluster)
         two_nodes_cluster.add_worker(cluster)
-        out, err = run.communicate(timeout=RUN_TIMEOUT_S)
+        out = run.rest()
         finished_s = time.monotonic() - killed
-    assert run.returncode == 0, err[-3000:]
+        assert run.process.returncode == 0, run.errors()
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     report = lines[-1]["report"]
     progress = [line for line in lines if "done" in line]
-    print(f"finished {finished_s:.1f} s after the loss; {len(written_before)} written before")
+    started = Counter(
+        name for log in cluster.worker_logs() for name in STARTED.findall(log.read_text())
+    )
+    redone = sorted(name for name, times in started.items() if times > 1)
+    print(
+        f"finished {finished_s:.1f} s after the loss; {len(written_before)} written before;"
+        f" started {sum(started.values())} times for {IMAGES} images; re-done: {redone}"
+    )
     assert not report["failed"] and len(report["written"]) == IMAGES
     files = [first["file"]] + [line["file"] for line in progress]
     assert len(set(files)) == len(files) == IMAGES  # each image reported once
+    # Every image was segmented on a worker node, and what came back before the loss
+    # was not computed again: only images the lost node held are re-done.
+    assert set(started) == {Path(file).name for file in files}
+    assert started[Path(first["file"]).name] == 1
     # A mask written before the loss is never written again.
     for name, mtime in written_before.items():
         assert (masks / name).stat().st_mtime_ns == mtime

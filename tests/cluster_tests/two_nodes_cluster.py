@@ -73,10 +73,17 @@ class TwoNodes:
 
     def worker_logs(self) -> list[Path]:
         """The Ray worker log files of every worker node."""
-        return sorted(p for d in self.temp_dirs[1:] for p in d.glob("session_*/logs/worker-*"))
+        return _log_files(self.temp_dirs[1:])
 
     def head_logs(self) -> list[Path]:
-        return sorted(self.head_temp.glob("session_*/logs/worker-*"))
+        return _log_files(self.temp_dirs[:1])
+
+
+def _log_files(temp_dirs: list[Path]) -> list[Path]:
+    """Each Ray worker log file under ``temp_dirs`` once (``session_latest`` is a link to
+    the newest session)."""
+    found = {path.resolve() for d in temp_dirs for path in d.glob("session_*/logs/worker-*")}
+    return sorted(found)
 
 
 def clean_environment() -> dict[str, str]:
