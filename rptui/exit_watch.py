@@ -6,7 +6,8 @@ what the core printed went to the driver log (file descriptor 2 is diverted ther
 Ray is in use). :func:`watch_sudden_exit` starts a small watcher process that holds the
 reading end of a pipe: a process that ends normally writes :data:`NORMAL_EXIT` into it
 first; when the pipe closes without it, the watcher prints the last meaningful lines the
-log gained, and the log's path, to the terminal.
+log gained, and the log's path, to the terminal (or, when the log gained nothing, that
+the process was killed from outside).
 
 Run as ``python -m rptui.exit_watch LOG OFFSET`` (the watcher); it imports only the
 standard library, so it starts in milliseconds.
@@ -82,6 +83,13 @@ def main(argv: list[str]) -> int:
     except OSError:
         gained = ""
     lines = last_words(gained)
+    if not lines:  # nothing from Ray: killed from outside (a signal, out of memory)
+        print(
+            f"{PROGRAM}: error: the command ended abruptly, killed from outside (a signal, or"
+            f" out of memory?); nothing in {log_path} says why",
+            file=sys.stderr,
+        )
+        return 0
     print(
         f"{PROGRAM}: error: the command ended abruptly inside Ray; see {log_path}", file=sys.stderr
     )

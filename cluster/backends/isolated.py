@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 120.0  # the child imports Ray and may start the embedded head
 CLOSE_TIMEOUT_S = 10.0
+PARENT_CHECK_S = 0.5  # while starting, how often the child looks for its parent
 CLOSE = "close"
 READY = 0  # the call id of the child's first message
 Reply = tuple[int, bool, Any]
@@ -79,16 +80,44 @@ def _stderr_with_descriptor() -> Iterator[None]:
         yield
 
 
+def _exit_with_parent(parent: int, started: threading.Event) -> None:
+    """Until the backend has started, end this child as soon as its parent is gone: a
+    killed app never asks for the backend it was waiting on (joining Ray can take
+    minutes)."""
+    while not started.wait(PARENT_CHECK_S):
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def _serve(connection: Connection, factory: Callable[[], Backend]) -> None:
     """The child's main: build the backend, then answer calls until told to close."""
     os.dup2(2, 1)  # whatever the libraries print goes where fd 2 goes, never the terminal
+    started = threading.Event()
+    watch = threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(), started), name="parent-watch", daemon=True
+    )
+    watch.start()
     try:
         backend = factory()  # in the main thread: Ray installs its signal handlers there
     except Exception as error:  # the caller raises it
-        connection.send((READY, False, _portable(error)))
+        started.set()
+        _send_quietly(connection, (READY, False, _portable(error)))
         return
-    connection.send((READY, True, None))
-    asyncio.run(_serve_calls(connection, backend))
+    started.set()
+    if _send_quietly(connection, (READY, True, None)):
+        asyncio.run(_serve_calls(connection, backend))
+    else:
+        asyncio.run(backend.close())
+
+
+def _send_quietly(connection: Connection, reply: Reply) -> bool:
+    """Send ``reply``; False (logged, not raised) when the caller is gone."""
+    try:
+        connection.send(reply)
+    except (OSError, ValueError) as error:
+        logger.info("reply %d not delivered: %s", reply[0], error)
+        return False
+    return True
 
 
 async def _serve_calls(connection: Connection, backend: Backend) -> None:
@@ -125,10 +154,7 @@ async def _answer(
         reply: Reply = (call_id, True, await getattr(backend, name)(*args))
     except Exception as error:  # sent to the caller, who raises it
         reply = (call_id, False, _portable(error))
-    try:
-        connection.send(reply)
-    except (OSError, ValueError) as error:  # the caller is gone
-        logger.info("reply %d not delivered: %s", call_id, error)
+    _send_quietly(connection, reply)
 
 
 class IsolatedBackend:

@@ -6,15 +6,28 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cluster.api import AnnotatedImage, SegmentationRequest, TrainerState
-from cluster.backends.isolated import BackendProcessEnded, IsolatedBackend
+from cluster.backends.isolated import PARENT_CHECK_S, BackendProcessEnded, IsolatedBackend
 from cluster.backends.local import LocalBackend
+from cluster.io.processes import pid_alive
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def _reaped(pid: int) -> bool:
+    """Whether ``pid`` is a zombie (ended, not yet waited for by its new parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +89,29 @@ def test_what_the_child_prints_never_reaches_standard_output(
     out, err = capfd.readouterr()
     assert "printed-by-the-child" not in out
     assert "printed-by-the-child" in err, "it goes where file descriptor 2 goes (the log)"
+
+
+def test_a_starting_child_ends_soon_after_its_parent_is_killed(tmp_path: Path) -> None:
+    pid_file, errors = tmp_path / "child.pid", tmp_path / "errors.txt"
+    with errors.open("w") as errors_file:  # the child writes there too
+        parent = subprocess.Popen(
+            [sys.executable, "-m", "tests.cluster_tests.slow_backend", str(pid_file)],
+            cwd=REPOSITORY,
+            stderr=errors_file,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline and parent.poll() is None, "the child never started"
+            time.sleep(0.1)
+        child = int(pid_file.read_text())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        gone_by = time.monotonic() + 5 * PARENT_CHECK_S + 3
+        while pid_alive(child) and not _reaped(child):
+            assert time.monotonic() < gone_by, "the child kept starting a backend nobody wants"
+            time.sleep(0.1)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert "Traceback" not in errors.read_text()

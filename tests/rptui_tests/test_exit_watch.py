@@ -24,6 +24,8 @@ COMMAND = textwrap.dedent(
     log, how = Path(sys.argv[1]), sys.argv[2]
     divert_native_stderr(log)
     watch_sudden_exit(log, sys.__stderr__)
+    if how == "kill":
+        os.kill(os.getpid(), 9)
     os.write(2, b"an earlier warning\\n" + sys.argv[3].encode() + b"\\n")
     os.write(2, b"*** StackTrace Information ***\\n    @ 0x7f frame one\\n")
     if how == "abort":
@@ -52,6 +54,14 @@ def test_an_abrupt_end_prints_the_logs_last_words_and_its_path(tmp_path: Path) -
     assert str(log) in lines[0] and "ended abruptly" in lines[0]
     assert any(FATAL_LINE in line for line in lines)
     assert not any("frame one" in line or "earlier command" in line for line in lines)
+
+
+def test_a_kill_from_outside_is_not_blamed_on_ray(tmp_path: Path) -> None:
+    log = tmp_path / "ray-driver.log"
+    done = run_command(log, "kill")
+    assert done.returncode == -9
+    said = done.stderr.strip()
+    assert "killed from outside" in said and str(log) in said and "inside Ray" not in said
 
 
 def test_a_normal_end_prints_nothing_more(tmp_path: Path) -> None:
