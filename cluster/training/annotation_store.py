@@ -112,6 +112,11 @@ class AnnotationStore:
         """Whether the annotation's arrays are on local disk rather than in memory."""
         return self.sampler.is_spilled(name) or self.pool.is_spilled(VAL_PREFIX + name)
 
+    def is_validation(self, name: str) -> bool:
+        """Whether ``name`` is held as a validation annotation (no array is read)."""
+        with self._lock:
+            return name in self._val
+
     def validation_items(self) -> list[AnnotatedImage]:
         """The validation annotations now held (spilled ones as read-only memory maps),
         their labels as scored: a correction's include the accepted sample."""

@@ -130,7 +130,7 @@ class TrainingEngine:
             )
         if item.shown is not None and int(item.shown.max(initial=0)) >= len(self.config.classes):
             raise ValueError(f"{item.name}: the shown mask holds a class beyond the project's")
-        was_val = self._is_validation(item.name)
+        was_val = self._annotations.is_validation(item.name)
         if self._annotations.set(item):
             self.last_annotation = item.name
             with self._lock:
@@ -139,14 +139,11 @@ class TrainingEngine:
 
     def remove_annotation(self, name: str) -> None:
         """Forget an annotation (no error when it is not held)."""
-        was_val = self._is_validation(name)
+        was_val = self._annotations.is_validation(name)
         self._annotations.remove(name)
         if was_val:
             with self._lock:
                 self._rescore_best = True
-
-    def _is_validation(self, name: str) -> bool:
-        return any(item.name == name for item in self._annotations.validation_items())
 
     @property
     def n_train(self) -> int:

@@ -97,7 +97,9 @@ def test_a_spilled_annotation_can_be_replaced_and_removed(store: AnnotationStore
     store.remove("img003")
     assert "img003" not in store.sampler.names()
     assert not any(path.exists() for path in removed)
+    assert store.is_validation("img006") and not store.is_validation("img002")
     store.set(_item(6, "train"))  # a validation annotation moves to training
+    assert not store.is_validation("img006")
     assert all(item.name != "img006" for item in store.validation_items())
     assert "img006" in store.sampler.names()
 
