@@ -40,6 +40,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from real_roots_data import (
+    NEAR_PX,
     Score,
     UserStyle,
     clear_labels,
@@ -318,6 +319,8 @@ def main() -> None:
             "precision": counts.precision,
             "recall": counts.recall,
             "length_r2": score.length_r2(),
+            "near_precision": score.near_precision(),
+            "near_recall": score.near_recall(),
             "user_s": run.user_seconds,
             "cpu_s": train_cpu,
             "wall_s": time.perf_counter() - run.wall_started,
@@ -325,7 +328,9 @@ def main() -> None:
         print(
             f"{args.label or '-'} {args.data} seed {args.seed} {stage:13s} tiles {run.tiles:5d} "
             f"model {row['model']:3d} val {row['val_f1'] or 0:.3f}  held-out F1 {counts.f1:.3f} "
-            f"(P {counts.precision:.3f} R {counts.recall:.3f}) length R² {row['length_r2']:.3f}  "
+            f"(P {counts.precision:.3f} R {counts.recall:.3f}; within {NEAR_PX} px: "
+            f"P {score.near_precision():.3f} R {score.near_recall():.3f}) "
+            f"length R² {row['length_r2']:.3f}  "
             f"user {run.user_seconds:.0f} s  cpu {train_cpu:.0f} s",
             flush=True,
         )

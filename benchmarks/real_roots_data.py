@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.ndimage import distance_transform_edt
 
 from cluster.inference.tiled import THRESHOLD, segment_probability
 from cluster.io.images import read_image, read_mask
@@ -39,6 +40,7 @@ SPLIT_SEED = 14  # fixes which peanut locations are held out; never tuned
 PEANUT_HELD_OUT = 40
 PEANUT_POOL = 60
 CORRECTION_SECONDS = 40.0
+NEAR_PX = 2  # how far off a root's edge may be and still count as found (held-out "near" scores)
 PEANUT_LOCATION = re.compile(r"_(T\d+_L\d+)_")
 SWITCHGRASS_HELD_OUT = ("_T312_L3_", "_T352_")
 
@@ -125,6 +127,28 @@ class Score:
 
     counts: Confusion = field(default_factory=Confusion)
     lengths: list[tuple[float, float]] = field(default_factory=list)  # (truth, predicted)
+    # Within NEAR_PX of the other side: predicted root pixels near a true root, and true
+    # root pixels near a predicted one (an edge one or two pixels off counts as near).
+    near_predicted: int = 0
+    predicted: int = 0
+    near_truth: int = 0
+    truth: int = 0
+
+    def add_nearness(self, predicted: np.ndarray, truth: np.ndarray) -> None:
+        near_truth_zone = distance_transform_edt(~truth) <= NEAR_PX
+        near_predicted_zone = distance_transform_edt(~predicted) <= NEAR_PX
+        self.near_predicted += int((predicted & near_truth_zone).sum())
+        self.predicted += int(predicted.sum())
+        self.near_truth += int((truth & near_predicted_zone).sum())
+        self.truth += int(truth.sum())
+
+    def near_precision(self) -> float:
+        """Of the pixels called root, the share within NEAR_PX of a true root: what is
+        left out is root called in soil, not a root drawn wider."""
+        return self.near_predicted / self.predicted if self.predicted else float("nan")
+
+    def near_recall(self) -> float:
+        return self.near_truth / self.truth if self.truth else float("nan")
 
     def length_r2(self) -> float:
         if len(self.lengths) < 2:
@@ -152,4 +176,5 @@ def held_out_score(
         predicted = probability > THRESHOLD
         score.counts = score.counts + confusion(predicted, mask.astype(np.uint8) + 1)
         score.lengths.append((skeleton_length(mask)[1], skeleton_length(predicted)[1]))
+        score.add_nearness(predicted, mask.astype(bool))
     return score
