@@ -321,6 +321,7 @@ def main() -> None:
             "length_r2": score.length_r2(),
             "near_precision": score.near_precision(),
             "near_recall": score.near_recall(),
+            "f1_by_threshold": {str(t): c.f1 for t, c in score.swept.items()},
             "user_s": run.user_seconds,
             "cpu_s": train_cpu,
             "wall_s": time.perf_counter() - run.wall_started,
@@ -334,6 +335,7 @@ def main() -> None:
             f"user {run.user_seconds:.0f} s  cpu {train_cpu:.0f} s",
             flush=True,
         )
+        print(f"  held-out F1 by threshold: {score.swept_text()}", flush=True)
         if args.out:
             with open(args.out, "a", encoding="utf-8") as out:
                 out.write(json.dumps(row) + "\n")

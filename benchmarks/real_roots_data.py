@@ -40,6 +40,7 @@ SPLIT_SEED = 14  # fixes which peanut locations are held out; never tuned
 PEANUT_HELD_OUT = 40
 PEANUT_POOL = 60
 CORRECTION_SECONDS = 40.0
+SWEPT_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)  # also reported: F1 if root were called above these
 NEAR_PX = 2  # how far off a root's edge may be and still count as found (held-out "near" scores)
 PEANUT_LOCATION = re.compile(r"_(T\d+_L\d+)_")
 SWITCHGRASS_HELD_OUT = ("_T312_L3_", "_T352_")
@@ -133,6 +134,17 @@ class Score:
     predicted: int = 0
     near_truth: int = 0
     truth: int = 0
+    # Counts with root called above each of SWEPT_THRESHOLDS instead of THRESHOLD.
+    swept: dict[float, Confusion] = field(default_factory=dict)
+
+    def add_swept(self, probability: np.ndarray, mask: np.ndarray) -> None:
+        for threshold in SWEPT_THRESHOLDS:
+            counts = confusion(probability > threshold, mask.astype(np.uint8) + 1)
+            self.swept[threshold] = self.swept.get(threshold, Confusion()) + counts
+
+    def swept_text(self) -> str:
+        """``0.4: 0.610, 0.5: 0.660, ...``: held-out F1 at each swept threshold."""
+        return ", ".join(f"{t}: {c.f1:.3f}" for t, c in sorted(self.swept.items()))
 
     def add_nearness(self, predicted: np.ndarray, truth: np.ndarray) -> None:
         near_truth_zone = distance_transform_edt(~truth) <= NEAR_PX
@@ -177,4 +189,5 @@ def held_out_score(
         score.counts = score.counts + confusion(predicted, mask.astype(np.uint8) + 1)
         score.lengths.append((skeleton_length(mask)[1], skeleton_length(predicted)[1]))
         score.add_nearness(predicted, mask.astype(bool))
+        score.add_swept(probability, mask)
     return score
