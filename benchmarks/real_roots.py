@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from real_roots_data import (
     NEAR_PX,
+    SWEPT_THRESHOLDS,
     Score,
     UserStyle,
     clear_labels,
@@ -61,6 +62,7 @@ from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
 from cluster.nn.tiles import normalise_tile
 from cluster.simulate.strokes import dense_labels, plan_dense
 from cluster.training.engine import TrainingEngine
+from cluster.training.validate import Confusion, confusion
 from rptui.store.annotation import assign_split
 
 log = logging.getLogger(__name__)
@@ -237,6 +239,26 @@ class Run:
         if self.args.save:
             save_model(self.args.save, self.engine.best_snapshot())
 
+    def validation_threshold(self) -> tuple[float, float]:
+        """Of the swept thresholds, the one the kept model's validation annotations (as
+        the engine scores them: painted pixels, and a correction's accepted sample) favour,
+        with its validation F1."""
+        model = model_from_snapshot(self.engine.best_snapshot()).eval()
+        swept = {threshold: Confusion() for threshold in SWEPT_THRESHOLDS}
+        for item in self.engine._annotations.validation_items():
+            probability = segment_probability(
+                [model],
+                item.image,
+                tile_size=self.engine.tile_size,
+                tta=False,
+                device=self.device,
+                dtype=self.engine.dtype,
+            )
+            for threshold in SWEPT_THRESHOLDS:
+                swept[threshold] += confusion(probability > threshold, item.labels)
+        best = max(SWEPT_THRESHOLDS, key=lambda threshold: swept[threshold].f1)
+        return best, swept[best].f1
+
     def score(self, *, tile: int, latest: bool = False) -> Score:
         """The kept model's held-out score (``latest``: the weights trained last, averaged
         where the engine averages)."""
@@ -336,6 +358,14 @@ def main() -> None:
             flush=True,
         )
         print(f"  held-out F1 by threshold: {score.swept_text()}", flush=True)
+        if stage.startswith("finished") and run.engine.ready:
+            picked, picked_val_f1 = run.validation_threshold()
+            row["validation_threshold"] = picked
+            print(
+                f"  validation picks {picked} (validation F1 {picked_val_f1:.3f}): held-out F1"
+                f" {score.swept[picked].f1:.3f}",
+                flush=True,
+            )
         if args.out:
             with open(args.out, "a", encoding="utf-8") as out:
                 out.write(json.dumps(row) + "\n")
