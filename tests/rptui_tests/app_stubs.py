@@ -105,6 +105,18 @@ class StubBackend:
         pass
 
 
+class LosesHead:
+    """Put before a backend class: its status calls fail once ``gone`` is set, as when
+    the Ray head goes away."""
+
+    gone = False
+
+    async def status(self) -> TrainerStatus:
+        if self.gone:
+            raise ConnectionError("the head stopped")
+        return await super().status()  # type: ignore[misc]
+
+
 def stub_score(name: str) -> float:
     """ScoringBackend's uncertainty of an image: grows with its name, in 0.1..0.7."""
     return 0.1 + 0.1 * (sum(map(ord, name)) % 7)

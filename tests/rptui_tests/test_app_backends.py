@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from cluster.api import TrainerState, TrainerStatus
+from cluster.api import TrainerState
 from cluster.simulate.synthetic import write_dataset
 from rptui.store.workspace import Workspace
 from rptui.tui.app import RptuiApp
 from tests.rptui_tests.app_stubs import (
     DEMO_SIZE,
+    LosesHead,
     StubBackend,
     demo_app,
     quick_polls,
@@ -47,17 +48,11 @@ async def test_failing_backend_means_offline(demo_workspace: Workspace) -> None:
         await wait_for(pilot, lambda: "offline" in status_text(app))
 
 
-class GoneBackend(StubBackend):
-    """A backend whose Ray went away: every call fails once ``gone`` is set."""
+class GoneBackend(LosesHead, StubBackend):
+    """A backend whose Ray went away: its status calls fail once ``gone`` is set."""
 
     def __init__(self) -> None:
         super().__init__(square_mask())
-        self.gone = False
-
-    async def status(self) -> TrainerStatus:
-        if self.gone:
-            raise ConnectionError("the head stopped")
-        return await super().status()
 
 
 async def test_lost_backend_goes_offline_then_reconnects_and_resumes_training(

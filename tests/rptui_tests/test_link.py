@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cluster.api import Segmentation, TrainerStatus, TrainingConfig
+from cluster.api import Segmentation, TrainingConfig
 from cluster.backends.local import LocalBackend
 from cluster.io.model_files import load_model_file
 from rptui.bench.options import BenchOptions
@@ -22,7 +22,7 @@ from rptui.session.link.events import LinkEvent, MaskArrived, Notice, WentOfflin
 from rptui.session.review import ReviewSession
 from rptui.session.training import save_model
 from rptui.tui.app import RptuiApp
-from tests.rptui_tests.app_stubs import StubBackend, quick_polls
+from tests.rptui_tests.app_stubs import LosesHead, StubBackend, quick_polls
 from tests.rptui_tests.app_stubs import wait_for as wait_in_app
 from tests.rptui_tests.class_stack_helpers import SIDE, make_class_workspace, open_class_project
 from tests.rptui_tests.screen_helpers import PROJECT, make_workspace
@@ -44,15 +44,8 @@ async def until(check: Callable[[], bool | Awaitable[bool]], seconds: float = WA
     raise AssertionError("condition not met in time")
 
 
-class LosableBackend(LocalBackend):
+class LosableBackend(LosesHead, LocalBackend):
     """The in-process backend, whose status calls fail once ``gone`` is set (a lost head)."""
-
-    gone = False
-
-    async def status(self) -> TrainerStatus:
-        if self.gone:
-            raise ConnectionError("the head stopped")
-        return await super().status()
 
 
 async def test_offline_then_back_sends_every_annotation_and_training_resumes(
