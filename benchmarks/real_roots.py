@@ -26,6 +26,11 @@ The defaults are a short session (about 6 minutes of the user, 2 of training). W
         --images 45 --tiles-per-image 300 --finish-tiles 1500
 
 Every photo is priced with the bench's mouse model; the user's seconds are reported.
+``--keep-annotations DIR`` writes each photo's annotation; ``--annotations DIR`` gives
+the engine those again instead of simulating the user (with ``--start`` a model saved by
+``--save``), to try another finish or tile on the same annotations:
+
+    python benchmarks/real_roots.py --annotations DIR --start MODEL.pt --finish-tiles 0
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -124,6 +130,14 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--out", default="", help="append one JSON line per score here")
     parser.add_argument("--save", default="", help="write the kept model to this file")
     parser.add_argument("--label", default="", help="a name for this run in --out")
+    parser.add_argument(
+        "--keep-annotations", default="", help="write each annotation to this folder (.npz)"
+    )
+    parser.add_argument(
+        "--annotations",
+        default="",
+        help="a --keep-annotations folder: give the engine these instead of simulating a user",
+    )
     return parser.parse_args()
 
 
@@ -155,9 +169,7 @@ class Run:
         split = dataset_split(args.data)
         order = self.rng.permutation(len(split.annotate))[: args.images]
         self.annotate = [split.annotate[i] for i in order]
-        count = args.eval_images or len(split.held_out)
-        held = split.held_out[:: max(1, len(split.held_out) // count)][:count]
-        self.held_out = [load_pair(path) for path in held]
+        self.held_out = [load_pair(path) for path in split.held_out_sample(args.eval_images)]
         self.n_train = self.n_val = 0
         self.user_seconds = 0.0  # the simulated user's mouse time
 
@@ -192,6 +204,9 @@ class Run:
         return probability > THRESHOLD
 
     def annotate_all(self, report: Callable[[str], None]) -> None:
+        if self.args.annotations:
+            self.replay(report)
+            return
         report("start")
         painted = 0
         for index, path in enumerate(self.annotate):
@@ -219,9 +234,9 @@ class Run:
             else:
                 self.n_train += 1
             painted += int(np.count_nonzero(labels))
-            self.engine.set_annotation(
-                AnnotatedImage(path.stem, image, labels, split, shown=accepted)
-            )
+            item = AnnotatedImage(path.stem, image, labels, split, shown=accepted)
+            self.engine.set_annotation(item)
+            self.keep(index, path, item, seconds)
             log.info(
                 "photo %d (%s): %s, %d px painted, %.0f s of mouse time in all",
                 index + 1,
@@ -234,10 +249,46 @@ class Run:
             if index + 1 == self.args.clear:
                 report("clear")
         report("annotated")
+        self.finish(report)
+
+    def finish(self, report: Callable[[str], None]) -> None:
         self.train(self.args.finish_tiles)
         report("finished")
         if self.args.save:
             save_model(self.args.save, self.engine.best_snapshot())
+
+    def keep(self, index: int, path: Path, item: AnnotatedImage, seconds: float) -> None:
+        """Write one annotation where ``--keep-annotations`` says (replayed by
+        ``--annotations``)."""
+        if not self.args.keep_annotations:
+            return
+        folder = Path(self.args.keep_annotations)
+        folder.mkdir(parents=True, exist_ok=True)
+        extra = {} if item.shown is None else {"shown": item.shown}
+        np.savez_compressed(
+            folder / f"{index:03d}.npz",
+            photo=str(path),
+            labels=item.labels,
+            split=item.split,
+            seconds=seconds,
+            **extra,
+        )
+
+    def replay(self, report: Callable[[str], None]) -> None:
+        """Give the engine the annotations of an earlier run, then train the finish."""
+        for kept in sorted(Path(self.args.annotations).glob("*.npz")):
+            with np.load(kept) as saved:
+                path = Path(str(saved["photo"]))
+                image, _ = load_pair(path)
+                shown = saved["shown"] if "shown" in saved.files else None
+                split = "val" if str(saved["split"]) == "val" else "train"
+                self.engine.set_annotation(
+                    AnnotatedImage(path.stem, image, saved["labels"], split, shown=shown)
+                )
+                self.user_seconds += float(saved["seconds"])
+        log.info("%d annotations replayed", self.engine.n_train + self.engine.n_val)
+        report("annotated")
+        self.finish(report)
 
     def validation_threshold(self) -> tuple[float, float]:
         """Of the swept thresholds, the one the kept model's validation annotations (as

@@ -53,6 +53,11 @@ class Split:
     annotate: list[Path]
     held_out: list[Path]
 
+    def held_out_sample(self, count: int) -> list[Path]:
+        """``count`` held-out photos spread evenly over the list (0: all of them)."""
+        count = count or len(self.held_out)
+        return self.held_out[:: max(1, len(self.held_out) // count)][:count]
+
 
 def _mask_path(image: Path) -> Path:
     return image.parent.parent / "masks" / f"{image.stem}.png"

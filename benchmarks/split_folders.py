@@ -33,14 +33,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=sorted(SPLITS), default="peanut")
     parser.add_argument("--out", type=Path, required=True, help="a new folder")
+    parser.add_argument(
+        "--held-out",
+        type=int,
+        default=0,
+        help="hold out only this many photos, as real_roots.py --eval-images (0: all)",
+    )
     args = parser.parse_args()
     if args.out.exists():
         parser.error(f"{args.out} exists; choose a new folder")
     split = dataset_split(args.data)
     folders = [args.out / name for name in FOLDERS]
     _link(split.annotate, folders[0], folders[1])
-    _link(split.held_out, folders[2], folders[3])
-    print(f"{len(split.annotate)} photos to annotate, {len(split.held_out)} held out: {args.out}")
+    held_out = split.held_out_sample(args.held_out)
+    _link(held_out, folders[2], folders[3])
+    print(f"{len(split.annotate)} photos to annotate, {len(held_out)} held out: {args.out}")
 
 
 if __name__ == "__main__":
