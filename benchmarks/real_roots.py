@@ -36,6 +36,7 @@ the engine those again instead of simulating the user (with ``--start`` a model 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -47,8 +48,9 @@ import numpy as np
 import torch
 from real_roots_data import (
     NEAR_PX,
-    SWEPT_THRESHOLDS,
+    VALIDATION_THRESHOLDS,
     Score,
+    Shares,
     UserStyle,
     clear_labels,
     dataset_split,
@@ -60,13 +62,15 @@ from real_roots_data import (
 
 import cluster.inference.tiled
 import cluster.training.sampler
-from cluster.api import AnnotatedImage, TrainingConfig
+from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED, AnnotatedImage, TrainingConfig
 from cluster.inference.tiled import THRESHOLD, segment_probability
 from cluster.io.model_files import load_model_file, save_model
 from cluster.nn.devices import pick_device
+from cluster.nn.model import BORDER
 from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
 from cluster.nn.tiles import normalise_tile
 from cluster.simulate.strokes import dense_labels, plan_dense
+from cluster.training.accepted import sampled_cells
 from cluster.training.engine import TrainingEngine
 from cluster.training.validate import Confusion, confusion
 from rptui.store.annotation import assign_split
@@ -138,6 +142,13 @@ def _arguments() -> argparse.Namespace:
         default="",
         help="a --keep-annotations folder: give the engine these instead of simulating a user",
     )
+    parser.add_argument(
+        "--accepted-background",
+        type=float,
+        default=0.0,
+        help="with --annotations: also train on this share of a corrected training photo's "
+        "output cells where the accepted segmentation said background and nobody painted",
+    )
     return parser.parse_args()
 
 
@@ -172,6 +183,8 @@ class Run:
         self.held_out = [load_pair(path) for path in split.held_out_sample(args.eval_images)]
         self.n_train = self.n_val = 0
         self.user_seconds = 0.0  # the simulated user's mouse time
+        self.photos: dict[str, Path] = {}  # validation photos by name
+        self.validation_labels: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
 
     def train(self, tiles: int) -> None:
         """Train about ``tiles`` tiles (whole epochs) once the engine is ready."""
@@ -235,7 +248,7 @@ class Run:
                 self.n_train += 1
             painted += int(np.count_nonzero(labels))
             item = AnnotatedImage(path.stem, image, labels, split, shown=accepted)
-            self.engine.set_annotation(item)
+            self.give(path, item)
             self.keep(index, path, item, seconds)
             log.info(
                 "photo %d (%s): %s, %d px painted, %.0f s of mouse time in all",
@@ -256,6 +269,13 @@ class Run:
         report("finished")
         if self.args.save:
             save_model(self.args.save, self.engine.best_snapshot())
+
+    def give(self, path: Path, item: AnnotatedImage) -> None:
+        """Hand an annotation to the engine; remember where a validation one came from."""
+        self.engine.set_annotation(item)
+        if item.split == "val":
+            self.photos[item.name] = path
+            self.validation_labels[item.name] = (item.labels, item.shown)
 
     def keep(self, index: int, path: Path, item: AnnotatedImage, seconds: float) -> None:
         """Write one annotation where ``--keep-annotations`` says (replayed by
@@ -282,33 +302,59 @@ class Run:
                 image, _ = load_pair(path)
                 shown = saved["shown"] if "shown" in saved.files else None
                 split = "val" if str(saved["split"]) == "val" else "train"
-                self.engine.set_annotation(
-                    AnnotatedImage(path.stem, image, saved["labels"], split, shown=shown)
-                )
+                labels = saved["labels"]
+                if split == "train" and shown is not None and self.args.accepted_background:
+                    labels = accepted_background(path.stem, labels, shown, self.args)
+                self.give(path, AnnotatedImage(path.stem, image, labels, split, shown=shown))
                 self.user_seconds += float(saved["seconds"])
         log.info("%d annotations replayed", self.engine.n_train + self.engine.n_val)
         report("annotated")
         self.finish(report)
 
-    def validation_threshold(self) -> tuple[float, float]:
-        """Of the swept thresholds, the one the kept model's validation annotations (as
-        the engine scores them: painted pixels, and a correction's accepted sample) favour,
-        with its validation F1."""
+    def validation_report(self) -> dict[str, float]:
+        """The swept threshold the kept model's validation photos favour, by four kinds of
+        labels: the labels as the trainer scores them (painted pixels, and a correction's
+        accepted sample), the painted pixels only, the painted pixels with the background
+        weighted to the root share of what the user accepted, and the hand masks."""
         model = model_from_snapshot(self.engine.best_snapshot()).eval()
-        swept = {threshold: Confusion() for threshold in SWEPT_THRESHOLDS}
-        for item in self.engine._annotations.validation_items():
+        kinds = ("trainer", "painted", "weighted", "hand")
+        swept = {kind: {t: Confusion() for t in VALIDATION_THRESHOLDS} for kind in kinds}
+        scored = {item.name: item.labels for item in self.engine._annotations.validation_items()}
+        shares = Shares()
+        for name, (painted, shown) in self.validation_labels.items():
+            image, mask = load_pair(self.photos[name])
             probability = segment_probability(
                 [model],
-                item.image,
+                image,
                 tile_size=self.engine.tile_size,
                 tta=False,
                 device=self.device,
                 dtype=self.engine.dtype,
             )
-            for threshold in SWEPT_THRESHOLDS:
-                swept[threshold] += confusion(probability > threshold, item.labels)
-        best = max(SWEPT_THRESHOLDS, key=lambda threshold: swept[threshold].f1)
-        return best, swept[best].f1
+            truth = np.where(mask, np.uint8(FOREGROUND), np.uint8(BACKGROUND))
+            for threshold in VALIDATION_THRESHOLDS:
+                said = probability > threshold
+                swept["trainer"][threshold] += confusion(said, scored[name])
+                swept["painted"][threshold] += confusion(said, painted)
+                swept["hand"][threshold] += confusion(said, truth)
+            shares.add(painted, shown, mask)
+        weight = shares.background_weight()
+        for threshold, counts in swept["painted"].items():
+            swept["weighted"][threshold] = dataclasses.replace(
+                counts, fp=round(counts.fp * weight), tn=round(counts.tn * weight)
+            )
+        picks: dict[str, float] = {}
+        for kind in kinds:
+            f1s = {t: c.f1 for t, c in swept[kind].items()}
+            picks[kind] = max(f1s, key=lambda threshold: f1s[threshold])
+            text = ", ".join(f"{t}: {f1:.3f}" for t, f1 in f1s.items())
+            print(f"  validation F1 on {kind} labels: {text}; picks {picks[kind]}", flush=True)
+        print(
+            f"  root share: painted {shares.painted:.3f}, accepted {shares.accepted:.3f}, "
+            f"hand masks {shares.hand:.3f}",
+            flush=True,
+        )
+        return picks
 
     def score(self, *, tile: int, latest: bool = False) -> Score:
         """The kept model's held-out score (``latest``: the weights trained last, averaged
@@ -325,6 +371,17 @@ class Run:
             device=self.device,
             dtype=self.engine.dtype,
         )
+
+
+def accepted_background(
+    name: str, labels: np.ndarray, shown: np.ndarray, args: argparse.Namespace
+) -> np.ndarray:
+    """``labels`` plus background where the accepted segmentation said background on a
+    sample of unpainted output cells (what the user let stand, as validation scores it)."""
+    cell = args.tile - 2 * BORDER
+    sample = sampled_cells(name, labels.shape, cell, share=args.accepted_background)
+    added = sample & (labels == UNLABELLED) & (shown == 0)
+    return np.where(added, np.uint8(BACKGROUND), labels)
 
 
 def per_tile_normalisation() -> None:
@@ -410,13 +467,7 @@ def main() -> None:
         )
         print(f"  held-out F1 by threshold: {score.swept_text()}", flush=True)
         if stage.startswith("finished") and run.engine.ready:
-            picked, picked_val_f1 = run.validation_threshold()
-            row["validation_threshold"] = picked
-            print(
-                f"  validation picks {picked} (validation F1 {picked_val_f1:.3f}): held-out F1"
-                f" {score.swept[picked].f1:.3f}",
-                flush=True,
-            )
+            row["validation_picks"] = run.validation_report()
         if args.out:
             with open(args.out, "a", encoding="utf-8") as out:
                 out.write(json.dumps(row) + "\n")

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from scipy.ndimage import distance_transform_edt
 
+from cluster.api import BACKGROUND, FOREGROUND
 from cluster.inference.tiled import THRESHOLD, segment_probability
 from cluster.io.images import read_image, read_mask
 from cluster.measure.length import skeleton_length
@@ -41,6 +42,7 @@ PEANUT_HELD_OUT = 40
 PEANUT_POOL = 60
 CORRECTION_SECONDS = 40.0
 SWEPT_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)  # also reported: F1 if root were called above these
+VALIDATION_THRESHOLDS = (0.3, *SWEPT_THRESHOLDS)
 NEAR_PX = 2  # how far off a root's edge may be and still count as found (held-out "near" scores)
 PEANUT_LOCATION = re.compile(r"_(T\d+_L\d+)_")
 SWITCHGRASS_HELD_OUT = ("_T312_L3_", "_T352_")
@@ -125,6 +127,51 @@ def paced_corrections(mask: np.ndarray, predicted: np.ndarray, style: UserStyle)
 def mouse_seconds(plan: AnnotationPlan, shape: tuple[int, int]) -> float:
     """What painting ``plan`` costs a mouse user (the bench's own price)."""
     return annotation_seconds(plan, MouseTimeModel(), image_shape=shape)
+
+
+@dataclass
+class Shares:
+    """Root pixel counts of validation photos: in the painted labels, in what the user
+    accepted (painted where painted, else the shown segmentation; corrections only), and
+    in the hand masks."""
+
+    painted_root: int = 0
+    painted_all: int = 0
+    accepted_root: int = 0
+    accepted_all: int = 0
+    hand_root: int = 0
+    hand_all: int = 0
+
+    def add(self, labels: np.ndarray, shown: np.ndarray | None, mask: np.ndarray) -> None:
+        root, background = labels == FOREGROUND, labels == BACKGROUND
+        self.painted_root += int(np.count_nonzero(root))
+        self.painted_all += int(np.count_nonzero(root | background))
+        if shown is not None:
+            accepted = np.where(root | background, root, shown > 0)
+            self.accepted_root += int(np.count_nonzero(accepted))
+            self.accepted_all += accepted.size
+        self.hand_root += int(np.count_nonzero(mask))
+        self.hand_all += mask.size
+
+    @property
+    def painted(self) -> float:
+        return self.painted_root / max(self.painted_all, 1)
+
+    @property
+    def accepted(self) -> float:
+        return self.accepted_root / max(self.accepted_all, 1)
+
+    @property
+    def hand(self) -> float:
+        return self.hand_root / max(self.hand_all, 1)
+
+    def background_weight(self) -> float:
+        """What a painted background pixel counts for so that the painted labels hold
+        root in the share the user accepted."""
+        painted, accepted = self.painted, self.accepted
+        if not 0 < painted < 1 or not 0 < accepted < 1:
+            return 1.0
+        return (painted / (1 - painted)) / (accepted / (1 - accepted))
 
 
 @dataclass

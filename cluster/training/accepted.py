@@ -38,13 +38,15 @@ def is_correction(labels: np.ndarray, shown: np.ndarray) -> bool:
     return disagree > CORRECTION_SHARE * count
 
 
-def sampled_cells(name: str, shape: tuple[int, int], cell: int) -> np.ndarray:
-    """A boolean HxW mask of ``ACCEPTED_SHARE`` of the ``cell``-sided grid squares,
-    the same for the same name and shape."""
+def sampled_cells(
+    name: str, shape: tuple[int, int], cell: int, *, share: float = ACCEPTED_SHARE
+) -> np.ndarray:
+    """A boolean HxW mask of ``share`` of the ``cell``-sided grid squares (at least
+    LEAST_CELLS), the same for the same name and shape."""
     height, width = shape
     rows, cols = -(-height // cell), -(-width // cell)
     total = rows * cols
-    count = min(total, max(LEAST_CELLS, round(ACCEPTED_SHARE * total)))
+    count = min(total, max(LEAST_CELLS, round(share * total)))
     seed = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
     chosen = np.random.default_rng(seed).choice(total, size=count, replace=False)
     grid = np.zeros((rows, cols), dtype=bool)
