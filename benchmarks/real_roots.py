@@ -46,6 +46,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from real_roots_ablations import (
+    accepted_background,
+    dense_share,
+    no_augmentation,
+    per_tile_normalisation,
+)
+from real_roots_cli import arguments
 from real_roots_data import (
     NEAR_PX,
     VALIDATION_THRESHOLDS,
@@ -59,97 +66,19 @@ from real_roots_data import (
     mouse_seconds,
     paced_corrections,
 )
+from torch import nn
 
-import cluster.inference.tiled
-import cluster.training.sampler
-from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED, AnnotatedImage, TrainingConfig
+from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainingConfig
 from cluster.inference.tiled import THRESHOLD, segment_probability
 from cluster.io.model_files import load_model_file, save_model
 from cluster.nn.devices import pick_device
-from cluster.nn.model import BORDER
 from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
-from cluster.nn.tiles import normalise_tile
 from cluster.simulate.strokes import dense_labels, plan_dense
-from cluster.training.accepted import sampled_cells
 from cluster.training.engine import TrainingEngine
 from cluster.training.validate import Confusion, confusion
 from rptui.store.annotation import assign_split
 
 log = logging.getLogger(__name__)
-
-
-def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", choices=("peanut", "switchgrass"), default="peanut")
-    parser.add_argument("--seed", type=int, default=0, help="serving order, sampling, weights")
-    parser.add_argument("--images", type=int, default=14, help="photos annotated")
-    parser.add_argument("--clear", type=int, default=6, help="of which clear examples")
-    parser.add_argument("--tiles-per-image", type=int, default=96)
-    parser.add_argument("--epoch-tiles", type=int, default=48, help="tiles between validations")
-    parser.add_argument("--finish-tiles", type=int, default=288)
-    parser.add_argument("--tile", type=int, default=124)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=None)
-    parser.add_argument("--lr", type=float, default=None, help="default: the optimiser's")
-    parser.add_argument("--momentum", type=float, default=None, help="default: the device's")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
-    parser.add_argument(
-        "--average",
-        type=float,
-        default=None,
-        help="weight average decay (0: off; default: the device's)",
-    )
-    parser.add_argument("--fg-tiles", type=float, default=0.0, help="share of object tiles")
-    parser.add_argument(
-        "--norm", choices=("context", "tile"), default="context", help="tile: min-max per tile"
-    )
-    parser.add_argument(
-        "--dense", action="store_true", help="every photo labelled whole from its hand mask"
-    )
-    parser.add_argument("--no-augment", action="store_true", help="train on tiles as cut")
-    parser.add_argument(
-        "--painted-only",
-        action="store_true",
-        help="validate on painted pixels only (not also on the accepted segmentation)",
-    )
-    parser.add_argument(
-        "--dense-share",
-        type=float,
-        default=None,
-        help="tiles a dense annotation of rare objects centres on one (default: the engine's)",
-    )
-    parser.add_argument("--start", default="", help="a model file to start from")
-    parser.add_argument("--eval-images", type=int, default=12, help="held-out photos (0: all)")
-    parser.add_argument(
-        "--eval-tiles", default="0", help="tiles to segment held-out photos with (0: training's)"
-    )
-    parser.add_argument(
-        "--stages", default="finished", help="when to score: start,clear,annotated,finished"
-    )
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--correction-seconds", type=float, default=UserStyle.correction_seconds)
-    parser.add_argument(
-        "--score-latest", action="store_true", help="at the end also score the latest weights"
-    )
-    parser.add_argument("--out", default="", help="append one JSON line per score here")
-    parser.add_argument("--save", default="", help="write the kept model to this file")
-    parser.add_argument("--label", default="", help="a name for this run in --out")
-    parser.add_argument(
-        "--keep-annotations", default="", help="write each annotation to this folder (.npz)"
-    )
-    parser.add_argument(
-        "--annotations",
-        default="",
-        help="a --keep-annotations folder: give the engine these instead of simulating a user",
-    )
-    parser.add_argument(
-        "--accepted-background",
-        type=float,
-        default=0.0,
-        help="with --annotations: also train on this share of a corrected training photo's "
-        "output cells where the accepted segmentation said background and nobody painted",
-    )
-    return parser.parse_args()
 
 
 class Run:
@@ -203,10 +132,12 @@ class Run:
                 " *" if record.improved else "",
             )
 
-    def shown(self, image: np.ndarray) -> np.ndarray:
-        """The kept model's segmentation of a photo, as the app shows it."""
-        model = model_from_snapshot(self.engine.best_snapshot()).eval()
-        probability = segment_probability(
+    def kept_probability(self, image: np.ndarray, model: nn.Module | None = None) -> np.ndarray:
+        """The kept model's (or ``model``'s) root probability of a photo, as the app
+        segments it (training tile, no flipped pass)."""
+        if model is None:
+            model = model_from_snapshot(self.engine.best_snapshot()).eval()
+        return segment_probability(
             [model],
             image,
             tile_size=self.engine.tile_size,
@@ -214,7 +145,10 @@ class Run:
             device=self.device,
             dtype=self.engine.dtype,
         )
-        return probability > THRESHOLD
+
+    def shown(self, image: np.ndarray) -> np.ndarray:
+        """The kept model's segmentation of a photo, as the app shows it."""
+        return self.kept_probability(image) > THRESHOLD
 
     def annotate_all(self, report: Callable[[str], None]) -> None:
         if self.args.annotations:
@@ -323,14 +257,7 @@ class Run:
         shares = Shares()
         for name, (painted, shown) in self.validation_labels.items():
             image, mask = load_pair(self.photos[name])
-            probability = segment_probability(
-                [model],
-                image,
-                tile_size=self.engine.tile_size,
-                tta=False,
-                device=self.device,
-                dtype=self.engine.dtype,
-            )
+            probability = self.kept_probability(image, model)
             truth = np.where(mask, np.uint8(FOREGROUND), np.uint8(BACKGROUND))
             for threshold in VALIDATION_THRESHOLDS:
                 said = probability > threshold
@@ -373,46 +300,14 @@ class Run:
         )
 
 
-def accepted_background(
-    name: str, labels: np.ndarray, shown: np.ndarray, args: argparse.Namespace
-) -> np.ndarray:
-    """``labels`` plus background where the accepted segmentation said background on a
-    sample of unpainted output cells (what the user let stand, as validation scores it)."""
-    cell = args.tile - 2 * BORDER
-    sample = sampled_cells(name, labels.shape, cell, share=args.accepted_background)
-    added = sample & (labels == UNLABELLED) & (shown == 0)
-    return np.where(added, np.uint8(BACKGROUND), labels)
-
-
-def per_tile_normalisation() -> None:
-    """The ablation: every tile min-max normalised on its own, after augmentation."""
-
-    def own_range(tile: np.ndarray, value_range: object = None) -> np.ndarray:
-        return normalise_tile(tile)
-
-    cluster.training.sampler.normalise_tile = own_range  # type: ignore[assignment]
-    cluster.inference.tiled.normalise_tile = own_range  # type: ignore[assignment]
-
-
-def no_augmentation() -> None:
-    """The ablation: tiles trained on as cut, scaled to [0, 1] as augmentation leaves them."""
-
-    def as_cut(
-        image: np.ndarray, labels: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return image.astype(np.float32) / np.float32(255.0), labels
-
-    cluster.training.sampler.augment = as_cut  # type: ignore[assignment]
-
-
 def main() -> None:
-    args = _arguments()
+    args = arguments(__doc__)
     if args.norm == "tile":
         per_tile_normalisation()
     if args.no_augment:
         no_augmentation()
     if args.dense_share is not None:
-        cluster.training.sampler.DENSE_RARE_OBJECT_SHARE = args.dense_share
+        dense_share(args.dense_share)
     logging.basicConfig(level=logging.INFO if os.environ.get("VERBOSE") else logging.WARNING)
     log.setLevel(logging.INFO)
     run = Run(args)
