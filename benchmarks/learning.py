@@ -26,14 +26,14 @@ import torch
 from scipy import ndimage
 
 import cluster.training.augment
-from cluster.api import AnnotatedImage, TrainingConfig
-from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.api import THRESHOLD, AnnotatedImage, TrainingConfig
+from cluster.inference.tiled import segment_probability
 from cluster.nn.devices import pick_device
 from cluster.nn.snapshot import model_from_snapshot
 from cluster.simulate.clear_examples import clear_example_labels, correction_labels
 from cluster.simulate.synthetic import generate_root_image
+from cluster.training.confusion import Confusion, confusion
 from cluster.training.engine import TrainingEngine
-from cluster.training.validate import Confusion, confusion
 
 log = logging.getLogger(__name__)
 

@@ -37,12 +37,13 @@ import torch
 from real_roots_data import DATA, dataset_split, load_pair
 from torch import nn
 
-from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.api import THRESHOLD
+from cluster.inference.tiled import segment_probability
 from cluster.io.images import read_image
 from cluster.io.model_files import ModelFileError, load_model_file
 from cluster.nn.devices import DeviceInfo, prepare_model, set_cpu_threads
 from cluster.nn.snapshot import model_from_snapshot
-from cluster.training.validate import Confusion, confusion
+from cluster.training.confusion import Confusion, confusion
 
 CPU = DeviceInfo(torch.device("cpu"), 0, 0)
 BACKENDS = (

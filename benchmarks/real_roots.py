@@ -68,14 +68,15 @@ from real_roots_data import (
 )
 from torch import nn
 
-from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainingConfig
-from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.api import BACKGROUND, FOREGROUND, THRESHOLD, AnnotatedImage, TrainingConfig
+from cluster.inference.tiled import segment_probability
 from cluster.io.model_files import load_model_file, save_model
+from cluster.io.model_metadata import model_threshold
 from cluster.nn.devices import pick_device
 from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
 from cluster.simulate.strokes import dense_labels, plan_dense
+from cluster.training.confusion import Confusion, confusion
 from cluster.training.engine import TrainingEngine
-from cluster.training.validate import Confusion, confusion
 from rptui.store.annotation import assign_split
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,12 @@ class Run:
 
     def shown(self, image: np.ndarray) -> np.ndarray:
         """The kept model's segmentation of a photo, as the app shows it."""
-        return self.kept_probability(image) > THRESHOLD
+        return self.kept_probability(image) > self.threshold
+
+    @property
+    def threshold(self) -> float:
+        """The kept model's own foreground threshold (what the product segments with)."""
+        return model_threshold(self.engine.best_snapshot().metadata)
 
     def annotate_all(self, report: Callable[[str], None]) -> None:
         if self.args.annotations:
@@ -182,7 +188,7 @@ class Run:
                 self.n_train += 1
             painted += int(np.count_nonzero(labels))
             item = AnnotatedImage(path.stem, image, labels, split, shown=accepted)
-            self.give(path, item)
+            self.give(path, self.taught(item))
             self.keep(index, path, item, seconds)
             log.info(
                 "photo %d (%s): %s, %d px painted, %.0f s of mouse time in all",
@@ -203,6 +209,14 @@ class Run:
         report("finished")
         if self.args.save:
             save_model(self.args.save, self.engine.best_snapshot())
+
+    def taught(self, item: AnnotatedImage) -> AnnotatedImage:
+        """The annotation as the engine gets it: with ``--accepted-background``, a training
+        correction also labels a sample of what the user accepted as background."""
+        if item.split != "train" or item.shown is None or not self.args.accepted_background:
+            return item
+        labels = accepted_background(item.name, item.labels, item.shown, self.args)
+        return dataclasses.replace(item, labels=labels)
 
     def give(self, path: Path, item: AnnotatedImage) -> None:
         """Hand an annotation to the engine; remember where a validation one came from."""
@@ -236,10 +250,8 @@ class Run:
                 image, _ = load_pair(path)
                 shown = saved["shown"] if "shown" in saved.files else None
                 split = "val" if str(saved["split"]) == "val" else "train"
-                labels = saved["labels"]
-                if split == "train" and shown is not None and self.args.accepted_background:
-                    labels = accepted_background(path.stem, labels, shown, self.args)
-                self.give(path, AnnotatedImage(path.stem, image, labels, split, shown=shown))
+                item = AnnotatedImage(path.stem, image, saved["labels"], split, shown=shown)
+                self.give(path, self.taught(item))
                 self.user_seconds += float(saved["seconds"])
         log.info("%d annotations replayed", self.engine.n_train + self.engine.n_val)
         report("annotated")
@@ -297,6 +309,7 @@ class Run:
             tile_size=tile or self.engine.tile_size,
             device=self.device,
             dtype=self.engine.dtype,
+            threshold=THRESHOLD if latest else self.threshold,
         )
 
 
@@ -340,6 +353,7 @@ def main() -> None:
             "epochs": run.engine.epoch,
             "model": run.engine.best_snapshot().version,
             "val_f1": run.engine.best_f1,
+            "threshold": run.threshold,
             "f1": counts.f1,
             "precision": counts.precision,
             "recall": counts.recall,
@@ -353,7 +367,8 @@ def main() -> None:
         }
         print(
             f"{args.label or '-'} {args.data} seed {args.seed} {stage:13s} tiles {run.tiles:5d} "
-            f"model {row['model']:3d} val {row['val_f1'] or 0:.3f}  held-out F1 {counts.f1:.3f} "
+            f"model {row['model']:3d} val {row['val_f1'] or 0:.3f}  "
+            f"held-out F1 {counts.f1:.3f} at {run.threshold:.2f} "
             f"(P {counts.precision:.3f} R {counts.recall:.3f}; within {NEAR_PX} px: "
             f"P {score.near_precision():.3f} R {score.near_recall():.3f}) "
             f"length R² {row['length_r2']:.3f}  "

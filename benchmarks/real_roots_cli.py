@@ -76,7 +76,7 @@ def arguments(doc: str) -> argparse.Namespace:
         "--accepted-background",
         type=float,
         default=0.0,
-        help="with --annotations: also train on this share of a corrected training photo's "
+        help="also train on this share of a corrected training photo's "
         "output cells where the accepted segmentation said background and nobody painted",
     )
     return parser.parse_args()

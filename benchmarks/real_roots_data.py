@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from scipy.ndimage import distance_transform_edt
 
-from cluster.api import BACKGROUND, FOREGROUND
-from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.api import BACKGROUND, FOREGROUND, THRESHOLD
+from cluster.inference.tiled import segment_probability
 from cluster.io.images import read_image, read_mask
 from cluster.measure.length import skeleton_length
 from cluster.nn.devices import DeviceInfo
@@ -34,7 +34,7 @@ from cluster.simulate.annotation_time import MouseTimeModel, annotation_seconds
 from cluster.simulate.clear_examples import clear_example_plan
 from cluster.simulate.pace import plan_paced_corrections
 from cluster.simulate.strokes import AnnotationPlan
-from cluster.training.validate import Confusion, confusion
+from cluster.training.confusion import Confusion, confusion
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SPLIT_SEED = 14  # fixes which peanut locations are held out; never tuned
@@ -186,7 +186,7 @@ class Score:
     predicted: int = 0
     near_truth: int = 0
     truth: int = 0
-    # Counts with root called above each of SWEPT_THRESHOLDS instead of THRESHOLD.
+    # Counts with root called above each of SWEPT_THRESHOLDS instead of the model's own.
     swept: dict[float, Confusion] = field(default_factory=dict)
 
     def add_swept(self, probability: np.ndarray, mask: np.ndarray) -> None:
@@ -230,14 +230,16 @@ def held_out_score(
     tile_size: int | None,
     device: DeviceInfo,
     dtype: torch.dtype | None,
+    threshold: float = THRESHOLD,
 ) -> Score:
-    """Segment each held-out photo (no flip pass) and score every pixel."""
+    """Segment each held-out photo (no flip pass) and score every pixel, root called
+    above ``threshold`` (the model's own, as the product segments)."""
     score = Score()
     for image, mask in pairs:
         probability = segment_probability(
             [model], image, tile_size=tile_size, tta=False, device=device, dtype=dtype
         )
-        predicted = probability > THRESHOLD
+        predicted = probability > threshold
         score.counts = score.counts + confusion(predicted, mask.astype(np.uint8) + 1)
         score.lengths.append((skeleton_length(mask)[1], skeleton_length(predicted)[1]))
         score.add_nearness(predicted, mask.astype(bool))

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from real_roots_data import dataset_split, load_pair
 
-from cluster.api import AnnotatedImage, TrainingConfig
-from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.api import THRESHOLD, AnnotatedImage, TrainingConfig
+from cluster.inference.tiled import segment_probability
 from cluster.io.atomic import write_bytes_atomic
 from cluster.io.model_files import load_model_file, recorded_f1, save_model
 from cluster.measure.tables import measure_mask
@@ -38,8 +38,8 @@ from cluster.measure.traits import TraitSettings
 from cluster.nn.devices import pick_device, resolve_precision
 from cluster.nn.snapshot import model_from_snapshot
 from cluster.simulate.strokes import dense_labels
+from cluster.training.confusion import Confusion, confusion
 from cluster.training.engine import TrainingEngine
-from cluster.training.validate import Confusion, confusion
 from rptui.folders.correlate import correlate
 from rptui.folders.tables import table_bytes
 from rptui.store.annotation import assign_split

@@ -22,6 +22,9 @@ import numpy as np
 UNLABELLED = 0
 BACKGROUND = 1
 FOREGROUND = 2
+# A binary model calls a pixel foreground above this probability unless the model records
+# its own threshold (cluster.io.model_metadata.model_threshold).
+THRESHOLD = 0.5
 
 Split = Literal["train", "val"]
 STARTING_VERSION = 1  # the model training starts from; each one kept counts up

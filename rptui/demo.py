@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.inference.tiled import segment_probability
 from cluster.io.images import read_image, read_mask
+from cluster.io.model_metadata import model_threshold
 from cluster.nn.snapshot import model_from_snapshot
 from cluster.simulate.clear_examples import clear_example_labels
 from cluster.simulate.synthetic import write_dataset
-from cluster.training.validate import Confusion, confusion
+from cluster.training.confusion import Confusion, confusion
 from rptui.session.training import ensure_start_model
 from rptui.store.annotation_files import to_png_bytes
 from rptui.store.project import Project
@@ -79,6 +80,6 @@ def held_out_f1(setup: DemoSetup, *, limit: int = 8) -> tuple[float, int]:
         image = read_image(project.image_path(index))
         truth = read_mask(setup.truth_dir / project.image_names[index], kind="binary")
         probability = segment_probability([model], image, tile_size=snapshot.tile_size, tta=False)
-        predicted = probability > THRESHOLD
+        predicted = probability > model_threshold(snapshot.metadata)
         total = total + confusion(predicted, truth + 1)
     return total.f1, min(limit, len(unseen))

@@ -19,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from torch import nn
@@ -28,6 +29,7 @@ from cluster.backends.declared_gpus import warn_if_gpu_absent
 from cluster.backends.segment_queue import SegmentationQueue
 from cluster.inference.options import Cancelled
 from cluster.inference.tiled import segment_request
+from cluster.io.model_metadata import model_threshold
 from cluster.nn.devices import DeviceInfo, pick_device, prepare_model, resolve_precision
 from cluster.nn.snapshot import model_from_snapshot
 
@@ -58,6 +60,15 @@ class Processed:
     finished: float  # unix time
 
 
+class HeldModel(NamedTuple):
+    """The model a segmenter uses: its version, network, training tile and threshold."""
+
+    version: int
+    net: nn.Module
+    tile: int
+    threshold: float
+
+
 class SegmenterActor:
     """Segments queued images, most urgent first, with the newest model it has.
 
@@ -81,7 +92,7 @@ class SegmenterActor:
         self._poll_s = model_poll_s
         self._queue = SegmentationQueue()
         self._lock = threading.Lock()
-        self._model: tuple[int, nn.Module, int] | None = None  # version, net, its tile
+        self._model: HeldModel | None = None
         self._model_ready = threading.Event()
         self._current: str | None = None
         self._cancel_current = threading.Event()
@@ -102,7 +113,9 @@ class SegmenterActor:
         model = prepare_model(model_from_snapshot(snapshot), self._device).eval()
         with self._lock:
             if self._model is None or self._model[0] < snapshot.version:
-                self._model = (snapshot.version, model, snapshot.tile_size)
+                self._model = HeldModel(
+                    snapshot.version, model, snapshot.tile_size, model_threshold(snapshot.metadata)
+                )
             version = self._model[0]
         self._model_ready.set()
         stale = self._queue.requeue_stale(version)
@@ -186,15 +199,17 @@ class SegmenterActor:
     def _segment(self, request: SegmentationRequest) -> None:
         with self._lock:
             assert self._model is not None
-            version, model, model_tile = self._model
+            held = self._model
+            version = held.version
             self._current = request.name
             self._cancel_current.clear()
         try:
             result = segment_request(
                 request,
-                model,
+                held.net,
                 version=version,
-                model_tile=model_tile,
+                model_tile=held.tile,
+                threshold=held.threshold,
                 tile_size=self._tile_size,
                 tta=self._tta,
                 device=self._device,

@@ -18,12 +18,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from cluster.api import THRESHOLD
 from cluster.backends.declared_gpus import warn_if_gpu_absent
 from cluster.inference.planning import ensemble_tile
 from cluster.inference.tiled import segment
@@ -32,6 +33,7 @@ from cluster.io.image_limits import ImageReadError
 from cluster.io.images import encode_png, read_image
 from cluster.io.mask_formats import SUFFIXES, MaskFormat, encode_mask
 from cluster.io.model_files import ensemble_classes, model_from_bytes
+from cluster.io.model_metadata import ensemble_threshold
 from cluster.io.stacks import read_stack_slice
 from cluster.io.worker_log import log_to_worker_file
 from cluster.measure.regions import region_table
@@ -86,6 +88,7 @@ class BatchSettings:
     traits: TraitSettings = DEFAULT_TRAITS  # pruning, diameter classes, angle window
     output_dir: str | None = None  # shared storage: workers write masks here themselves
     classes: tuple[str, ...] = ()  # the models' class names; () until the worker reads them
+    threshold: float | None = None  # binary: foreground above it; None: the models' own
     models: str = ""  # the record of the model files, written into each mask (provenance)
 
 
@@ -196,7 +199,13 @@ def process_image(
     """
     started = time.perf_counter()
     mask, probability = segment(
-        models, image, tile_size=settings.tile_size, tta=settings.tta, device=device, dtype=dtype
+        models,
+        image,
+        threshold=THRESHOLD if settings.threshold is None else settings.threshold,
+        tile_size=settings.tile_size,
+        tta=settings.tta,
+        device=device,
+        dtype=dtype,
     )
     if is_slice:
         encoded = encode_png(mask)
@@ -219,14 +228,25 @@ def process_image(
     )
 
 
-def load_ensemble(
-    blobs: Sequence[bytes], device: DeviceInfo
-) -> tuple[list[nn.Module], int | None, tuple[str, ...]]:
-    """An ensemble on the device in eval mode, its tile side and its class names."""
+class Ensemble(NamedTuple):
+    """Models on a device in eval mode, with what they segment with together."""
+
+    models: list[nn.Module]
+    tile: int | None  # None: chosen per image (cluster.inference.planning.ensemble_tile)
+    classes: tuple[str, ...]
+    threshold: float  # binary: the mean of the models' own thresholds
+
+
+def load_ensemble(blobs: Sequence[bytes], device: DeviceInfo) -> Ensemble:
+    """An ensemble from model files' bytes, on the device in eval mode."""
     snapshots = [model_from_bytes(blob) for blob in blobs]
     classes = ensemble_classes(snapshots, [f"model {n + 1}" for n in range(len(snapshots))])
-    models = [prepare_model(model_from_snapshot(s), device).eval() for s in snapshots]
-    return models, ensemble_tile([s.tile_size for s in snapshots]), classes
+    return Ensemble(
+        [prepare_model(model_from_snapshot(s), device).eval() for s in snapshots],
+        ensemble_tile([s.tile_size for s in snapshots]),
+        classes,
+        ensemble_threshold([s.metadata for s in snapshots]),
+    )
 
 
 def models_from_blobs(
@@ -235,8 +255,8 @@ def models_from_blobs(
     """An ensemble, on the device in eval mode, from model files' bytes, and the tile
     side it segments with (None: chosen per image; see
     ``cluster.inference.planning.ensemble_tile``)."""
-    models, tile, _ = load_ensemble(blobs, device)
-    return models, tile
+    ensemble = load_ensemble(blobs, device)
+    return ensemble.models, ensemble.tile
 
 
 class SegmentWorker:
@@ -268,11 +288,14 @@ class SegmentWorker:
         self.device = pick_device()
         warn_if_gpu_absent(self.device, "segment worker")
         self.dtype = resolve_precision(self.device, settings.precision)
-        self.models, tile, classes = load_ensemble(model_blobs, self.device)
+        ensemble = load_ensemble(model_blobs, self.device)
+        self.models = ensemble.models
         if settings.tile_size is None:
-            settings = replace(settings, tile_size=tile)
+            settings = replace(settings, tile_size=ensemble.tile)
         if not settings.classes:
-            settings = replace(settings, classes=classes)
+            settings = replace(settings, classes=ensemble.classes)
+        if settings.threshold is None:
+            settings = replace(settings, threshold=ensemble.threshold)
         self.settings = settings
         self._scratch = tempfile.TemporaryDirectory(prefix="rptui-batch-")
         log.info(

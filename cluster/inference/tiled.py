@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cluster.api import Segmentation, SegmentationRequest
+from cluster.api import THRESHOLD, Segmentation, SegmentationRequest
 from cluster.inference.lean import forward
 from cluster.inference.options import Cancelled, RunOptions, SegmentOptions, TileOptions
 from cluster.inference.planning import (
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FOREGROUND_CHANNEL = 1
-THRESHOLD = 0.5
 
 
 def _maps(model: nn.Module, batch: torch.Tensor, multi: bool) -> torch.Tensor:
@@ -289,17 +288,22 @@ def segment_request(
     version: int,
     model_tile: int,
     tile_size: int | None = None,
+    threshold: float = THRESHOLD,
     **kwargs: Unpack[RunOptions],
 ) -> Segmentation:
     """A queued request segmented by one model (trained on ``model_tile`` tiles), tagged
     with the model's version, the seconds it took and its uncertainty score.
 
-    ``tile_size`` overrides the tile :func:`tile_for_model` picks; other options as
-    :func:`segment_probability`.
+    ``tile_size`` overrides the tile :func:`tile_for_model` picks; ``threshold`` is the
+    model's own (binary models); other options as :func:`segment_probability`.
     """
     started = time.perf_counter()
     mask, probability, score = segment_with_uncertainty(
-        [model], request.image, tile_size=tile_size or tile_for_model(model_tile), **kwargs
+        [model],
+        request.image,
+        threshold=threshold,
+        tile_size=tile_size or tile_for_model(model_tile),
+        **kwargs,
     )
     seconds = time.perf_counter() - started
     return Segmentation(request.name, mask, probability, version, seconds, uncertainty=score)

@@ -2,7 +2,8 @@
 
 One :class:`TrainingEngine` trains one project's model epoch by epoch (docs/method.md:
 the optimiser of :mod:`cluster.training.optimiser_choice`, validation F1 on labelled
-pixels after every epoch, a new model version only when F1 improves, patience 60). It
+pixels after every epoch, a new model version only when F1 improves, patience 60; a
+binary model is saved with the threshold of :mod:`cluster.training.thresholds`). It
 holds no files: the caller saves :meth:`TrainingEngine.best_snapshot` (see
 :mod:`cluster.io.model_files`) and the epoch records. A project of K classes trains one
 softmax over K outputs; its F1 is the mean of the foreground classes' F1
@@ -44,12 +45,14 @@ from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import model_from_snapshot, output_channels, snapshot_from_model
 from cluster.training.annotation_store import AnnotationStore
 from cluster.training.average import WeightAverage, average_decay
+from cluster.training.confusion import Confusion, mean_f1
 from cluster.training.epoch_plan import epoch_complete, epoch_length, plan_sizes
 from cluster.training.epoch_record import epoch_record, log_epoch
 from cluster.training.optimise import Stepper
 from cluster.training.optimiser_choice import is_slow_device, optimiser_choice
 from cluster.training.sampler import NoAnnotations
-from cluster.training.validate import Confusion, mean_f1, validate_classes
+from cluster.training.thresholds import chosen_threshold
+from cluster.training.validate import validate_classes
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +216,10 @@ class TrainingEngine:
         return self._average.model if self._average is not None else self._model
 
     def _validate(
-        self, model: torch.nn.Module, should_stop: Callable[[], bool]
+        self,
+        model: torch.nn.Module,
+        should_stop: Callable[[], bool],
+        by_threshold: dict[float, Confusion] | None = None,
     ) -> tuple[Confusion, ...]:
         return validate_classes(
             model,
@@ -223,6 +229,7 @@ class TrainingEngine:
             device=self.device,
             dtype=self.dtype,
             should_stop=should_stop,
+            by_threshold=by_threshold,
         )
 
     def _score_start_model(self, should_stop: Callable[[], bool]) -> None:
@@ -260,10 +267,12 @@ class TrainingEngine:
                         self._average.update(self._model)
                 tiles += self.batch_size
             train_seconds = time.perf_counter() - started
-            counts = _per_class(self._validate(self._kept_model, should_stop))
+            swept: dict[float, Confusion] = {}
+            counts = _per_class(self._validate(self._kept_model, should_stop, swept))
         except (Cancelled, NoAnnotations):  # stopped, or the training set was emptied
             return None
-        return self._finish_epoch(counts, losses, tiles, train_seconds, started)
+        threshold = chosen_threshold(swept) if swept else None
+        return self._finish_epoch(counts, losses, tiles, train_seconds, started, threshold)
 
     def _finish_epoch(
         self,
@@ -272,6 +281,7 @@ class TrainingEngine:
         tiles: int,
         train_seconds: float,
         started: float,
+        threshold: float | None = None,
     ) -> EpochRecord:
         measured = train_seconds / max(tiles, 1)
         previous = self._seconds_per_tile or measured
@@ -288,7 +298,7 @@ class TrainingEngine:
                 parent=parent_name(self._best),
                 classes=self.config.classes,
                 tile_size=self.tile_size,
-                metadata=self._provenance(),
+                metadata=self._provenance(threshold),
             )
             self.saved_f1 = f1
             with self._lock:
@@ -309,10 +319,13 @@ class TrainingEngine:
         )
         self.epoch_log.append(record)
         log_epoch(record, best_f1=self._best.f1)
+        if improved and threshold is not None:
+            log.info("model %d keeps foreground threshold %.2f", self._best.version, threshold)
         return record
 
-    def _provenance(self) -> dict[str, str]:
-        """What a model kept now records: the annotations seen and the settings."""
+    def _provenance(self, threshold: float | None) -> dict[str, str]:
+        """What a model kept now records: the annotations seen, the settings and the
+        foreground threshold validation chose (binary models)."""
         return training_metadata(
             epoch=self.epoch,
             n_train=self.n_train,
@@ -324,6 +337,7 @@ class TrainingEngine:
             learning_rate=self.optimiser.learning_rate,
             momentum=self.optimiser.momentum,
             weight_average=self._average.decay if self._average is not None else 0.0,
+            threshold=threshold,
         )
 
     def release_device(self) -> None:

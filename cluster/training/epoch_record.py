@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from cluster.api import EpochRecord
-from cluster.training.validate import Confusion, total
+from cluster.training.confusion import Confusion, total
 
 log = logging.getLogger(__name__)
 

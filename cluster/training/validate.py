@@ -2,103 +2,23 @@
 
 For K classes each foreground class is scored one-vs-rest over the labelled pixels; the
 project's F1 is the mean over the foreground classes (for binary, the one class's F1).
+A binary model is also counted at each candidate threshold of
+:mod:`cluster.training.thresholds`, from the same forward passes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
-from cluster.api import BACKGROUND, FOREGROUND, UNLABELLED, AnnotatedImage
+from cluster.api import UNLABELLED, AnnotatedImage
 from cluster.inference.planning import output_count
 from cluster.inference.tiled import segment
 from cluster.nn.devices import DeviceInfo
-
-
-@dataclass(frozen=True)
-class Confusion:
-    """Pixel counts over labelled pixels; unlabelled pixels are in none of them."""
-
-    tp: int = 0
-    fp: int = 0
-    tn: int = 0
-    fn: int = 0
-
-    def __add__(self, other: Confusion) -> Confusion:
-        return Confusion(
-            self.tp + other.tp, self.fp + other.fp, self.tn + other.tn, self.fn + other.fn
-        )
-
-    @property
-    def precision(self) -> float:
-        """TP / (TP + FP); 0 when nothing was predicted foreground."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        """TP / (TP + FN); 0 when no labelled pixel is foreground."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
-
-    @property
-    def f1(self) -> float:
-        """2 TP / (2 TP + FP + FN); 0 when undefined (no foreground labelled or predicted)."""
-        denominator = 2 * self.tp + self.fp + self.fn
-        return 2 * self.tp / denominator if denominator else 0.0
-
-
-def confusion(prediction: np.ndarray, labels: np.ndarray) -> Confusion:
-    """Counts of a boolean foreground prediction against the labelled pixels only."""
-    foreground = labels == FOREGROUND
-    background = labels == BACKGROUND
-    found = int(np.count_nonzero(prediction & foreground))
-    false_alarm = int(np.count_nonzero(prediction & background))
-    return Confusion(
-        tp=found,
-        fp=false_alarm,
-        tn=int(np.count_nonzero(background)) - false_alarm,
-        fn=int(np.count_nonzero(foreground)) - found,
-    )
-
-
-def class_confusions(
-    predicted: np.ndarray, labels: np.ndarray, *, n_classes: int
-) -> tuple[Confusion, ...]:
-    """One-vs-rest counts for each foreground class 1..K-1, over labelled pixels only.
-
-    Args:
-        predicted: HxW predicted class index (0 background, 1..K-1).
-        labels: HxW labels: 0 unlabelled, class index + 1 where painted.
-        n_classes: K, background included.
-    """
-    labelled = labels != UNLABELLED
-    counts = []
-    for index in range(1, n_classes):
-        truth = labels == index + 1
-        said = (predicted == index) & labelled
-        found = int(np.count_nonzero(said & truth))
-        false_alarm = int(np.count_nonzero(said)) - found
-        positives = int(np.count_nonzero(truth))
-        negatives = int(np.count_nonzero(labelled)) - positives
-        counts.append(Confusion(found, false_alarm, negatives - false_alarm, positives - found))
-    return tuple(counts)
-
-
-def mean_f1(counts: tuple[Confusion, ...]) -> float:
-    """Mean F1 over the classes labelled or predicted somewhere (0 when none is)."""
-    scored = [c.f1 for c in counts if 2 * c.tp + c.fp + c.fn]
-    return float(np.mean(scored)) if scored else 0.0
-
-
-def total(counts: tuple[Confusion, ...]) -> Confusion:
-    """The counts summed over classes."""
-    summed = Confusion()
-    for c in counts:
-        summed = summed + c
-    return summed
+from cluster.training.confusion import Confusion, class_confusions, total
+from cluster.training.thresholds import add_counts, threshold_confusions
 
 
 def validate(
@@ -134,10 +54,13 @@ def validate_classes(
     device: DeviceInfo,
     dtype: torch.dtype | None,
     should_stop: Callable[[], bool] | None = None,
+    by_threshold: dict[float, Confusion] | None = None,
 ) -> tuple[Confusion, ...]:
     """Segment each annotation where it is labelled (no TTA); counts per foreground class.
 
-    Raises ``cluster.inference.options.Cancelled`` when ``should_stop`` becomes true.
+    For a binary model ``by_threshold`` (when given) is filled with the counts at each
+    candidate threshold. Raises ``cluster.inference.options.Cancelled`` when
+    ``should_stop`` becomes true.
     """
     was_training = model.training
     model.eval()
@@ -148,7 +71,7 @@ def validate_classes(
             labelled = item.labels != UNLABELLED
             if not labelled.any():
                 continue
-            predicted, _ = segment(
+            predicted, probability = segment(
                 [model],
                 item.image,
                 tile_size=tile_size,
@@ -160,6 +83,8 @@ def validate_classes(
                 should_stop=should_stop,
             )
             found = class_confusions(predicted, item.labels, n_classes=n_classes)
+            if by_threshold is not None and n_classes == 2:
+                add_counts(by_threshold, threshold_confusions(probability, item.labels))
             sums = [a + b for a, b in zip(sums, found, strict=True)]
     finally:
         model.train(was_training)

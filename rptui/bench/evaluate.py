@@ -12,12 +12,13 @@ import pandas as pd
 
 from cluster.api import ModelSnapshot
 from cluster.inference.planning import tile_for_model
-from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.inference.tiled import segment_probability
 from cluster.io.images import read_image
+from cluster.io.model_metadata import model_threshold
 from cluster.measure.length import skeleton_length
 from cluster.nn.devices import pick_device, resolve_precision
 from cluster.nn.snapshot import model_from_snapshot
-from cluster.training.validate import Confusion, confusion
+from cluster.training.confusion import Confusion, confusion
 from rptui.bench.pairs import ImagePair, load_truth
 from rptui.errors import UserError
 from rptui.folders.correlate import correlate
@@ -93,7 +94,7 @@ def evaluate_model(
             device=device,
             dtype=dtype,
         )
-        predicted = probability > THRESHOLD
+        predicted = probability > model_threshold(snapshot.metadata)
         if predicted.shape != truth.shape:
             raise UserError(f"mask {pair.mask} is not the size of image {pair.image}")
         total = total + confusion(predicted, truth.astype(np.uint8) + 1)

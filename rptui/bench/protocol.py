@@ -42,7 +42,7 @@ from cluster.api import (
     TrainerStatus,
     TrainingConfig,
 )
-from cluster.training.validate import confusion
+from cluster.training.confusion import confusion
 from rptui.bench.annotator import CONFIDENT, SimulatedUser, UserAction, confidence
 from rptui.bench.options import BenchOptions
 from rptui.bench.pairs import load_truth

@@ -27,7 +27,7 @@ import numpy as np
 
 from cluster.api import BACKGROUND, FOREGROUND
 from cluster.io.atomic import write_bytes_atomic
-from cluster.training.validate import Confusion
+from cluster.training.confusion import Confusion
 
 CORRECTIONS_LOG_NAME = "corrections.csv"
 FLOAT_DIGITS = 6

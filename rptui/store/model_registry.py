@@ -22,6 +22,7 @@ from cluster.io.model_metadata import (
     BATCH_SIZE,
     COPY_OF,
     EPOCH,
+    FOREGROUND_THRESHOLD,
     LAST_ANNOTATION,
     LEARNING_RATE,
     MOMENTUM,
@@ -44,6 +45,7 @@ SETTING_LABELS = {
     LEARNING_RATE: "lr",
     MOMENTUM: "momentum",
     WEIGHT_AVERAGE: "average",
+    FOREGROUND_THRESHOLD: "threshold",
 }
 RECORD_CACHE = 1024  # model files read for their score, remembered by path
 
@@ -178,8 +180,9 @@ def parent_text(entry: ModelEntry) -> str:
 
 
 def settings(entry: ModelEntry) -> dict[str, str]:
-    """The training settings the file records, by label (``tile``, ``batch``, ...)."""
-    recorded = {key: entry.recorded(key) for key in SETTINGS}
+    """The training settings the file records, by label (``tile``, ``batch``, ...), and
+    the foreground threshold it segments with when it records one."""
+    recorded = {key: entry.recorded(key) for key in (*SETTINGS, FOREGROUND_THRESHOLD)}
     return {SETTING_LABELS[key]: value for key, value in recorded.items() if value is not None}
 
 

@@ -15,7 +15,7 @@ from cluster.training.accepted import (
     validation_labels,
 )
 from cluster.training.annotation_store import AnnotationStore
-from cluster.training.validate import confusion
+from cluster.training.confusion import confusion
 
 SIDE = 480
 CELL = 52

@@ -16,8 +16,8 @@ from cluster.training.average import (
     WeightAverage,
     average_decay,
 )
+from cluster.training.confusion import Confusion
 from cluster.training.engine import TrainingEngine
-from cluster.training.validate import Confusion
 
 
 def _set(model: nn.Module, value: float) -> None:
@@ -64,7 +64,7 @@ def test_the_engine_validates_and_keeps_the_averaged_weights(
     judged: list[dict[str, np.ndarray]] = []
     scores = iter([Confusion(1, 9, 0, 9), Confusion(8, 1, 5, 1)])
 
-    def validate(model: nn.Module, stop: object) -> Confusion:
+    def validate(model: nn.Module, stop: object, swept: object = None) -> Confusion:
         judged.append({k: v.detach().numpy().copy() for k, v in model.state_dict().items()})
         return next(scores)
 

@@ -22,9 +22,9 @@ from cluster.io.model_metadata import (
 )
 from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import snapshot_from_model
+from cluster.training.confusion import Confusion
 from cluster.training.engine import TrainingEngine
 from cluster.training.optimiser_choice import optimiser_choice
-from cluster.training.validate import Confusion
 from tests.cluster_tests.test_train import CPU, TILE, _item
 
 START_FILE = "000001_1700000000.pt"
@@ -39,7 +39,7 @@ def test_kept_models_record_annotations_settings_and_parent(
     for name, split, seed in (("a", "train", 0), ("v", "val", 1), ("b", "train", 2)):
         engine.set_annotation(_item(name, split, seed))
     rising = iter([Confusion(1, 9, 0, 9), Confusion(5, 3, 2, 3), Confusion(8, 1, 5, 1)])
-    monkeypatch.setattr(engine, "_validate", lambda model, stop: next(rising))
+    monkeypatch.setattr(engine, "_validate", lambda model, stop, swept=None: next(rising))
 
     first = engine.run_epoch()  # start scored, then epoch 1 beats it
     assert first is not None and first.improved

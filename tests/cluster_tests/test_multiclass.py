@@ -24,8 +24,8 @@ from cluster.nn.model import UNetGNRes
 from cluster.nn.snapshot import model_from_snapshot, snapshot_from_model
 from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
 from cluster.training.augment import augment
+from cluster.training.confusion import class_confusions, mean_f1
 from cluster.training.engine import TrainingEngine
-from cluster.training.validate import class_confusions, mean_f1
 
 CPU = pick_device("cpu")
 TILE = 108

@@ -12,8 +12,8 @@ from cluster.inference.tiled import segment
 from cluster.nn.devices import pick_device
 from cluster.nn.snapshot import model_from_snapshot
 from cluster.simulate.synthetic_classes import CLASS_NAMES, generate_class_stack
+from cluster.training.confusion import Confusion, class_confusions
 from cluster.training.engine import TrainingEngine
-from cluster.training.validate import Confusion, class_confusions
 
 log = logging.getLogger(__name__)
 

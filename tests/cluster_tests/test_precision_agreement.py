@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-from cluster.inference.tiled import THRESHOLD, segment_probability
+from cluster.api import THRESHOLD
+from cluster.inference.tiled import segment_probability
 from cluster.io.images import read_image, read_mask
 from cluster.io.model_files import load_model_file
 from cluster.nn.devices import DeviceInfo, prepare_model
 from cluster.nn.snapshot import model_from_snapshot
-from cluster.training.validate import Confusion, confusion
+from cluster.training.confusion import Confusion, confusion
 
 ROOT = Path(__file__).resolve().parents[2]
 SWITCHGRASS = ROOT.parent / "shared" / "data" / "switchgrass"

@@ -15,9 +15,10 @@ from torch import nn
 from cluster.api import BACKGROUND, FOREGROUND, AnnotatedImage, TrainerState, TrainingConfig
 from cluster.nn.devices import pick_device
 from cluster.nn.model import BORDER
+from cluster.training.confusion import Confusion, confusion
 from cluster.training.engine import TrainingEngine
 from cluster.training.loop import train_until
-from cluster.training.validate import Confusion, confusion, validate
+from cluster.training.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def test_engine_is_ready_with_one_annotation_per_split() -> None:
 def test_a_worse_epoch_keeps_the_best_model_and_its_f1(monkeypatch: pytest.MonkeyPatch) -> None:
     engine = _engine()
     scores = iter([Confusion(1, 9, 0, 9), Confusion(8, 1, 5, 1), Confusion(5, 3, 3, 4)])
-    monkeypatch.setattr(engine, "_validate", lambda model, stop: next(scores))
+    monkeypatch.setattr(engine, "_validate", lambda model, stop, swept=None: next(scores))
     first = engine.run_epoch()  # the start model is scored first, then epoch 1
     assert first is not None and first.improved
     best = engine.best_snapshot()
@@ -114,7 +115,7 @@ def test_a_changed_validation_set_rescores_the_best_model(
             Confusion(4, 4, 1, 4),
         ]
     )
-    monkeypatch.setattr(engine, "_validate", lambda model, stop: next(scores))
+    monkeypatch.setattr(engine, "_validate", lambda model, stop, swept=None: next(scores))
     assert engine.run_epoch() is not None  # start 0.84, epoch 1 scores 1.0: kept
     assert engine.best_snapshot().version == 2
     engine.set_annotation(_item("v2", "val", 7))  # harder validation labels arrive
@@ -285,7 +286,8 @@ def _correct(
     annotated: list[tuple[np.ndarray, np.ndarray, np.ndarray, str]],
 ) -> None:
     """One corrective round: the best model segments each image, every error is painted."""
-    from cluster.inference.tiled import THRESHOLD, segment_probability
+    from cluster.api import THRESHOLD
+    from cluster.inference.tiled import segment_probability
     from cluster.nn.snapshot import model_from_snapshot
     from cluster.simulate.clear_examples import correction_labels
 
@@ -303,7 +305,8 @@ def _correct(
 @pytest.mark.timeout(1500)  # ~2 min on an idle 2-core machine; several times that when busy
 def test_cpu_training_learns_roots_from_sparse_strokes_and_corrections() -> None:
     """Clear examples on 6+2 images, then corrective rounds; segment 4 unseen images."""
-    from cluster.inference.tiled import THRESHOLD, segment_probability
+    from cluster.api import THRESHOLD
+    from cluster.inference.tiled import segment_probability
     from cluster.nn.snapshot import model_from_snapshot
     from cluster.simulate.synthetic import generate_root_image
 

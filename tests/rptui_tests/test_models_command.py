@@ -27,7 +27,13 @@ SCALE = 1.1
 
 
 def _trained(
-    start: ModelSnapshot, version: int, f1: float, *, momentum: float, average: float = 0.0
+    start: ModelSnapshot,
+    version: int,
+    f1: float,
+    *,
+    momentum: float,
+    average: float = 0.0,
+    threshold: float | None = None,
 ) -> ModelSnapshot:
     metadata = training_metadata(
         epoch=version * 3,
@@ -40,6 +46,7 @@ def _trained(
         learning_rate=0.01,
         momentum=momentum,
         weight_average=average,
+        threshold=threshold,
     )
     return dataclasses.replace(
         start, version=version, f1=f1, parent=str(version - 1), metadata=metadata
@@ -65,7 +72,7 @@ def workspace(tmp_path: Path) -> Workspace:
         state = dict(second.state_dict)
         for key in (f"{SCALED_LAYER}.weight", f"{SCALED_LAYER}.bias"):
             state[key] = state[key] * np.float32(SCALE)
-        fifth = _trained(start, 5, 0.45, momentum=0.99, average=0.99)
+        fifth = _trained(start, 5, 0.45, momentum=0.99, average=0.99, threshold=0.7)
         save_model(project, dataclasses.replace(fifth, state_dict=state))
     return workspace
 
@@ -91,6 +98,7 @@ def test_listing_shows_what_each_model_recorded(
     rootpainter = _row(out, 4)
     assert rootpainter.split()[3:] == ["—"] * 5  # F1, epoch, annotations, parent, settings
     assert "best" not in _row(out, 5) and "momentum 0.99, average 0.99" in _row(out, 5)
+    assert "threshold 0.7" in _row(out, 5) and "threshold" not in second
     assert "average 0.0" in second
     assert "no model pinned: --model p and the app's trainer use the newest, #5" in out
 

@@ -97,8 +97,8 @@ def _held_out_f1(start: Path | None) -> float:
     from cluster.nn.devices import pick_device
     from cluster.nn.snapshot import model_from_snapshot
     from cluster.simulate.clear_examples import clear_example_labels
+    from cluster.training.confusion import Confusion, confusion
     from cluster.training.engine import TrainingEngine
-    from cluster.training.validate import Confusion, confusion
 
     config = TrainingConfig(tile_size=124, batch_size=8, epoch_tiles=SHORT_TILES // 2, seed=0)
     snapshot = load_model_file(start) if start is not None else None
