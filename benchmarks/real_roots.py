@@ -47,7 +47,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from real_roots_ablations import (
-    accepted_background,
     dense_share,
     no_augmentation,
     per_tile_normalisation,
@@ -99,6 +98,7 @@ class Run:
             seed=args.seed,
             weight_average=args.average,
             foreground_tiles=args.fg_tiles,
+            accepted_background=args.accepted_background,
         )
         start = load_model_file(args.start) if args.start else None
         self.engine = TrainingEngine(config, start=start, device=self.device, threads=args.threads)
@@ -188,7 +188,7 @@ class Run:
                 self.n_train += 1
             painted += int(np.count_nonzero(labels))
             item = AnnotatedImage(path.stem, image, labels, split, shown=accepted)
-            self.give(path, self.taught(item))
+            self.give(path, item)
             self.keep(index, path, item, seconds)
             log.info(
                 "photo %d (%s): %s, %d px painted, %.0f s of mouse time in all",
@@ -209,14 +209,6 @@ class Run:
         report("finished")
         if self.args.save:
             save_model(self.args.save, self.engine.best_snapshot())
-
-    def taught(self, item: AnnotatedImage) -> AnnotatedImage:
-        """The annotation as the engine gets it: with ``--accepted-background``, a training
-        correction also labels a sample of what the user accepted as background."""
-        if item.split != "train" or item.shown is None or not self.args.accepted_background:
-            return item
-        labels = accepted_background(item.name, item.labels, item.shown, self.args)
-        return dataclasses.replace(item, labels=labels)
 
     def give(self, path: Path, item: AnnotatedImage) -> None:
         """Hand an annotation to the engine; remember where a validation one came from."""
@@ -251,7 +243,7 @@ class Run:
                 shown = saved["shown"] if "shown" in saved.files else None
                 split = "val" if str(saved["split"]) == "val" else "train"
                 item = AnnotatedImage(path.stem, image, saved["labels"], split, shown=shown)
-                self.give(path, self.taught(item))
+                self.give(path, item)
                 self.user_seconds += float(saved["seconds"])
         log.info("%d annotations replayed", self.engine.n_train + self.engine.n_val)
         report("annotated")

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
 import cluster.inference.tiled
 import cluster.training.sampler
-from cluster.api import BACKGROUND, UNLABELLED
-from cluster.nn.model import BORDER
 from cluster.nn.tiles import normalise_tile
-from cluster.training.accepted import sampled_cells
-
-
-def accepted_background(
-    name: str, labels: np.ndarray, shown: np.ndarray, args: argparse.Namespace
-) -> np.ndarray:
-    """``labels`` plus background where the accepted segmentation said background on a
-    sample of unpainted output cells (what the user let stand, as validation scores it)."""
-    cell = args.tile - 2 * BORDER
-    sample = sampled_cells(name, labels.shape, cell, share=args.accepted_background)
-    added = sample & (labels == UNLABELLED) & (shown == 0)
-    return np.where(added, np.uint8(BACKGROUND), labels)
 
 
 def per_tile_normalisation() -> None:

@@ -91,6 +91,9 @@ class TrainingConfig:
     # the device (cluster.training.average)
     weight_average: float | None = None
     foreground_tiles: float = 0.0  # share of tiles placed on a painted object pixel; 0: off
+    # share of a corrected training image's cells also taught as the background the user
+    # accepted there (cluster.training.accepted.training_labels); 0: off
+    accepted_background: float = 0.0
 
 
 @dataclass(frozen=True)

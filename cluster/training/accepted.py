@@ -13,6 +13,10 @@ mostly agree with it (broad background sweeps where it already said background) 
 scored on their painted pixels only. The sample is whole cells of the model's output
 grid (one tile's work each), a fixed share of the image, chosen by the image's name so
 every candidate model is scored on the same pixels.
+
+Training may learn from the same evidence (``TrainingConfig.accepted_background``): a
+corrected *training* image also teaches background on a share of its unpainted cells
+where the accepted segmentation said background (:func:`training_labels`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import hashlib
 
 import numpy as np
 
-from cluster.api import UNLABELLED
+from cluster.api import BACKGROUND, UNLABELLED
 
 ACCEPTED_SHARE = 0.06  # of an image's cells scored against the accepted segmentation
 LEAST_CELLS = 4
@@ -71,3 +75,22 @@ def validation_labels(
     scored = labels.copy()
     scored[sample] = shown[sample] + 1
     return scored
+
+
+def training_labels(
+    name: str, labels: np.ndarray, shown: np.ndarray | None, *, cell: int, share: float
+) -> np.ndarray:
+    """The labels a training image is learnt from: the painted ones, and for a correction
+    also background on ``share`` of its cells where the accepted segmentation said
+    background and nobody painted (0 or no ``shown``: the painted labels alone).
+
+    Args:
+        labels: HxW labels (0 unlabelled, class + 1 where painted).
+        shown: HxW class indices of the segmentation the user corrected, or None.
+        cell: the side of a sampled square: the model's output tile side.
+    """
+    if share <= 0 or shown is None or not is_correction(labels, shown):
+        return labels
+    sample = sampled_cells(name, labels.shape, cell, share=share)
+    taught = sample & (labels == UNLABELLED) & (shown == 0)
+    return np.where(taught, np.uint8(BACKGROUND), labels).astype(labels.dtype)

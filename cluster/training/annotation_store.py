@@ -15,7 +15,7 @@ import numpy as np
 
 from cluster.api import AnnotatedImage
 from cluster.nn.model import output_size
-from cluster.training.accepted import validation_labels
+from cluster.training.accepted import training_labels, validation_labels
 from cluster.training.sampler import TileSampler
 from cluster.training.spill import DEFAULT_MEMORY_BOUND, SpillPool
 
@@ -49,9 +49,11 @@ class AnnotationStore:
         memory_bound: int = DEFAULT_MEMORY_BOUND,
         spill_dir: Path | None = None,
         foreground_share: float = 0.0,
+        accepted_background: float = 0.0,
     ) -> None:
         self.pool = SpillPool(memory_bound=memory_bound, directory=spill_dir)
         self._cell = output_size(tile_size) or tile_size  # one tile's output side
+        self._accepted_background = accepted_background  # see accepted.training_labels
         self.sampler = TileSampler(tile_size, pool=self.pool, foreground_share=foreground_share)
         self._val: dict[str, None] = {}  # validation names, in the order they came
         self._fingerprints: dict[str, bytes] = {}
@@ -65,7 +67,14 @@ class AnnotationStore:
             if item.split == "train":
                 self._val.pop(item.name, None)
                 self.pool.remove(VAL_PREFIX + item.name)
-                self.sampler.set(item.name, item.image, item.labels)
+                taught = training_labels(
+                    item.name,
+                    item.labels,
+                    item.shown,
+                    cell=self._cell,
+                    share=self._accepted_background,
+                )
+                self.sampler.set(item.name, item.image, taught)
             else:
                 self.sampler.remove(item.name)
                 self._val[item.name] = None

@@ -100,7 +100,9 @@ class TrainingEngine:
             self._model, self.device, config, dtype=self.dtype
         )
         self._annotations = AnnotationStore(
-            self.tile_size, foreground_share=config.foreground_tiles
+            self.tile_size,
+            foreground_share=config.foreground_tiles,
+            accepted_background=config.accepted_background,
         )
         self._lock = threading.Lock()
         self._best = (

@@ -12,10 +12,12 @@ from cluster.training.accepted import (
     ACCEPTED_SHARE,
     is_correction,
     sampled_cells,
+    training_labels,
     validation_labels,
 )
 from cluster.training.annotation_store import AnnotationStore
 from cluster.training.confusion import confusion
+from cluster.training.sampler import KEY_PREFIX
 
 SIDE = 480
 CELL = 52
@@ -106,3 +108,42 @@ def test_the_trainer_scores_a_corrected_validation_image_on_the_accepted_sample(
         assert store.validation_items() == []
     finally:
         store.close()
+
+
+def test_a_corrected_training_image_can_teach_the_background_the_user_accepted() -> None:
+    truth = _roots()
+    shown, labels = _missed_roots_corrected(truth)
+    taught = training_labels("photo7", labels, shown, cell=CELL, share=0.25)
+    painted = labels != UNLABELLED
+    assert np.array_equal(taught[painted], labels[painted])  # what was painted stays
+    added = (taught != UNLABELLED) & ~painted
+    assert added.any() and np.all(taught[added] == BACKGROUND)
+    assert not (added & (shown > 0)).any()  # never where the accepted mask said root
+    sample = sampled_cells("photo7", (SIDE, SIDE), CELL, share=0.25)
+    assert np.array_equal(added, sample & ~painted & (shown == 0))
+    # Off, or nothing accepted, or a clear example: the painted labels alone.
+    assert np.array_equal(training_labels("photo7", labels, shown, cell=CELL, share=0), labels)
+    assert np.array_equal(training_labels("photo7", labels, None, cell=CELL, share=0.25), labels)
+    clear = np.zeros_like(truth)
+    clear[:, 40:43] = FOREGROUND
+    clear[20:120, 60:140] = BACKGROUND
+    nothing_shown = np.zeros_like(truth)
+    assert np.array_equal(training_labels("c", clear, nothing_shown, cell=CELL, share=0.25), clear)
+
+
+def test_the_trainer_learns_the_accepted_background_only_when_asked(tmp_path: Path) -> None:
+    truth = _roots()
+    shown, labels = _missed_roots_corrected(truth)
+    image = np.zeros((SIDE, SIDE, 3), dtype=np.uint8)
+    cell = output_size(TILE)
+    assert cell is not None
+    for share in (0.0, 0.25):
+        store = AnnotationStore(TILE, spill_dir=tmp_path / str(share), accepted_background=share)
+        try:
+            store.set(AnnotatedImage("photo7", image, labels, "train", shown=shown))
+            learnt = store.pool.get(KEY_PREFIX + "photo7")[1]  # what the sampler cuts tiles from
+            expected = training_labels("photo7", labels, shown, cell=cell, share=share)
+            assert np.array_equal(learnt, expected)
+            assert (np.count_nonzero(learnt) > np.count_nonzero(labels)) == (share > 0)
+        finally:
+            store.close()
