@@ -148,8 +148,8 @@ class Run:
         )
 
     def shown(self, image: np.ndarray) -> np.ndarray:
-        """The kept model's segmentation of a photo, as the app shows it."""
-        return self.kept_probability(image) > self.threshold
+        """The kept model's segmentation of a photo, as the app shows it for correction."""
+        return self.kept_probability(image) > THRESHOLD  # as the app's segmenter cuts it
 
     @property
     def threshold(self) -> float:

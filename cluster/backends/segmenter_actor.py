@@ -8,7 +8,8 @@ newest model. A watcher thread asks for a newer model every few seconds through 
 ``newest_model`` function it was given (over Ray, a call to the project's trainer actor;
 in process, the trainer object itself); when one arrives, results made by older models
 are queued again at low priority. Every result carries the version of the model that
-made it.
+made it. Its masks are shown for correction, so a binary one is cut at 0.5 whatever
+threshold the model keeps for the masks it delivers (docs/method.md).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from cluster.backends.declared_gpus import warn_if_gpu_absent
 from cluster.backends.segment_queue import SegmentationQueue
 from cluster.inference.options import Cancelled
 from cluster.inference.tiled import segment_request
-from cluster.io.model_metadata import model_threshold
 from cluster.nn.devices import DeviceInfo, pick_device, prepare_model, resolve_precision
 from cluster.nn.snapshot import model_from_snapshot
 
@@ -61,12 +61,11 @@ class Processed:
 
 
 class HeldModel(NamedTuple):
-    """The model a segmenter uses: its version, network, training tile and threshold."""
+    """The model a segmenter uses: its version, network and training tile."""
 
     version: int
     net: nn.Module
     tile: int
-    threshold: float
 
 
 class SegmenterActor:
@@ -113,9 +112,7 @@ class SegmenterActor:
         model = prepare_model(model_from_snapshot(snapshot), self._device).eval()
         with self._lock:
             if self._model is None or self._model[0] < snapshot.version:
-                self._model = HeldModel(
-                    snapshot.version, model, snapshot.tile_size, model_threshold(snapshot.metadata)
-                )
+                self._model = HeldModel(snapshot.version, model, snapshot.tile_size)
             version = self._model[0]
         self._model_ready.set()
         stale = self._queue.requeue_stale(version)
@@ -209,7 +206,6 @@ class SegmenterActor:
                 held.net,
                 version=version,
                 model_tile=held.tile,
-                threshold=held.threshold,
                 tile_size=self._tile_size,
                 tta=self._tta,
                 device=self._device,

@@ -288,20 +288,19 @@ def segment_request(
     version: int,
     model_tile: int,
     tile_size: int | None = None,
-    threshold: float = THRESHOLD,
     **kwargs: Unpack[RunOptions],
 ) -> Segmentation:
     """A queued request segmented by one model (trained on ``model_tile`` tiles), tagged
     with the model's version, the seconds it took and its uncertainty score.
 
-    ``tile_size`` overrides the tile :func:`tile_for_model` picks; ``threshold`` is the
-    model's own (binary models); other options as :func:`segment_probability`.
+    ``tile_size`` overrides the tile :func:`tile_for_model` picks; other options as
+    :func:`segment_probability`. A binary mask is cut at :data:`THRESHOLD`, not at the
+    model's own threshold: these masks are shown for correction (docs/method.md).
     """
     started = time.perf_counter()
     mask, probability, score = segment_with_uncertainty(
         [model],
         request.image,
-        threshold=threshold,
         tile_size=tile_size or tile_for_model(model_tile),
         **kwargs,
     )
