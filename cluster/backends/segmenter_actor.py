@@ -20,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 
 import numpy as np
 from torch import nn
@@ -60,14 +59,6 @@ class Processed:
     finished: float  # unix time
 
 
-class HeldModel(NamedTuple):
-    """The model a segmenter uses: its version, network and training tile."""
-
-    version: int
-    net: nn.Module
-    tile: int
-
-
 class SegmenterActor:
     """Segments queued images, most urgent first, with the newest model it has.
 
@@ -91,7 +82,7 @@ class SegmenterActor:
         self._poll_s = model_poll_s
         self._queue = SegmentationQueue()
         self._lock = threading.Lock()
-        self._model: HeldModel | None = None
+        self._model: tuple[int, nn.Module, int] | None = None  # version, net, its tile
         self._model_ready = threading.Event()
         self._current: str | None = None
         self._cancel_current = threading.Event()
@@ -112,7 +103,7 @@ class SegmenterActor:
         model = prepare_model(model_from_snapshot(snapshot), self._device).eval()
         with self._lock:
             if self._model is None or self._model[0] < snapshot.version:
-                self._model = HeldModel(snapshot.version, model, snapshot.tile_size)
+                self._model = (snapshot.version, model, snapshot.tile_size)
             version = self._model[0]
         self._model_ready.set()
         stale = self._queue.requeue_stale(version)
@@ -196,16 +187,15 @@ class SegmenterActor:
     def _segment(self, request: SegmentationRequest) -> None:
         with self._lock:
             assert self._model is not None
-            held = self._model
-            version = held.version
+            version, model, model_tile = self._model
             self._current = request.name
             self._cancel_current.clear()
         try:
             result = segment_request(
                 request,
-                held.net,
+                model,
                 version=version,
-                model_tile=held.tile,
+                model_tile=model_tile,
                 tile_size=self._tile_size,
                 tta=self._tta,
                 device=self._device,

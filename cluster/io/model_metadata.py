@@ -90,7 +90,7 @@ def model_threshold(metadata: Mapping[str, str]) -> float:
 
 def ensemble_threshold(metadata: Sequence[Mapping[str, str]]) -> float:
     """The threshold an ensemble segments with: the mean of its models' (an ensemble
-    averages their probabilities, so the mean is the cut of the averaged model)."""
+    averages their probabilities; a model that records none counts as the default)."""
     return sum(map(model_threshold, metadata)) / len(metadata) if metadata else THRESHOLD
 
 
