@@ -35,6 +35,7 @@ from cluster.simulate.clear_examples import clear_example_plan
 from cluster.simulate.pace import plan_paced_corrections
 from cluster.simulate.strokes import AnnotationPlan
 from cluster.training.confusion import Confusion, confusion
+from cluster.training.thresholds import CANDIDATES
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SPLIT_SEED = 14  # fixes which peanut locations are held out; never tuned
@@ -42,7 +43,7 @@ PEANUT_HELD_OUT = 40
 PEANUT_POOL = 60
 CORRECTION_SECONDS = 40.0
 SWEPT_THRESHOLDS = (0.4, 0.5, 0.6, 0.7, 0.8)  # also reported: F1 if root were called above these
-VALIDATION_THRESHOLDS = (0.3, *SWEPT_THRESHOLDS)
+VALIDATION_THRESHOLDS = CANDIDATES  # the trainer's own candidates
 NEAR_PX = 2  # how far off a root's edge may be and still count as found (held-out "near" scores)
 PEANUT_LOCATION = re.compile(r"_(T\d+_L\d+)_")
 SWITCHGRASS_HELD_OUT = ("_T312_L3_", "_T352_")
